@@ -16,8 +16,14 @@ const list = (dir, exts) =>
 
 const parts = {
   // The Windows device is compiled only on Windows (it includes <windows.h>).
-  addon: () => list('native', ['.cc']).filter((f) => process.platform === 'win32' || !f.endsWith('_win.cc')),
-  ksim: () => [...list('native/ksim/src', ['.c']), ...list('native/ksim/host', ['.c'])],
+  addon: () => list('native', ['.cc']).filter((f) =>
+    process.platform === 'win32' || process.env.WSKB_TARGET_OS === 'win32' || !f.endsWith('_win.cc')),
+  // The host layer has one file per OS family: *_posix.c (Linux, macOS) and *_win.c.
+  ksim: () => [
+    ...list('native/ksim/src', ['.c']),
+    ...list('native/ksim/host', ['.c']).filter((f) =>
+      process.platform === 'win32' || process.env.WSKB_TARGET_OS === 'win32' ? !f.endsWith('_posix.c') : !f.endsWith('_win.c')),
+  ],
   driver: () => list('driver', ['.c']),
 };
 

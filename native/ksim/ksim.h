@@ -63,6 +63,14 @@ void KsimVerifierSetAbortOnFailure(int Abort);
 /* Copies the most recent failure message (empty if none); returns the failure count. */
 uint64_t KsimVerifierLastFailure(char *Buffer, uint32_t BufferLength);
 
+/* The NTSTATUS names ksim's ntddk.h defines, with their values, for the user-mode name
+ * table's consistency test. */
+typedef struct _KSIM_NAMED_STATUS {
+    const char *Name;
+    int32_t Value;
+} KSIM_NAMED_STATUS;
+const KSIM_NAMED_STATUS *KsimNtStatusNames(uint32_t *Count);
+
 #ifdef __cplusplus
 }
 #endif
