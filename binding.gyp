@@ -3,7 +3,7 @@
   # ksim (native/ksim) in-process; the Windows device talks to the real driver. The source
   # lists come from scripts/gyp-sources.js so that adding a file never means editing this one.
   "target_defaults": {
-    "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+    "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-multichar"],
     "cflags_c": ["-std=gnu11", "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types", "-Werror=int-conversion"],
     "cflags_cc": ["-std=c++17"]
   },
