@@ -41,6 +41,10 @@ struct _WSKB_SOCKET {
     EX_RUNDOWN_REF CallRundown;     /* held across each Wsk* call on this socket, so that
                                        WskCloseSocket never races another call */
     WSKB_SOCKET_EVENTS Events;      /* owned by events*.c */
+    /* Added by the socket half: */
+    ULONG Options;                  /* WSKB_SOCKET_OPTION_* it was created with (accepted: the listener's) */
+    PIRP CloseIrp;                  /* preallocated: closing never fails for want of memory */
+    WDFREQUEST CloseRequest;        /* the CLOSE request completed when WskCloseSocket completes */
 };
 
 struct _WSKB_SESSION {
@@ -62,7 +66,21 @@ struct _WSKB_SESSION {
     ULONG FreeHead;
     ULONG SocketsOpen;
     WSKB_EVENT_QUEUE Events;        /* owned by events*.c */
+    /* Added by the socket half: */
+    EX_RUNDOWN_REF Rundown;         /* held by each IOCTL in progress, each operation and each
+                                       socket object: EvtFileCleanup waits for it to drain */
+    LIST_ENTRY Operations;          /* WSKB_OPERATION in flight (irp.h), under Lock */
+    ULONG SocketsCreating;          /* sockets reserved in the table whose WSK socket is not yet
+                                       known (create or accept in flight), under Lock */
+    KEVENT CreatingDone;            /* set when CleaningUp and SocketsCreating reaches 0 */
+    BOOLEAN HelloStarted;           /* a HELLO got past validation (only one may) */
+    BOOLEAN EventsInitialized;      /* WskbEventsInitialize succeeded */
 };
+
+/* Locking (both halves): Session->Lock is a plain KSPIN_LOCK taken with KeAcquireSpinLock /
+ * KeAcquireSpinLockAtDpcLevel, never with the in-stack queued variants (the two kinds must not
+ * be mixed on one lock). The socket half never calls into events*.c with it held, and the
+ * routines below that take it must be called without it. */
 
 typedef struct _WSKB_DEVICE_CONTEXT {
     WDFQUEUE EventReadQueue;        /* manual: pended READ_EVENTS (inverted call) */
@@ -88,7 +106,10 @@ VOID
 WskbSocketDereference(_Inout_ WSKB_SOCKET *Socket);
 
 /* For WskAcceptEvent (DISPATCH_LEVEL): enters an accepted WSK socket in the table as an open
- * connection socket. On failure the caller refuses the connection. */
+ * connection socket (WskbEventsSocketInitialize is called by this routine). On failure the
+ * caller refuses the connection (STATUS_REQUEST_NOT_ACCEPTED) and WSK closes the socket. The
+ * returned socket carries a reference for the caller; the table keeps its own. Takes
+ * Session->Lock. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 _Must_inspect_result_
 NTSTATUS
@@ -109,11 +130,75 @@ WskbSocketCallEnd(_Inout_ WSKB_SOCKET *Socket);
  * table's first two members). */
 #define WskbSocketDispatch(Socket, Type) ((CONST Type *)(Socket)->WskSocket->Dispatch)
 
+/* Socket half internals (socket.c). */
+
+/* Allocates a socket object with its close IRP, initializes its event part and reserves a
+ * table slot for it in the Creating state (its Id is final). Fails with STATUS_DELETE_PENDING
+ * once the session is cleaning up, STATUS_INSUFFICIENT_RESOURCES when the table is full. The
+ * socket carries the table's reference only. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbSocketCreateReserved(_In_ WSKB_SESSION *Session, _In_ ULONG Kind, _In_ USHORT Family, _In_ ULONG Options,
+                         _Outptr_ WSKB_SOCKET **Socket);
+
+/* The WSK socket of a reserved socket exists: it becomes Open and lookups find it. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbSocketActivate(_Inout_ WSKB_SOCKET *Socket, _In_ PWSK_SOCKET WskSocket);
+
+/* The WSK socket of a reserved socket was never created: frees the slot and drops the table's
+ * reference. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbSocketAbandon(_Inout_ WSKB_SOCKET *Socket);
+
+/* Looks up an open socket and starts closing it: lookups fail from now on, its slot is free.
+ * The caller receives the table's reference and must pass the socket to WskbSocketClose. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbSocketDetachForClose(_In_ WSKB_SESSION *Session, _In_ UINT64 SocketId, _Outptr_ WSKB_SOCKET **Socket);
+
+/* Waits for calls in progress on the socket, then WskCloseSocket with its close IRP. When that
+ * completes: WskbEventsSocketClosed, CloseRequest (if any) completed with the IRP's status, and
+ * the table's reference dropped. */
+_IRQL_requires_(PASSIVE_LEVEL)
+VOID
+WskbSocketClose(_Inout_ WSKB_SOCKET *Socket, _In_opt_ WDFREQUEST CloseRequest);
+
+/* EvtFileCleanup: refuses new sockets, waits for creations in flight, closes every socket. */
+_IRQL_requires_(PASSIVE_LEVEL)
+VOID
+WskbSocketCloseAll(_Inout_ WSKB_SESSION *Session);
+
+/* ---- session (session.c) ---- */
+
+EVT_WDF_DEVICE_FILE_CREATE WskbEvtDeviceFileCreate;
+EVT_WDF_FILE_CLEANUP WskbEvtFileCleanup;
+EVT_WDF_FILE_CLOSE WskbEvtFileClose;
+
+/* HELLO: version check, event queue, provider characteristics. Returns the request's status;
+ * *Information is the output length. */
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbSessionHello(_Inout_ WSKB_SESSION *Session, _In_ CONST WSKB_HELLO_IN *In, _Out_ WSKB_HELLO_OUT *Out);
+
+/* ---- IOCTL dispatch (ioctl.c) ---- */
+
+EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL WskbEvtIoDeviceControl;
+
 /* ---- address conversion (address.c) ---- */
 
+/* AF_INET or AF_INET6 only; every byte the family does not use and Reserved must be zero,
+ * else STATUS_INVALID_PARAMETER. Port and FlowInfo are converted to network order. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
 _Must_inspect_result_
 NTSTATUS
 WskbSockaddrFromWire(_In_ CONST WSKB_SOCKADDR *Wire, _Out_ SOCKADDR_STORAGE *Address);
 
+/* A NULL address or an unknown family gives an all-zero WSKB_SOCKADDR. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbSockaddrToWire(_In_opt_ CONST SOCKADDR *Address, _Out_ WSKB_SOCKADDR *Wire);
