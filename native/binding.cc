@@ -1,0 +1,776 @@
+// SPDX-License-Identifier: MIT
+//
+// The N-API module: moves request bytes into a Device and completions back out, and nothing
+// else. Every decision about what the bytes mean lives in TypeScript (lib/); see
+// native/README.md for the JavaScript-facing surface this file implements.
+//
+// Threading model, in one paragraph: ioctl() runs on the JavaScript thread and hands the request
+// to the backend. The backend completes it on any thread (inline, a ksim worker, the Windows I/O
+// thread) by calling the CompletionSink, which only appends to a mutex-protected vector and, when
+// that vector was empty, makes one non-blocking thread-safe-function call. The JavaScript-thread
+// side of that call drains the whole vector, so a burst of completions costs one wake-up.
+// Everything that touches JavaScript (pending callbacks, ref counts, the TSFN's ref state) is
+// owned by the JavaScript thread alone.
+
+#include <napi.h>
+
+#include <cinttypes>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "device.h"
+#include "ksim/ksim.h"
+#include "protocol.h"
+
+namespace {
+
+class DeviceWrap;
+
+// Per-environment state, so that the module is safe to load in several worker threads at once.
+struct InstanceData {
+  Napi::FunctionReference deviceConstructor;
+  std::unordered_set<DeviceWrap*> openDevices;
+  // ksim.load() calls not yet balanced by ksim.unload() in this environment; released when the
+  // environment goes away so that a worker cannot leave the driver loaded behind it.
+  uint64_t ksimLoads = 0;
+};
+
+// Shared between the JavaScript thread and whichever thread completes a request. Kept alive by
+// the DeviceWrap, by the backend's sink, and by the thread-safe function (released in its
+// finalizer), so that whichever of the three goes last frees it.
+struct DeviceCore {
+  std::mutex mutex;
+  std::vector<wskb::Completion> queue;  // guarded by mutex
+  bool callable = false;                // guarded by mutex: tsfn may be called
+  napi_threadsafe_function tsfn = nullptr;
+
+  // JavaScript thread only.
+  DeviceWrap* owner = nullptr;
+  bool tsfnFinalized = false;
+  bool tsfnReleased = false;
+  bool tsfnRefed = true;  // napi_create_threadsafe_function starts referenced
+
+  void Push(wskb::Completion&& completion) {
+    std::lock_guard<std::mutex> lock(mutex);
+    const bool wasEmpty = queue.empty();
+    queue.push_back(std::move(completion));
+    // Calling while holding the lock is what makes it safe against the finalizer, which clears
+    // `callable` under the same lock before the TSFN's memory goes away. Unbounded queue, so a
+    // non-blocking call can only fail with napi_closing, and then nobody is left to deliver to.
+    if (wasEmpty && callable) {
+      napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking);
+    }
+  }
+
+  // Stops further calls and drops any completion no one will deliver. JavaScript thread.
+  void Release(bool discardQueued) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      callable = false;
+      if (discardQueued) queue.clear();
+    }
+    if (!tsfnFinalized && !tsfnReleased) {
+      tsfnReleased = true;
+      napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+    }
+  }
+
+  void SetRef(napi_env env, bool wanted) {
+    if (tsfnFinalized || tsfnReleased || tsfnRefed == wanted) return;
+    tsfnRefed = wanted;
+    if (wanted) {
+      napi_ref_threadsafe_function(env, tsfn);
+    } else {
+      napi_unref_threadsafe_function(env, tsfn);
+    }
+  }
+};
+
+struct PendingRequest {
+  Napi::FunctionReference callback;
+  bool weak;
+};
+
+// Private token: the constructor is reachable from JavaScript (Device.prototype.constructor),
+// but only Device.open() holds one of these.
+struct OpenToken {
+  std::unique_ptr<wskb::Device> device;
+  std::shared_ptr<DeviceCore> core;
+};
+
+class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env) {
+    return ObjectWrap<DeviceWrap>::DefineClass(
+        env, "Device",
+        {
+            StaticMethod<&DeviceWrap::Open>("open"),
+            InstanceMethod<&DeviceWrap::Ioctl>("ioctl"),
+            InstanceMethod<&DeviceWrap::CancelAll>("cancelAll"),
+            InstanceMethod<&DeviceWrap::Close>("close"),
+            InstanceMethod<&DeviceWrap::JsRef>("ref"),
+            InstanceMethod<&DeviceWrap::JsUnref>("unref"),
+            InstanceAccessor<&DeviceWrap::GetBackend>("backend"),
+            InstanceAccessor<&DeviceWrap::GetPending>("pending"),
+        });
+  }
+
+  explicit DeviceWrap(const Napi::CallbackInfo& info) : ObjectWrap<DeviceWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(env, "Device cannot be constructed directly; use Device.open()");
+    }
+    auto* token = info[0].As<Napi::External<OpenToken>>().Data();
+    if (token == nullptr || !token->device) {
+      throw Napi::TypeError::New(env, "Device cannot be constructed directly; use Device.open()");
+    }
+    device_ = std::move(token->device);
+    core_ = std::move(token->core);
+    core_->owner = this;
+    backend_ = device_->Backend();
+    env.GetInstanceData<InstanceData>()->openDevices.insert(this);
+  }
+
+  ~DeviceWrap() override {
+    // Reached only when no request is pending (a pending request holds a reference to this
+    // object) or at environment teardown, after the cleanup hook closed us.
+    Shutdown(Env(), /*discard=*/true);
+    core_->owner = nullptr;
+  }
+
+  // Environment teardown: close without ever calling JavaScript again.
+  void CloseForTeardown(napi_env env) {
+    Shutdown(env, /*discard=*/true);
+    pending_.clear();
+    strongPending_ = 0;
+  }
+
+ private:
+  static Napi::Value Open(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      throw Napi::TypeError::New(env, "Device.open(backend): backend must be 'sim' or 'kernel'");
+    }
+    const std::string backend = info[0].As<Napi::String>();
+    if (backend != "sim" && backend != "kernel") {
+      throw Napi::TypeError::New(env, "Device.open(backend): backend must be 'sim' or 'kernel', not '" +
+                                          backend + "'");
+    }
+
+    auto core = std::make_shared<DeviceCore>();
+    // The TSFN holds its own reference to the core, dropped in its finalizer.
+    auto* tsfnReference = new std::shared_ptr<DeviceCore>(core);
+    napi_value resourceName;
+    napi_status status = napi_create_string_utf8(env, "wskbridge.Device", NAPI_AUTO_LENGTH, &resourceName);
+    if (status == napi_ok) {
+      status = napi_create_threadsafe_function(env, nullptr, nullptr, resourceName, 0, 1, tsfnReference,
+                                               &DeviceWrap::FinalizeTsfn, core.get(), &DeviceWrap::CallJs,
+                                               &core->tsfn);
+    }
+    if (status != napi_ok) {
+      delete tsfnReference;
+      throw Napi::Error::New(env, "cannot create the completion channel (napi status " +
+                                      std::to_string(status) + ")");
+    }
+    {
+      std::lock_guard<std::mutex> lock(core->mutex);
+      core->callable = true;
+    }
+    // Nothing is pending yet: an idle device never keeps the event loop alive.
+    core->SetRef(env, false);
+
+    std::shared_ptr<DeviceCore> sinkCore = core;
+    wskb::CompletionSink sink = [sinkCore](wskb::Completion&& completion) {
+      sinkCore->Push(std::move(completion));
+    };
+    std::string error;
+    std::unique_ptr<wskb::Device> device;
+    if (backend == "sim") {
+      device = wskb::OpenSimDevice(std::move(sink), &error);
+    } else {
+#ifdef _WIN32
+      device = wskb::OpenKernelDevice(std::move(sink), &error);
+#else
+      error = "the kernel backend needs Windows (it talks to the WskBridge driver); use the 'sim' backend here";
+#endif
+    }
+    if (!device) {
+      core->Release(/*discardQueued=*/true);
+      throw Napi::Error::New(env, error.empty() ? "cannot open the " + backend + " device" : error);
+    }
+
+    OpenToken token{std::move(device), core};
+    Napi::External<OpenToken> external = Napi::External<OpenToken>::New(env, &token);
+    InstanceData* instance = env.GetInstanceData<InstanceData>();
+    try {
+      return instance->deviceConstructor.New({external});
+    } catch (...) {
+      // The constructor did not take the device (it only throws before taking it).
+      if (token.device) token.device->Close();
+      core->Release(/*discardQueued=*/true);
+      throw;
+    }
+  }
+
+  void Ioctl(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!device_) {
+      throw Napi::Error::New(env, "device is closed");
+    }
+    if (info.Length() < 4) {
+      throw Napi::TypeError::New(env, "ioctl(code, input, outputLength, callback, weak?): too few arguments");
+    }
+    const uint32_t code = ToUint32(env, info[0], "code");
+    const uint8_t* input = nullptr;
+    uint32_t inputLength = 0;
+    if (!info[1].IsNull() && !info[1].IsUndefined()) {
+      if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw Napi::TypeError::New(env, "ioctl: input must be a Uint8Array or null");
+      }
+      auto bytes = info[1].As<Napi::Uint8Array>();
+      if (bytes.ByteLength() > UINT32_MAX) {
+        throw Napi::RangeError::New(env, "ioctl: input is longer than 4 GiB - 1 bytes");
+      }
+      input = bytes.Data();
+      inputLength = static_cast<uint32_t>(bytes.ByteLength());
+    }
+    const uint32_t outputLength = ToUint32(env, info[2], "outputLength");
+    if (!info[3].IsFunction()) {
+      throw Napi::TypeError::New(env, "ioctl: callback must be a function");
+    }
+    bool weak = false;
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      if (!info[4].IsBoolean()) {
+        throw Napi::TypeError::New(env, "ioctl: weak must be a boolean");
+      }
+      weak = info[4].As<Napi::Boolean>().Value();
+    }
+
+    const uint64_t cookie = nextCookie_++;
+    pending_.emplace(cookie, PendingRequest{Napi::Persistent(info[3].As<Napi::Function>()), weak});
+    if (pending_.size() == 1) {
+      Ref();  // keep this object (and so its callbacks' target) alive while anything is pending
+    }
+    if (!weak) ++strongPending_;
+    UpdateRef(env);
+    // Any completion, even an inline one, only reaches the callback through the TSFN, so the
+    // callback is never called before ioctl() returns.
+    device_->Ioctl(code, input, inputLength, outputLength, cookie);
+  }
+
+  void CancelAll(const Napi::CallbackInfo& info) {
+    if (!device_) {
+      throw Napi::Error::New(info.Env(), "device is closed");
+    }
+    device_->CancelAll();
+  }
+
+  void Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!device_) return;  // idempotent
+    CloseDevice(env);
+    if (pending_.empty()) {
+      core_->Release(/*discardQueued=*/false);
+    } else {
+      // Every pending request has completed into the queue by now (Device::Close blocks until
+      // then); keep the loop alive just long enough to deliver them, weak ones included.
+      UpdateRef(env);
+    }
+  }
+
+  void JsRef(const Napi::CallbackInfo& info) {
+    ++userRefs_;
+    UpdateRef(info.Env());
+  }
+
+  void JsUnref(const Napi::CallbackInfo& info) {
+    --userRefs_;
+    UpdateRef(info.Env());
+  }
+
+  Napi::Value GetBackend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
+
+  Napi::Value GetPending(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(pending_.size()));
+  }
+
+  static uint32_t ToUint32(Napi::Env env, const Napi::Value& value, const char* name) {
+    if (!value.IsNumber()) {
+      throw Napi::TypeError::New(env, std::string("ioctl: ") + name + " must be a number");
+    }
+    const double number = value.As<Napi::Number>().DoubleValue();
+    if (!(number >= 0 && number <= 4294967295.0) || number != static_cast<double>(static_cast<uint64_t>(number))) {
+      throw Napi::RangeError::New(env, std::string("ioctl: ") + name + " must be an integer in [0, 2^32 - 1]");
+    }
+    return static_cast<uint32_t>(number);
+  }
+
+  void CloseDevice(napi_env env) {
+    if (!device_) return;
+    // Blocks until every outstanding completion has been pushed into core_->queue.
+    device_->Close();
+    device_.reset();
+    InstanceData* instance = Napi::Env(env).GetInstanceData<InstanceData>();
+    if (instance != nullptr) instance->openDevices.erase(this);
+  }
+
+  void Shutdown(napi_env env, bool discard) {
+    CloseDevice(env);
+    core_->Release(discard);
+  }
+
+  void UpdateRef(napi_env env) {
+    const bool draining = !device_ && !pending_.empty();
+    core_->SetRef(env, strongPending_ > 0 || userRefs_ > 0 || draining);
+  }
+
+  // JavaScript thread: deliver everything completed so far.
+  void Deliver(Napi::Env env, std::vector<wskb::Completion>& batch) {
+    for (wskb::Completion& completion : batch) {
+      auto found = pending_.find(completion.cookie);
+      if (found == pending_.end()) {
+        // A backend completed a request twice or invented a cookie: a backend bug, loudly.
+        std::fprintf(stderr, "wskbridge: completion for unknown request %" PRIu64 " ignored\n", completion.cookie);
+        continue;
+      }
+      Napi::FunctionReference callback = std::move(found->second.callback);
+      if (!found->second.weak) --strongPending_;
+      pending_.erase(found);
+
+      Napi::Value output;
+      if (completion.output.empty()) {
+        output = Napi::Buffer<uint8_t>::New(env, 0);
+      } else {
+        // The Buffer takes the vector's storage: no copy on the way to JavaScript.
+        auto* bytes = new std::vector<uint8_t>(std::move(completion.output));
+        output = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes->data(), bytes->size(),
+                                                  [bytes](Napi::Env, uint8_t*) { delete bytes; });
+      }
+      try {
+        callback.Call({Napi::Number::New(env, completion.status),
+                       Napi::Number::New(env, static_cast<double>(completion.information)), output});
+      } catch (const Napi::Error& error) {
+        Napi::Value thrown = error.Value();
+        if (thrown.IsEmpty() || thrown.IsUndefined()) {
+          return;  // nothing was thrown by JavaScript: the environment can no longer run it
+        }
+        // Like an exception thrown from any other I/O callback: 'uncaughtException'. The other
+        // completions of the batch are still delivered if the process survives it.
+        napi_fatal_exception(env, thrown);
+      }
+    }
+    if (pending_.empty()) {
+      if (!device_) {
+        core_->Release(/*discardQueued=*/false);
+      }
+      Unref();  // may let this object be collected; touch nothing after it
+      return;
+    }
+    UpdateRef(env);
+  }
+
+  static void CallJs(napi_env env, napi_value, void* context, void*) {
+    // env is NULL when Node empties the queue of a TSFN being finalized; the context may
+    // already be gone then, so it must not be touched.
+    if (env == nullptr) return;
+    auto* core = static_cast<DeviceCore*>(context);
+    std::vector<wskb::Completion> batch;
+    {
+      std::lock_guard<std::mutex> lock(core->mutex);
+      batch.swap(core->queue);
+    }
+    if (core->owner == nullptr || batch.empty()) return;
+    try {
+      Napi::HandleScope scope(env);
+      core->owner->Deliver(Napi::Env(env), batch);
+    } catch (...) {
+      // Only reachable when JavaScript can no longer run (a terminating worker) or memory ran
+      // out: nobody is left to deliver to, and no C++ exception may cross into Node.
+    }
+  }
+
+  static void FinalizeTsfn(napi_env, void* data, void*) {
+    auto* reference = static_cast<std::shared_ptr<DeviceCore>*>(data);
+    {
+      std::lock_guard<std::mutex> lock((*reference)->mutex);
+      (*reference)->callable = false;
+    }
+    (*reference)->tsfnFinalized = true;
+    delete reference;
+  }
+
+  std::unique_ptr<wskb::Device> device_;
+  std::shared_ptr<DeviceCore> core_;
+  std::string backend_;
+  std::unordered_map<uint64_t, PendingRequest> pending_;
+  uint64_t nextCookie_ = 1;
+  uint64_t strongPending_ = 0;
+  int64_t userRefs_ = 0;
+};
+
+// ---- protocolConstants() --------------------------------------------------------------------
+
+Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  auto set = [&](const char* name, double value) { result.Set(name, Napi::Number::New(env, value)); };
+
+#define WSKB_CONSTANT(name) set(#name, static_cast<double>(name))
+#define WSKB_SIZE(type) set("sizeof." #type, static_cast<double>(sizeof(type)))
+#define WSKB_FIELD(type, field)                                                  \
+  set("offsetof." #type "." #field, static_cast<double>(offsetof(type, field))); \
+  set("sizeof." #type "." #field, static_cast<double>(sizeof(static_cast<type*>(nullptr)->field)))
+
+  WSKB_CONSTANT(WSKB_MAGIC);
+  WSKB_CONSTANT(WSKB_PROTOCOL_VERSION);
+  WSKB_CONSTANT(WSKB_DEVICE_TYPE);
+
+  WSKB_CONSTANT(WSKB_IOCTL_HELLO);
+  WSKB_CONSTANT(WSKB_IOCTL_CONTROL_CLIENT);
+  WSKB_CONSTANT(WSKB_IOCTL_SOCKET_CREATE);
+  WSKB_CONSTANT(WSKB_IOCTL_BIND);
+  WSKB_CONSTANT(WSKB_IOCTL_CONNECT);
+  WSKB_CONSTANT(WSKB_IOCTL_ACCEPT);
+  WSKB_CONSTANT(WSKB_IOCTL_SEND);
+  WSKB_CONSTANT(WSKB_IOCTL_RECEIVE);
+  WSKB_CONSTANT(WSKB_IOCTL_SEND_TO);
+  WSKB_CONSTANT(WSKB_IOCTL_RECEIVE_FROM);
+  WSKB_CONSTANT(WSKB_IOCTL_DISCONNECT);
+  WSKB_CONSTANT(WSKB_IOCTL_GET_ADDRESS);
+  WSKB_CONSTANT(WSKB_IOCTL_CONTROL_SOCKET);
+  WSKB_CONSTANT(WSKB_IOCTL_CLOSE);
+  WSKB_CONSTANT(WSKB_IOCTL_READ_EVENTS);
+  WSKB_CONSTANT(WSKB_IOCTL_INSPECT_COMPLETE);
+  WSKB_CONSTANT(WSKB_IOCTL_STATS);
+
+  WSKB_CONSTANT(WSKB_MAX_IO_BYTES);
+  WSKB_CONSTANT(WSKB_MAX_CONTROL_BYTES);
+  WSKB_CONSTANT(WSKB_EVENT_BUDGET_DEFAULT);
+  WSKB_CONSTANT(WSKB_EVENT_BUDGET_MIN);
+  WSKB_CONSTANT(WSKB_EVENT_BUDGET_MAX);
+  WSKB_CONSTANT(WSKB_READ_EVENTS_MIN_OUTPUT);
+  WSKB_CONSTANT(WSKB_CONTROL_FLAG_USE_IRP);
+  WSKB_CONSTANT(WSKB_CONTROL_FLAGS_VALID);
+  WSKB_CONSTANT(WSKB_SOCKET_OPTION_NO_DISPATCH);
+  WSKB_CONSTANT(WSKB_SOCKET_OPTIONS_VALID);
+  WSKB_CONSTANT(WSKB_ADDRESS_LOCAL);
+  WSKB_CONSTANT(WSKB_ADDRESS_REMOTE);
+
+  WSKB_CONSTANT(WSKB_EVENT_RECEIVE);
+  WSKB_CONSTANT(WSKB_EVENT_RECEIVE_CLOSED);
+  WSKB_CONSTANT(WSKB_EVENT_DISCONNECT);
+  WSKB_CONSTANT(WSKB_EVENT_SEND_BACKLOG);
+  WSKB_CONSTANT(WSKB_EVENT_ACCEPT);
+  WSKB_CONSTANT(WSKB_EVENT_INSPECT);
+  WSKB_CONSTANT(WSKB_EVENT_ABORT);
+  WSKB_CONSTANT(WSKB_EVENT_RECEIVE_FROM);
+  WSKB_CONSTANT(WSKB_EVENT_FLOW_PAUSED);
+  WSKB_CONSTANT(WSKB_EVENT_FLOW_RESUMED);
+  WSKB_CONSTANT(WSKB_EVENT_DATAGRAMS_DROPPED);
+  WSKB_CONSTANT(WSKB_EVENT_ACCEPTS_REFUSED);
+  WSKB_CONSTANT(WSKB_EVENT_SOCKET_CLOSED);
+  WSKB_CONSTANT(WSKB_EVENT_PAD);
+
+  WSKB_SIZE(WSKB_SOCKADDR);
+  WSKB_FIELD(WSKB_SOCKADDR, Family);
+  WSKB_FIELD(WSKB_SOCKADDR, Port);
+  WSKB_FIELD(WSKB_SOCKADDR, FlowInfo);
+  WSKB_FIELD(WSKB_SOCKADDR, Address);
+  WSKB_FIELD(WSKB_SOCKADDR, ScopeId);
+  WSKB_FIELD(WSKB_SOCKADDR, Reserved);
+
+  WSKB_SIZE(WSKB_HELLO_IN);
+  WSKB_FIELD(WSKB_HELLO_IN, Magic);
+  WSKB_FIELD(WSKB_HELLO_IN, ClientVersion);
+  WSKB_FIELD(WSKB_HELLO_IN, EventBudgetBytes);
+  WSKB_FIELD(WSKB_HELLO_IN, Reserved);
+
+  WSKB_SIZE(WSKB_HELLO_OUT);
+  WSKB_FIELD(WSKB_HELLO_OUT, Magic);
+  WSKB_FIELD(WSKB_HELLO_OUT, DriverVersion);
+  WSKB_FIELD(WSKB_HELLO_OUT, EventBudgetBytes);
+  WSKB_FIELD(WSKB_HELLO_OUT, MaxIoBytes);
+  WSKB_FIELD(WSKB_HELLO_OUT, WskHighestVersion);
+  WSKB_FIELD(WSKB_HELLO_OUT, WskLowestVersion);
+  WSKB_FIELD(WSKB_HELLO_OUT, Reserved);
+
+  WSKB_SIZE(WSKB_CONTROL_CLIENT_IN);
+  WSKB_FIELD(WSKB_CONTROL_CLIENT_IN, ControlCode);
+  WSKB_FIELD(WSKB_CONTROL_CLIENT_IN, InputLength);
+  WSKB_FIELD(WSKB_CONTROL_CLIENT_IN, OutputLength);
+  WSKB_FIELD(WSKB_CONTROL_CLIENT_IN, Flags);
+
+  WSKB_SIZE(WSKB_CONTROL_SOCKET_IN);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, SocketId);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, RequestType);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, ControlCode);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, Level);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, InputLength);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, OutputLength);
+  WSKB_FIELD(WSKB_CONTROL_SOCKET_IN, Flags);
+
+  WSKB_SIZE(WSKB_CONTROL_OUT);
+  WSKB_FIELD(WSKB_CONTROL_OUT, CallStatus);
+  WSKB_FIELD(WSKB_CONTROL_OUT, IrpStatus);
+  WSKB_FIELD(WSKB_CONTROL_OUT, OutputSizeReturned);
+
+  WSKB_SIZE(WSKB_SOCKET_CREATE_IN);
+  WSKB_FIELD(WSKB_SOCKET_CREATE_IN, Family);
+  WSKB_FIELD(WSKB_SOCKET_CREATE_IN, SocketType);
+  WSKB_FIELD(WSKB_SOCKET_CREATE_IN, Protocol);
+  WSKB_FIELD(WSKB_SOCKET_CREATE_IN, WskFlags);
+  WSKB_FIELD(WSKB_SOCKET_CREATE_IN, Options);
+
+  WSKB_SIZE(WSKB_SOCKET_ID);
+  WSKB_FIELD(WSKB_SOCKET_ID, SocketId);
+
+  WSKB_SIZE(WSKB_ADDRESS_IN);
+  WSKB_FIELD(WSKB_ADDRESS_IN, SocketId);
+  WSKB_FIELD(WSKB_ADDRESS_IN, Address);
+  WSKB_FIELD(WSKB_ADDRESS_IN, Flags);
+  WSKB_FIELD(WSKB_ADDRESS_IN, Reserved);
+
+  WSKB_SIZE(WSKB_ACCEPT_IN);
+  WSKB_FIELD(WSKB_ACCEPT_IN, SocketId);
+  WSKB_FIELD(WSKB_ACCEPT_IN, Flags);
+  WSKB_FIELD(WSKB_ACCEPT_IN, Reserved);
+
+  WSKB_SIZE(WSKB_ACCEPT_OUT);
+  WSKB_FIELD(WSKB_ACCEPT_OUT, AcceptedSocketId);
+  WSKB_FIELD(WSKB_ACCEPT_OUT, LocalAddress);
+  WSKB_FIELD(WSKB_ACCEPT_OUT, RemoteAddress);
+
+  WSKB_SIZE(WSKB_DATA_IN);
+  WSKB_FIELD(WSKB_DATA_IN, SocketId);
+  WSKB_FIELD(WSKB_DATA_IN, Flags);
+  WSKB_FIELD(WSKB_DATA_IN, Length);
+
+  WSKB_SIZE(WSKB_SEND_TO_IN);
+  WSKB_FIELD(WSKB_SEND_TO_IN, SocketId);
+  WSKB_FIELD(WSKB_SEND_TO_IN, RemoteAddress);
+  WSKB_FIELD(WSKB_SEND_TO_IN, Flags);
+  WSKB_FIELD(WSKB_SEND_TO_IN, Length);
+
+  WSKB_SIZE(WSKB_RECEIVE_FROM_OUT);
+  WSKB_FIELD(WSKB_RECEIVE_FROM_OUT, RemoteAddress);
+  WSKB_FIELD(WSKB_RECEIVE_FROM_OUT, ControlFlags);
+  WSKB_FIELD(WSKB_RECEIVE_FROM_OUT, Length);
+
+  WSKB_SIZE(WSKB_GET_ADDRESS_IN);
+  WSKB_FIELD(WSKB_GET_ADDRESS_IN, SocketId);
+  WSKB_FIELD(WSKB_GET_ADDRESS_IN, Which);
+  WSKB_FIELD(WSKB_GET_ADDRESS_IN, Reserved);
+
+  WSKB_SIZE(WSKB_INSPECT_COMPLETE_IN);
+  WSKB_FIELD(WSKB_INSPECT_COMPLETE_IN, SocketId);
+  WSKB_FIELD(WSKB_INSPECT_COMPLETE_IN, InspectToken);
+  WSKB_FIELD(WSKB_INSPECT_COMPLETE_IN, Action);
+  WSKB_FIELD(WSKB_INSPECT_COMPLETE_IN, Reserved);
+
+  WSKB_SIZE(WSKB_STATS_OUT);
+  WSKB_FIELD(WSKB_STATS_OUT, EventsQueued);
+  WSKB_FIELD(WSKB_STATS_OUT, EventsDelivered);
+  WSKB_FIELD(WSKB_STATS_OUT, EventBytesQueued);
+  WSKB_FIELD(WSKB_STATS_OUT, EventBytesHighWater);
+  WSKB_FIELD(WSKB_STATS_OUT, DatagramsDropped);
+  WSKB_FIELD(WSKB_STATS_OUT, AcceptsRefused);
+  WSKB_FIELD(WSKB_STATS_OUT, InspectsRejected);
+  WSKB_FIELD(WSKB_STATS_OUT, ReceivePauses);
+  WSKB_FIELD(WSKB_STATS_OUT, ReceiveResumes);
+  WSKB_FIELD(WSKB_STATS_OUT, ReadEventsCompleted);
+  WSKB_FIELD(WSKB_STATS_OUT, SocketsOpen);
+  WSKB_FIELD(WSKB_STATS_OUT, EventBudgetBytes);
+
+  WSKB_SIZE(WSKB_EVENT_HEADER);
+  WSKB_FIELD(WSKB_EVENT_HEADER, Size);
+  WSKB_FIELD(WSKB_EVENT_HEADER, Type);
+  WSKB_FIELD(WSKB_EVENT_HEADER, Sequence);
+  WSKB_FIELD(WSKB_EVENT_HEADER, Timestamp);
+  WSKB_FIELD(WSKB_EVENT_HEADER, SocketId);
+  WSKB_FIELD(WSKB_EVENT_HEADER, WskFlags);
+  WSKB_FIELD(WSKB_EVENT_HEADER, DataLength);
+  WSKB_FIELD(WSKB_EVENT_HEADER, Param);
+
+  WSKB_SIZE(WSKB_ADDRESS_PAIR);
+  WSKB_FIELD(WSKB_ADDRESS_PAIR, LocalAddress);
+  WSKB_FIELD(WSKB_ADDRESS_PAIR, RemoteAddress);
+
+  WSKB_SIZE(WSKB_INSPECT_BODY);
+  WSKB_FIELD(WSKB_INSPECT_BODY, LocalAddress);
+  WSKB_FIELD(WSKB_INSPECT_BODY, RemoteAddress);
+  WSKB_FIELD(WSKB_INSPECT_BODY, InspectKey);
+  WSKB_FIELD(WSKB_INSPECT_BODY, InspectSerialNumber);
+  WSKB_FIELD(WSKB_INSPECT_BODY, Reserved);
+
+#undef WSKB_FIELD
+#undef WSKB_SIZE
+#undef WSKB_CONSTANT
+  return result;
+}
+
+// ---- ntstatusNames() ------------------------------------------------------------------------
+
+Napi::Value NtStatusNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t count = 0;
+  const KSIM_NAMED_STATUS* names = KsimNtStatusNames(&count);
+  Napi::Array result = Napi::Array::New(env, count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::String::New(env, names[i].Name));
+    pair.Set(1u, Napi::Number::New(env, names[i].Value));
+    result.Set(i, pair);
+  }
+  return result;
+}
+
+// ---- ksim: the verifier's knobs, for tests ----------------------------------------------------
+
+Napi::Value KsimLoad(const Napi::CallbackInfo& info) {
+  const int32_t status = KsimDriverLoad();
+  if (status >= 0) {
+    ++info.Env().GetInstanceData<InstanceData>()->ksimLoads;
+  }
+  return Napi::Number::New(info.Env(), status);
+}
+
+void KsimUnload(const Napi::CallbackInfo& info) {
+  InstanceData* instance = info.Env().GetInstanceData<InstanceData>();
+  // An unbalanced unload would unload the driver under an open device.
+  if (instance->ksimLoads == 0) {
+    throw Napi::Error::New(info.Env(), "ksim.unload() without a successful ksim.load() to balance");
+  }
+  --instance->ksimLoads;
+  KsimDriverUnload();
+}
+
+Napi::Value KsimCountersJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KSIM_COUNTERS counters;
+  std::memset(&counters, 0, sizeof(counters));
+  KsimGetCounters(&counters);
+  Napi::Object result = Napi::Object::New(env);
+  auto set = [&](const char* name, uint64_t value) {
+    result.Set(name, Napi::Number::New(env, static_cast<double>(value)));
+  };
+  set("poolAllocations", counters.PoolAllocations);
+  set("poolBytes", counters.PoolBytes);
+  set("poolAllocationsTotal", counters.PoolAllocationsTotal);
+  set("irps", counters.Irps);
+  set("mdls", counters.Mdls);
+  set("hostSockets", counters.HostSockets);
+  set("wskSockets", counters.WskSockets);
+  set("verifierFailures", counters.VerifierFailures);
+  return result;
+}
+
+Napi::Value KsimPoolByTag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw Napi::TypeError::New(env, "ksim.poolByTag(tag): tag must be a string of 4 ASCII characters");
+  }
+  const std::string tag = info[0].As<Napi::String>();
+  if (tag.size() != 4) {
+    throw Napi::RangeError::New(env, "ksim.poolByTag(tag): tag must be exactly 4 ASCII characters, got '" + tag + "'");
+  }
+  uint32_t value = 0;
+  for (unsigned char c : tag) {
+    if (c < 0x20 || c > 0x7E) {
+      throw Napi::RangeError::New(env, "ksim.poolByTag(tag): tag must be printable ASCII");
+    }
+    // The value of the multi-character literal 'sBkW' as gcc, clang and MSVC compute it: the
+    // first character lands in the highest byte.
+    value = (value << 8) | c;
+  }
+  return Napi::Number::New(env, static_cast<double>(KsimPoolOutstandingByTag(value)));
+}
+
+void KsimFailAllocationAfterJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "ksim.failAllocationAfter(n): n must be a number");
+  }
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= 9007199254740991.0) || n != static_cast<double>(static_cast<uint64_t>(n))) {
+    throw Napi::RangeError::New(env, "ksim.failAllocationAfter(n): n must be a non-negative integer (0 disables)");
+  }
+  KsimFailAllocationAfter(static_cast<uint64_t>(n));
+}
+
+Napi::Value KsimVerifierLastFailureJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char message[4096];
+  message[0] = '\0';
+  const uint64_t count = KsimVerifierLastFailure(message, sizeof(message));
+  message[sizeof(message) - 1] = '\0';
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("count", Napi::Number::New(env, static_cast<double>(count)));
+  result.Set("message", Napi::String::New(env, message));
+  return result;
+}
+
+void KsimSetAbortOnFailureJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) {
+    throw Napi::TypeError::New(info.Env(), "ksim.setAbortOnFailure(on): on must be a boolean");
+  }
+  KsimVerifierSetAbortOnFailure(info[0].As<Napi::Boolean>().Value() ? 1 : 0);
+}
+
+// ---- module lifetime --------------------------------------------------------------------------
+
+// Runs when this environment (the main thread or a worker) is torn down, before the napi_env
+// itself goes: close what JavaScript left open, without calling back into it.
+void CleanupEnvironment(void* arg) {
+  auto* context = static_cast<std::pair<napi_env, InstanceData*>*>(arg);
+  InstanceData* instance = context->second;
+  // CloseForTeardown removes the device from the set, so iterate over a copy.
+  std::vector<DeviceWrap*> open(instance->openDevices.begin(), instance->openDevices.end());
+  for (DeviceWrap* device : open) {
+    device->CloseForTeardown(context->first);
+  }
+  instance->openDevices.clear();
+  for (; instance->ksimLoads > 0; --instance->ksimLoads) {
+    KsimDriverUnload();
+  }
+  delete context;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* instance = new InstanceData();
+  env.SetInstanceData<InstanceData>(instance);
+  Napi::Function device = DeviceWrap::DefineClass(env);
+  instance->deviceConstructor = Napi::Persistent(device);
+
+  napi_status status = napi_add_env_cleanup_hook(env, CleanupEnvironment,
+                                                 new std::pair<napi_env, InstanceData*>(env, instance));
+  if (status != napi_ok) {
+    throw Napi::Error::New(env, "cannot register the environment cleanup hook");
+  }
+
+  exports.Set("Device", device);
+  exports.Set("protocolConstants", Napi::Function::New<ProtocolConstants>(env, "protocolConstants"));
+  exports.Set("ntstatusNames", Napi::Function::New<NtStatusNames>(env, "ntstatusNames"));
+
+  Napi::Object ksim = Napi::Object::New(env);
+  ksim.Set("load", Napi::Function::New<KsimLoad>(env, "load"));
+  ksim.Set("unload", Napi::Function::New<KsimUnload>(env, "unload"));
+  ksim.Set("counters", Napi::Function::New<KsimCountersJs>(env, "counters"));
+  ksim.Set("poolByTag", Napi::Function::New<KsimPoolByTag>(env, "poolByTag"));
+  ksim.Set("failAllocationAfter", Napi::Function::New<KsimFailAllocationAfterJs>(env, "failAllocationAfter"));
+  ksim.Set("verifierLastFailure", Napi::Function::New<KsimVerifierLastFailureJs>(env, "verifierLastFailure"));
+  ksim.Set("setAbortOnFailure", Napi::Function::New<KsimSetAbortOnFailureJs>(env, "setAbortOnFailure"));
+  exports.Set("ksim", ksim);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(wskbridge, Init)
