@@ -138,6 +138,7 @@ struct Core {
   std::condition_variable drained;
   uint64_t outstanding = 0;
   bool closing = false;
+  bool quitRequested = false;  // leave once outstanding reaches 0
 
   ~Core() {
     if (file != INVALID_HANDLE_VALUE) CloseHandle(file);
@@ -171,10 +172,10 @@ void RunCompletionThread(std::shared_ptr<Core> core) {
       std::fprintf(stderr, "wsk-bridge: %s\n", Win32Error("GetQueuedCompletionStatusEx", GetLastError()).c_str());
       return;
     }
-    bool quit = false;
     for (ULONG i = 0; i < count; i++) {
       if (entries[i].lpCompletionKey == kKeyQuit) {
-        quit = true;
+        std::lock_guard<std::mutex> lock(core->mutex);
+        core->quitRequested = true;
         continue;
       }
       auto* op = reinterpret_cast<Operation*>(entries[i].lpOverlapped);
@@ -183,7 +184,10 @@ void RunCompletionThread(std::shared_ptr<Core> core) {
       std::lock_guard<std::mutex> lock(core->mutex);
       if (--core->outstanding == 0) core->drained.notify_all();
     }
-    if (quit) return;
+    // A quit request waits for the requests still in the kernel: their buffers must stay
+    // alive until their packets are dequeued, and their completions still go to the sink.
+    std::lock_guard<std::mutex> lock(core->mutex);
+    if (core->quitRequested && core->outstanding == 0) return;
   }
 }
 
