@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+//
+// The addon's JavaScript surface (native/binding.cc, documented in native/README.md), typed.
+// The addon is thin: it moves bytes and completions; everything else is in lib/.
+
+import { createRequire } from 'node:module';
+
+export type Backend = 'sim' | 'kernel';
+
+export type IoctlCallback = (status: number, information: number, output: Buffer) => void;
+
+export interface NativeDevice {
+  readonly backend: string;
+  /** Completions held by the driver, not yet delivered to their callback. */
+  readonly pending: number;
+  ioctl(code: number, input: Uint8Array | null, outputLength: number, callback: IoctlCallback, weak?: boolean): void;
+  cancelAll(): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface KsimCounters {
+  poolAllocations: number;
+  poolBytes: number;
+  poolAllocationsTotal: number;
+  irps: number;
+  mdls: number;
+  hostSockets: number;
+  wskSockets: number;
+  verifierFailures: number;
+  [name: string]: number;
+}
+
+export interface KsimControl {
+  load(): number;
+  unload(): void;
+  counters(): KsimCounters;
+  poolByTag(tag: string): number;
+  failAllocationAfter(n: number): void;
+  verifierLastFailure(): { count: number; message: string };
+  setAbortOnFailure(on: boolean): void;
+}
+
+export interface Addon {
+  Device: { open(backend: Backend): NativeDevice };
+  protocolConstants(): Record<string, number>;
+  ntstatusNames(): Array<[string, number]>;
+  ksim: KsimControl;
+}
+
+let cached: Addon | undefined;
+
+/** Loads build/Release/wskbridge.node (via `bindings`, which knows node-gyp's output paths). */
+export function addon(): Addon {
+  if (!cached) {
+    const require = createRequire(__filename);
+    const bindings = require('bindings') as (name: string) => Addon;
+    cached = bindings('wskbridge');
+  }
+  return cached;
+}
