@@ -196,6 +196,13 @@ typedef struct _WSKB_DATA_IN {
     UINT32 Length;          /* <= WSKB_MAX_IO_BYTES */
 } WSKB_DATA_IN;             /* 16 */
 
+/* Optional output of SEND, SEND_TO and DISCONNECT: with an output buffer of at least 8 bytes
+ * the driver writes the byte count WSK completed the IRP with (IoStatus.Information) and
+ * completes with Information = 8; with a smaller one (0 is fine) Information is 0. */
+typedef struct _WSKB_TRANSFER_OUT {
+    UINT64 BytesTransferred;
+} WSKB_TRANSFER_OUT;        /* 8 */
+
 typedef struct _WSKB_SEND_TO_IN {
     UINT64 SocketId;
     WSKB_SOCKADDR RemoteAddress;
@@ -299,6 +306,7 @@ WSKB_STATIC_ASSERT(sizeof(WSKB_ADDRESS_IN) == 48, "WSKB_ADDRESS_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ACCEPT_IN) == 16, "WSKB_ACCEPT_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ACCEPT_OUT) == 72, "WSKB_ACCEPT_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_DATA_IN) == 16, "WSKB_DATA_IN");
+WSKB_STATIC_ASSERT(sizeof(WSKB_TRANSFER_OUT) == 8, "WSKB_TRANSFER_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_SEND_TO_IN) == 48, "WSKB_SEND_TO_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_RECEIVE_FROM_OUT) == 40, "WSKB_RECEIVE_FROM_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_GET_ADDRESS_IN) == 16, "WSKB_GET_ADDRESS_IN");
