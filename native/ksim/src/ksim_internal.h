@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ksim internals shared by the core (pool, IRQL, IRPs, MDLs, KMDF, I/O manager, verifier)
+ * and the WSK provider (wsk_*.c). Driver sources never include this file.
+ *
+ * Rules for code inside ksim:
+ *  - ksim's own structures come from KsimHostAlloc, never from ExAllocatePool2, so that the
+ *    pool counters and fault injection see the driver's allocations only.
+ *  - A rule the driver breaks is reported with KsimVerifierFail (recorded, printed, or an
+ *    abort under KSIM_VERIFIER_ABORT=1), never by crashing.
+ */
+#ifndef KSIM_INTERNAL_H
+#define KSIM_INTERNAL_H
+
+#include <ntddk.h>
+#include <wdf.h>
+#include "ksim.h"
+#include "../host/host_sync.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the driver under test ---- */
+
+/* Provided by driver/ (or by a test's toy driver). */
+DRIVER_INITIALIZE DriverEntry;
+
+/* ---- verifier ---- */
+
+/* Records a rule violation (what a bugcheck or a Driver Verifier break is on Windows): counted,
+ * kept as the last failure, printed to stderr; aborts in abort mode. Returns normally
+ * otherwise, so the caller must leave things in a safe state. */
+void KsimVerifierFail(_Printf_format_string_ const char *Format, ...) __attribute__((format(printf, 1, 2)));
+
+/* A verifier failure naming Routine when the current IRQL is above MaxIrql. Returns TRUE
+ * when the IRQL is acceptable. */
+BOOLEAN KsimCheckIrql(_In_z_ const char *Routine, _In_ KIRQL MaxIrql);
+
+/* For callers that invoke driver code (the I/O manager, the WSK provider): call after the
+ * driver's callback returns. A verifier failure if the thread is not back at ExpectedIrql or
+ * still holds spin locks; the thread's IRQL is then restored so the failure does not cascade. */
+void KsimCheckCallbackReturn(_In_z_ const char *Callback, _In_ KIRQL ExpectedIrql);
+
+/* Prints when KSIM_DEBUG=1. */
+void KsimDebugPrint(_Printf_format_string_ const char *Format, ...) __attribute__((format(printf, 1, 2)));
+
+/* Implemented by the WSK provider (wsk_*.c). */
+void KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets);
+
+/* ---- fault injection ---- */
+
+/* Every allocation the driver can see fail calls this once: ExAllocatePool2, IoAllocateIrp,
+ * IoAllocateMdl and the KMDF object creations the driver requests. Returns TRUE when this
+ * allocation must fail (KsimFailAllocationAfter). What names the routine, for the log. */
+BOOLEAN KsimFaultInjectShouldFail(_In_z_ const char *What);
+
+/* ---- IRPs, as seen by a provider ---- */
+
+/* What a provider does when a Wsk* routine receives an IRP: move to the stack location the
+ * client prepared with IoSetCompletionRoutine (as IoCallDriver does) and mark it pending.
+ * From here until IoCompleteRequest the provider holds the IRP: freeing or reusing it is a
+ * verifier failure. */
+VOID KsimIrpProviderAccept(_Inout_ PIRP Irp);
+
+/* ---- core-private (not for the WSK provider) ---- */
+
+typedef struct _KSIM_THREAD {
+    KIRQL Irql;
+    LONG SpinLocksHeld;
+    BOOLEAN IsSystemThread;
+    struct _KSIM_SYSTEM_THREAD *SystemThread;
+} KSIM_THREAD;
+
+KSIM_THREAD *KsimCurrentThread(void);
+
+/* One process-wide lock for the slow paths of ksim's own bookkeeping (lists of IRPs, MDLs,
+ * system threads, symbolic links, devices). Never held while calling driver code. */
+void KsimGlobalLock(void);
+void KsimGlobalUnlock(void);
+
+/* Wait machinery shared by events, rundown refs and threads: Address identifies what is
+ * waited on; Predicate is re-evaluated under the bucket's lock. */
+typedef BOOLEAN KSIM_WAIT_PREDICATE(void *Context);
+/* Returns TRUE when the predicate held, FALSE at the deadline (UINT64_MAX = no deadline). */
+BOOLEAN KsimWaitOn(const volatile void *Address, KSIM_WAIT_PREDICATE *Predicate, void *Context, uint64_t DeadlineNs);
+/* Changes state under the bucket's lock and wakes waiters: Update runs with the lock held. */
+typedef void KSIM_WAIT_UPDATE(void *Context);
+void KsimWakeAddress(const volatile void *Address, KSIM_WAIT_UPDATE *Update, void *Context);
+
+/* Pool, IRP, MDL and system-thread accounting for the verifier. */
+void KsimPoolCounters(uint64_t *Allocations, uint64_t *Bytes, uint64_t *Total);
+/* Reports every outstanding pool block once (by tag); returns the number of blocks. */
+uint64_t KsimPoolReportLeaks(_In_z_ const char *When);
+uint64_t KsimIrpOutstanding(void);
+uint64_t KsimMdlOutstanding(void);
+uint64_t KsimIrpReportLeaks(_In_z_ const char *When);
+uint64_t KsimMdlReportLeaks(_In_z_ const char *When);
+uint64_t KsimSystemThreadsRunning(void);
+uint64_t KsimFaultInjectionPoints(void);
+
+/* KMDF side used by the I/O manager (wdf_*.c). */
+typedef struct _KSIM_WDF_DEVICE KSIM_WDF_DEVICE;
+typedef struct _KSIM_WDF_FILE KSIM_WDF_FILE;
+void KsimWdfUnloadDriver(void);
+void KsimWdfFailedDriverEntry(void);
+void KsimWdfResetAfterUnload(void);
+BOOLEAN KsimWdfDriverCreated(void);
+
+/* Names "\\.\Name" -> the device, via \DosDevices\Name; NULL if none. Takes a reference on
+ * the device (KsimWdfDeviceRelease). */
+KSIM_WDF_DEVICE *KsimWdfLookupDevice(_In_z_ const wchar_t *Path);
+void KsimWdfDeviceRelease(KSIM_WDF_DEVICE *Device);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSIM_INTERNAL_H */
