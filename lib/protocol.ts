@@ -170,6 +170,7 @@ export const layouts = {
   WSKB_ACCEPT_IN: { size: 16, offsets: { SocketId: 0, Flags: 8, Reserved: 12 }, fieldSizes: { SocketId: 8, Flags: 4, Reserved: 4 } },
   WSKB_ACCEPT_OUT: { size: 72, offsets: { AcceptedSocketId: 0, LocalAddress: 8, RemoteAddress: 40 }, fieldSizes: { AcceptedSocketId: 8, LocalAddress: 32, RemoteAddress: 32 } },
   WSKB_DATA_IN: { size: 16, offsets: { SocketId: 0, Flags: 8, Length: 12 }, fieldSizes: { SocketId: 8, Flags: 4, Length: 4 } },
+  WSKB_TRANSFER_OUT: { size: 8, offsets: { BytesTransferred: 0 }, fieldSizes: { BytesTransferred: 8 } },
   WSKB_SEND_TO_IN: { size: 48, offsets: { SocketId: 0, RemoteAddress: 8, Flags: 40, Length: 44 }, fieldSizes: { SocketId: 8, RemoteAddress: 32, Flags: 4, Length: 4 } },
   WSKB_RECEIVE_FROM_OUT: { size: 40, offsets: { RemoteAddress: 0, ControlFlags: 32, Length: 36 }, fieldSizes: { RemoteAddress: 32, ControlFlags: 4, Length: 4 } },
   WSKB_GET_ADDRESS_IN: { size: 16, offsets: { SocketId: 0, Which: 8, Reserved: 12 }, fieldSizes: { SocketId: 8, Which: 4, Reserved: 4 } },
@@ -540,6 +541,14 @@ export function encodeDataIn(id: bigint, flags: number, data: Uint8Array | null,
   view.setUint32(o.Length, checkUint(length, 32, 'length'), true);
   buf.set(bytes, L.WSKB_DATA_IN.size);
   return buf;
+}
+
+/** SEND, SEND_TO, DISCONNECT output (when given >= 8 bytes of room): what WSK transferred. */
+export function decodeTransferOut(buf: Uint8Array): number {
+  need(buf, L.WSKB_TRANSFER_OUT.size, 'WSKB_TRANSFER_OUT');
+  const bytes = viewOf(buf).getBigUint64(L.WSKB_TRANSFER_OUT.offsets.BytesTransferred, true);
+  if (bytes > BigInt(WSKB_MAX_IO_BYTES)) throw new ProtocolError(`WSKB_TRANSFER_OUT: ${bytes} bytes exceeds WSKB_MAX_IO_BYTES`);
+  return Number(bytes);
 }
 
 export function encodeSendToIn(id: bigint, remote: WskAddress, flags: number, data: Uint8Array): Buffer {

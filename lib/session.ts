@@ -46,7 +46,6 @@ import {
   SOCK_STREAM,
   socketKindFlags,
   WskClientControl,
-  WskEvent,
   WSK_EVENT_ALL,
   type SocketKind,
 } from './wsk.js';

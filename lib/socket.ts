@@ -13,6 +13,7 @@ import {
   decodeControlOut,
   decodeReceiveFromOut,
   decodeSockaddr,
+  decodeTransferOut,
   encodeAcceptIn,
   encodeAddressIn,
   encodeControlSocketIn,
@@ -181,14 +182,13 @@ export class WskSocket {
     let sent = 0;
     do {
       const piece = bytes.subarray(sent, Math.min(sent + chunk, bytes.byteLength));
-      const result = await this.ioctl('send', WSKB_IOCTL_SEND, encodeDataIn(this.id, flags, piece), 0);
-      if (result.information > piece.byteLength) {
-        throw new Error(`send: the driver reported ${result.information} bytes sent of ${piece.byteLength}`);
-      }
-      if (result.information === 0 && piece.byteLength > 0) {
-        throw new Error(`send: the driver sent 0 of ${piece.byteLength} bytes`);
-      }
-      sent += result.information;
+      const result = await this.ioctl('send', WSKB_IOCTL_SEND, encodeDataIn(this.id, flags, piece), layouts.WSKB_TRANSFER_OUT.size);
+      const done = decodeTransferOut(result.output);
+      if (done > piece.byteLength) throw new Error(`send: the driver reported ${done} bytes sent of ${piece.byteLength}`);
+      // WSK completes a stream send only when all its bytes are taken; a short count is kept
+      // going rather than trusted to never happen.
+      if (done === 0 && piece.byteLength > 0) throw new Error(`send: WSK sent 0 of ${piece.byteLength} bytes`);
+      sent += done;
     } while (sent < bytes.byteLength);
     return sent;
   }
@@ -210,8 +210,9 @@ export class WskSocket {
     if (bytes.byteLength > this.session.maxIoBytes) {
       throw new RangeError(`sendTo: a datagram of ${bytes.byteLength} bytes exceeds MaxIoBytes ${this.session.maxIoBytes}`);
     }
-    const result = await this.ioctl('sendTo', WSKB_IOCTL_SEND_TO, encodeSendToIn(this.id, address, checkFlags(options.flags ?? 0), bytes), 0);
-    return result.information;
+    const input = encodeSendToIn(this.id, address, checkFlags(options.flags ?? 0), bytes);
+    const result = await this.ioctl('sendTo', WSKB_IOCTL_SEND_TO, input, layouts.WSKB_TRANSFER_OUT.size);
+    return decodeTransferOut(result.output);
   }
 
   /** WskReceiveFrom, IRP style: the next datagram (truncated to maxLength) and its sender. */
