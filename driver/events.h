@@ -40,6 +40,13 @@ typedef struct _WSKB_EVENT_QUEUE {
     LIST_ENTRY PausedSockets;       /* sockets whose receive indications wait for a re-arm */
     WSKB_STATS_OUT Stats;
     UINT64 NextInspectToken;
+    /* Added by the event half (internal): */
+    ULONG Reserve;                  /* bytes of the ring beyond Budget, for control records */
+    ULONG OverflowCount;            /* records in Overflow */
+    UINT64 HeldBytes;               /* record bytes (header.Size) in ring + overflow */
+    LIST_ENTRY ReportSockets;       /* sockets with drop/refusal counts not yet reported */
+    BOOLEAN Delivering;             /* one thread at a time completes READ_EVENTS, in order */
+    BOOLEAN DeliverAgain;           /* work arrived while Delivering: loop once more */
 } WSKB_EVENT_QUEUE;
 
 typedef struct _WSKB_SOCKET_EVENTS {
@@ -48,6 +55,15 @@ typedef struct _WSKB_SOCKET_EVENTS {
     BOOLEAN RearmInFlight;
     PIRP RearmIrp;                  /* preallocated: a re-arm never fails for want of memory */
     LIST_ENTRY PendingInspects;     /* WSKB_PENDING_INSPECT, by token */
+    /* Added by the event half (internal): */
+    BOOLEAN Initialized;            /* WskbEventsSocketInitialize ran (lists valid) */
+    BOOLEAN PausedAgain;            /* paused again while a re-arm was in flight */
+    BOOLEAN ReportQueued;           /* in WSKB_EVENT_QUEUE.ReportSockets */
+    BOOLEAN Closed;                 /* SOCKET_CLOSED queued: no further event of this socket */
+    LIST_ENTRY RearmLink;           /* private list of WskbFlowRearm */
+    LIST_ENTRY ReportLink;          /* in WSKB_EVENT_QUEUE.ReportSockets */
+    UINT64 DatagramsDroppedPending; /* not yet reported by a DATAGRAMS_DROPPED event */
+    UINT64 AcceptsRefusedPending;   /* not yet reported by an ACCEPTS_REFUSED event */
 } WSKB_SOCKET_EVENTS;
 
 /* ---- session lifetime (PASSIVE_LEVEL) ---- */
@@ -101,3 +117,141 @@ _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbEventsGetStats(_In_ WSKB_SESSION *Session, _Out_ WSKB_STATS_OUT *Stats);
 
+
+/* Frees what WskbEventsSocketInitialize allocated, without queuing any event: for a socket
+ * that never reached WSK (creation failed). WskbEventsSocketClosed does this itself. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsSocketUninitialize(_Inout_ WSKB_SOCKET *Socket);
+
+/* =========================================================================================
+ * Internal to the event half (eventqueue.c, callbacks.c, readevents.c, flow.c, inspect.c).
+ * The socket half uses none of what follows.
+ * ========================================================================================= */
+
+/* Data-class records are bounded by the budget; control-class records are never refused. */
+typedef enum _WSKB_EVENT_CLASS {
+    WskbEventClassData,
+    WskbEventClassControl
+} WSKB_EVENT_CLASS;
+
+/* Largest data payload of one RECEIVE record; larger indications are split. */
+#define WSKB_EVENT_MAX_RECEIVE_DATA (64u * 1024u)
+/* Largest data payload of one RECEIVE_FROM record (a datagram is never split). */
+#define WSKB_EVENT_MAX_DATAGRAM_DATA \
+    (WSKB_READ_EVENTS_MIN_OUTPUT - (ULONG)sizeof(WSKB_EVENT_HEADER) - (ULONG)sizeof(WSKB_SOCKADDR))
+/* Ring bytes held back for control records beyond the data budget. */
+#define WSKB_EVENT_CONTROL_RESERVE (64u * 1024u)
+
+typedef struct _WSKB_PENDING_INSPECT {
+    LIST_ENTRY Link;                /* in the listening socket's PendingInspects */
+    UINT64 Token;                   /* the INSPECT event's Param; never 0 */
+    WSK_INSPECT_ID InspectId;       /* a copy: WSK names the request by contents, not address */
+    WSKB_SOCKET *Socket;            /* the listening socket (referenced while completing) */
+    WDFREQUEST Request;             /* INSPECT_COMPLETE being served */
+    PIRP Irp;                       /* for WskInspectComplete */
+} WSKB_PENDING_INSPECT;
+
+/* ---- the ring (eventqueue.c); every *Locked routine runs under Session->Lock ---- */
+
+/* Reserves a record of Type for Socket (SocketId 0 if NULL) with BodyLength body bytes and
+ * returns its header (Sequence, Timestamp, SocketId, Size, Type set; WskFlags, DataLength and
+ * Param zero; body zeroed only for control records in overflow). A data-class record is
+ * refused (NULL) when the budget is spent, the ring has no contiguous room, or the overflow
+ * is not empty (order). A control-class record goes to the overflow when the ring is full;
+ * NULL then means the pool allocation failed, and the sequence number is consumed so that
+ * user mode sees the loss as a gap. The record is not delivered before it is committed. */
+_IRQL_requires_(DISPATCH_LEVEL)
+_Must_inspect_result_
+WSKB_EVENT_HEADER *
+WskbEventQueueReserveLocked(_Inout_ WSKB_SESSION *Session, _In_ WSKB_EVENT_CLASS Class, _In_ UINT32 Type,
+                            _In_opt_ WSKB_SOCKET *Socket, _In_ ULONG BodyLength);
+
+/* Largest body a data-class record could have right now (0 if none fits). */
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueDataRoomLocked(_In_ WSKB_SESSION *Session);
+
+/* Makes a reserved record deliverable. Class changes a data reservation into a control one
+ * (its bytes then leave the budget) when the callback turned it into a control event. */
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCommitLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_HEADER *Header,
+                           _In_ WSKB_EVENT_CLASS Class);
+
+/* Shrinks the most recent reservation, made in the same hold of the lock, to BodyLength;
+ * with BodyLength == WSKB_TRIM_CANCEL it is cancelled and its sequence number given back. */
+#define WSKB_TRIM_CANCEL ((ULONG)-1)
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueTrimLastLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_HEADER *Header,
+                             _In_ ULONG BodyLength);
+
+/* Queues a control record without body. FALSE only if it was lost to pool exhaustion. */
+_IRQL_requires_(DISPATCH_LEVEL)
+BOOLEAN
+WskbEventQueueControlLocked(_Inout_ WSKB_SESSION *Session, _In_ UINT32 Type, _In_opt_ WSKB_SOCKET *Socket,
+                            _In_ UINT32 WskFlags, _In_ UINT64 Param);
+
+/* Counts an indication refused for want of budget or memory: RefusedType is the event that
+ * could not be queued (WSKB_EVENT_RECEIVE_FROM, _ACCEPT or _INSPECT). The count is reported
+ * later by WskbEventQueueFlushReportsLocked, as DATAGRAMS_DROPPED or ACCEPTS_REFUSED. */
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCountRefusalLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT32 RefusedType);
+
+/* Queues DATAGRAMS_DROPPED / ACCEPTS_REFUSED for every socket with unreported counts (or only
+ * for Socket when given). */
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueFlushReportsLocked(_Inout_ WSKB_SESSION *Session, _In_opt_ WSKB_SOCKET *Socket);
+
+_IRQL_requires_(DISPATCH_LEVEL)
+BOOLEAN
+WskbEventQueueHasDeliverableLocked(_In_ WSKB_SESSION *Session);
+
+/* Moves as many whole committed records as fit into Buffer, in sequence order; returns the
+ * bytes written. */
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(Length) PUCHAR Buffer,
+                              _In_ ULONG Length);
+
+/* ---- the inverted call (readevents.c) ---- */
+
+/* Completes waiting READ_EVENTS requests of the session with committed records. Call it after
+ * releasing Session->Lock whenever a record was committed. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsDeliver(_Inout_ WSKB_SESSION *Session);
+
+/* ---- flow control (flow.c) ---- */
+
+/* Marks the socket paused after WskReceiveEvent kept back BytesLeft bytes; queues FLOW_PAUSED. */
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbFlowPauseLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT64 BytesLeft);
+
+/* Re-arms paused sockets with a zero-length WskReceive if the data budget is below half. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbFlowRearm(_Inout_ WSKB_SESSION *Session);
+
+/* ---- pended inspections (inspect.c) ---- */
+
+/* Pends an inspection: records it on the listening socket and queues the INSPECT event.
+ * Returns WskInspectPend, or WskInspectReject (counted) when budget or memory is lacking. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+WSK_INSPECT_ACTION
+WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,
+                _In_ CONST WSK_INSPECT_ID *InspectId);
+
+/* WskAbortEvent: forgets the pended inspection with these contents and queues ABORT. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbInspectAbort(_Inout_ WSKB_SOCKET *Socket, _In_ CONST WSK_INSPECT_ID *InspectId);
+
+/* Takes every pended inspection off the socket (it is closed); frees them. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbInspectDropAll(_Inout_ WSKB_SOCKET *Socket);

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The session's bounded event queue: a ring of whole event records, preallocated when the
+ * session says HELLO, so that event callbacks running at DISPATCH_LEVEL copy into memory that
+ * already exists instead of allocating.
+ *
+ * Layout. Each ring entry is an 8-byte WSKB_RING_ENTRY followed by the wire record
+ * (WSKB_EVENT_HEADER + body); entries are 8-byte aligned and never wrap: when a record does
+ * not fit between the tail and the end of the ring, a PAD entry fills that end and the record
+ * starts at offset 0. PAD entries are skipped by the reader and never delivered.
+ *
+ * Accounting. Data-class records (RECEIVE, RECEIVE_FROM, ACCEPT, INSPECT) may use at most
+ * Budget ring bytes (DataUsed). Control-class records may use the whole ring, which is Budget +
+ * Reserve (+ room for one wrap pad); when even that is full they go to the Overflow list, from
+ * pool. Once the overflow holds anything, every new record goes behind it (control) or is
+ * refused (data) until it drains, so records always leave in sequence order: ring first, then
+ * overflow.
+ *
+ * All of this is under Session->Lock.
+ */
+#include "driver.h"
+
+#define WSKB_RING_PAD 1
+#define WSKB_RING_DATA 2
+#define WSKB_RING_CONTROL 3
+
+#define WSKB_ALIGN8(x) (((x) + 7u) & ~7u)
+#define WSKB_NO_ROOM ((ULONG)-1)
+
+typedef struct _WSKB_RING_ENTRY {
+    ULONG Bytes;                    /* ring bytes of this entry, this prefix included, multiple of 8 */
+    UCHAR Kind;                     /* WSKB_RING_* */
+    UCHAR Committed;                /* the reader stops at an uncommitted record */
+    USHORT Reserved;
+} WSKB_RING_ENTRY;
+
+typedef struct _WSKB_OVERFLOW_RECORD {
+    LIST_ENTRY Link;                /* in WSKB_EVENT_QUEUE.Overflow */
+    WSKB_RING_ENTRY Entry;          /* Bytes here is the pool block's record part */
+    /* WSKB_EVENT_HEADER and body follow */
+} WSKB_OVERFLOW_RECORD;
+
+WSKB_STATIC_ASSERT(sizeof(WSKB_RING_ENTRY) == 8, "WSKB_RING_ENTRY");
+WSKB_STATIC_ASSERT(sizeof(WSKB_OVERFLOW_RECORD) % 8 == 0, "WSKB_OVERFLOW_RECORD");
+/* The largest record of any type must fit one READ_EVENTS output buffer. */
+WSKB_STATIC_ASSERT(sizeof(WSKB_EVENT_HEADER) + sizeof(WSKB_SOCKADDR) + WSKB_EVENT_MAX_DATAGRAM_DATA <=
+                       WSKB_READ_EVENTS_MIN_OUTPUT,
+                   "a RECEIVE_FROM record fits the minimum output");
+WSKB_STATIC_ASSERT(sizeof(WSKB_EVENT_HEADER) + WSKB_EVENT_MAX_RECEIVE_DATA <= WSKB_READ_EVENTS_MIN_OUTPUT,
+                   "a RECEIVE record fits the minimum output");
+
+static __inline WSKB_EVENT_HEADER *
+WskbRingEntryHeader(_In_ WSKB_RING_ENTRY *Entry)
+{
+    return (WSKB_EVENT_HEADER *)(Entry + 1);
+}
+
+static __inline WSKB_RING_ENTRY *
+WskbRingHeaderEntry(_In_ WSKB_EVENT_HEADER *Header)
+{
+    return ((WSKB_RING_ENTRY *)Header) - 1;
+}
+
+static __inline BOOLEAN
+WskbRingOwnsEntry(_In_ CONST WSKB_EVENT_QUEUE *Queue, _In_ CONST WSKB_RING_ENTRY *Entry)
+{
+    return (CONST UCHAR *)Entry >= Queue->Ring && (CONST UCHAR *)Entry < Queue->Ring + Queue->Capacity;
+}
+
+static VOID
+WskbEventQueueNoteHeld(_Inout_ WSKB_EVENT_QUEUE *Queue, _In_ ULONG RecordBytes)
+{
+    Queue->HeldBytes += RecordBytes;
+    if (Queue->HeldBytes > Queue->Stats.EventBytesHighWater)
+        Queue->Stats.EventBytesHighWater = Queue->HeldBytes;
+}
+
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbEventsInitialize(_Inout_ WSKB_SESSION *Session, _In_ ULONG BudgetBytes)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Capacity;
+    PUCHAR Ring;
+    KIRQL OldIrql;
+
+    if (BudgetBytes == 0)
+        BudgetBytes = WSKB_EVENT_BUDGET_DEFAULT;
+    if (BudgetBytes < WSKB_EVENT_BUDGET_MIN || BudgetBytes > WSKB_EVENT_BUDGET_MAX)
+        return STATUS_INVALID_PARAMETER;
+    if (Queue->Ring)
+        return STATUS_INVALID_DEVICE_STATE;
+    BudgetBytes = WSKB_ALIGN8(BudgetBytes);
+
+    /* Budget for data, the control reserve, and one largest record of slack: a wrap can waste
+     * up to one record's worth of ring as PAD, and that must not eat into the budget. */
+    Capacity = BudgetBytes + WSKB_EVENT_CONTROL_RESERVE + WSKB_ALIGN8(WSKB_READ_EVENTS_MIN_OUTPUT) +
+               (ULONG)sizeof(WSKB_RING_ENTRY);
+    Ring = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, Capacity, WSKB_TAG_EVENTS);
+    if (!Ring)
+        return STATUS_INSUFFICIENT_RESOURCES;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    Queue->Capacity = Capacity;
+    Queue->Budget = BudgetBytes;
+    Queue->Reserve = WSKB_EVENT_CONTROL_RESERVE;
+    Queue->Head = 0;
+    Queue->Tail = 0;
+    Queue->Used = 0;
+    Queue->DataUsed = 0;
+    InitializeListHead(&Queue->Overflow);
+    Queue->OverflowCount = 0;
+    Queue->NextSequence = 1;
+    Queue->DatagramsDroppedPending = 0;
+    Queue->AcceptsRefusedPending = 0;
+    InitializeListHead(&Queue->PausedSockets);
+    InitializeListHead(&Queue->ReportSockets);
+    RtlZeroMemory(&Queue->Stats, sizeof(Queue->Stats));
+    Queue->Stats.EventBudgetBytes = BudgetBytes;
+    Queue->NextInspectToken = 1;
+    Queue->HeldBytes = 0;
+    Queue->Delivering = FALSE;
+    Queue->DeliverAgain = FALSE;
+    /* Published last: a non-NULL Ring is what tells the other routines the queue exists. */
+    Queue->Ring = Ring;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    return STATUS_SUCCESS;
+}
+
+_IRQL_requires_(PASSIVE_LEVEL)
+VOID
+WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    PUCHAR Ring;
+    LIST_ENTRY Overflow;
+    KIRQL OldIrql;
+
+    if (!Queue->Ring)
+        return;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    /* Every socket is closed by now, so none can still be paused or owe a report. */
+    NT_ASSERT(IsListEmpty(&Queue->PausedSockets));
+    NT_ASSERT(IsListEmpty(&Queue->ReportSockets));
+    NT_ASSERT(!Queue->Delivering);
+    Ring = Queue->Ring;
+    Queue->Ring = NULL;
+    InitializeListHead(&Overflow);
+    if (!IsListEmpty(&Queue->Overflow)) {
+        /* Move the whole list to a local head, then free outside the lock. */
+        Overflow.Flink = Queue->Overflow.Flink;
+        Overflow.Blink = Queue->Overflow.Blink;
+        Overflow.Flink->Blink = &Overflow;
+        Overflow.Blink->Flink = &Overflow;
+        InitializeListHead(&Queue->Overflow);
+    }
+    Queue->OverflowCount = 0;
+    Queue->Used = Queue->DataUsed = 0;
+    Queue->Head = Queue->Tail = 0;
+    Queue->HeldBytes = 0;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    while (!IsListEmpty(&Overflow)) {
+        WSKB_OVERFLOW_RECORD *Record = CONTAINING_RECORD(RemoveHeadList(&Overflow), WSKB_OVERFLOW_RECORD, Link);
+        ExFreePoolWithTag(Record, WSKB_TAG_EVENTS);
+    }
+    ExFreePoolWithTag(Ring, WSKB_TAG_EVENTS);
+}
+
+/* Finds Bytes of contiguous ring room at the tail, writing a PAD over the end of the ring if
+ * the room is at the start. Returns the entry's offset, or WSKB_NO_ROOM if there is none. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static ULONG
+WskbRingPlaceLocked(_Inout_ WSKB_EVENT_QUEUE *Queue, _In_ ULONG Bytes)
+{
+    ULONG Offset;
+
+    if (Queue->Used == 0) {
+        /* Empty: start over at 0, which gives the largest contiguous room. */
+        Queue->Head = Queue->Tail = 0;
+    }
+    if (Queue->Used == Queue->Capacity)
+        return WSKB_NO_ROOM;
+
+    if (Queue->Tail >= Queue->Head) {
+        ULONG EndRoom = Queue->Capacity - Queue->Tail;
+        if (Bytes <= EndRoom) {
+            Offset = Queue->Tail;
+        } else if (Bytes <= Queue->Head) {
+            /* EndRoom >= 8: Tail < Capacity and both are multiples of 8. */
+            WSKB_RING_ENTRY *Pad = (WSKB_RING_ENTRY *)(Queue->Ring + Queue->Tail);
+            Pad->Bytes = EndRoom;
+            Pad->Kind = WSKB_RING_PAD;
+            Pad->Committed = TRUE;
+            Pad->Reserved = 0;
+            Queue->Used += EndRoom;
+            Offset = 0;
+        } else {
+            return WSKB_NO_ROOM;
+        }
+    } else {
+        if (Bytes > Queue->Head - Queue->Tail)
+            return WSKB_NO_ROOM;
+        Offset = Queue->Tail;
+    }
+
+    Queue->Used += Bytes;
+    Queue->Tail = Offset + Bytes;
+    if (Queue->Tail == Queue->Capacity)
+        Queue->Tail = 0;
+    return Offset;
+}
+
+static VOID
+WskbEventHeaderFill(_Out_ WSKB_EVENT_HEADER *Header, _Inout_ WSKB_EVENT_QUEUE *Queue, _In_ UINT32 Type,
+                    _In_opt_ WSKB_SOCKET *Socket, _In_ ULONG BodyLength)
+{
+    ULONG64 Qpc;
+
+    Header->Size = WSKB_ALIGN8((ULONG)sizeof(WSKB_EVENT_HEADER) + BodyLength);
+    Header->Type = Type;
+    Header->Sequence = Queue->NextSequence++;
+    Header->Timestamp = KeQueryInterruptTimePrecise(&Qpc);
+    Header->SocketId = Socket ? Socket->Id : 0;
+    Header->WskFlags = 0;
+    Header->DataLength = 0;
+    Header->Param = 0;
+    ++Queue->Stats.EventsQueued;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueDataRoomLocked(_In_ WSKB_SESSION *Session)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Fixed = (ULONG)(sizeof(WSKB_RING_ENTRY) + sizeof(WSKB_EVENT_HEADER));
+    ULONG BudgetRoom, RingRoom;
+
+    if (!Queue->Ring || !IsListEmpty(&Queue->Overflow) || Queue->DataUsed >= Queue->Budget)
+        return 0;
+    BudgetRoom = Queue->Budget - Queue->DataUsed;
+
+    /* The largest contiguous room WskbRingPlaceLocked could find. */
+    if (Queue->Used == 0)
+        RingRoom = Queue->Capacity;
+    else if (Queue->Used == Queue->Capacity)
+        RingRoom = 0;
+    else if (Queue->Tail >= Queue->Head)
+        RingRoom = Queue->Capacity - Queue->Tail > Queue->Head ? Queue->Capacity - Queue->Tail : Queue->Head;
+    else
+        RingRoom = Queue->Head - Queue->Tail;
+
+    if (RingRoom > BudgetRoom)
+        RingRoom = BudgetRoom;
+    RingRoom &= ~7u;
+    return RingRoom > Fixed ? RingRoom - Fixed : 0;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+_Must_inspect_result_
+WSKB_EVENT_HEADER *
+WskbEventQueueReserveLocked(_Inout_ WSKB_SESSION *Session, _In_ WSKB_EVENT_CLASS Class, _In_ UINT32 Type,
+                            _In_opt_ WSKB_SOCKET *Socket, _In_ ULONG BodyLength)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    WSKB_RING_ENTRY *Entry;
+    WSKB_EVENT_HEADER *Header;
+    ULONG Bytes, Offset;
+
+    if (!Queue->Ring)
+        return NULL;
+    /* Every record must fit a READ_EVENTS buffer of the minimum size, or it could never leave. */
+    NT_ASSERT(BodyLength <= WSKB_READ_EVENTS_MIN_OUTPUT - sizeof(WSKB_EVENT_HEADER));
+    if (BodyLength > WSKB_READ_EVENTS_MIN_OUTPUT - sizeof(WSKB_EVENT_HEADER))
+        return NULL;
+    Bytes = WSKB_ALIGN8((ULONG)(sizeof(WSKB_RING_ENTRY) + sizeof(WSKB_EVENT_HEADER)) + BodyLength);
+
+    if (Class == WskbEventClassData) {
+        if (!IsListEmpty(&Queue->Overflow) || Queue->DataUsed + Bytes > Queue->Budget)
+            return NULL;
+        Offset = WskbRingPlaceLocked(Queue, Bytes);
+        if (Offset == WSKB_NO_ROOM)
+            return NULL;
+        Queue->DataUsed += Bytes;
+    } else {
+        Offset = IsListEmpty(&Queue->Overflow) ? WskbRingPlaceLocked(Queue, Bytes) : WSKB_NO_ROOM;
+        if (Offset == WSKB_NO_ROOM) {
+            WSKB_OVERFLOW_RECORD *Record;
+
+            /* Pool at DISPATCH_LEVEL, only for the rare control record that finds the ring
+             * full; the ring already holds Budget + Reserve bytes waiting for user mode. */
+            Record = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*Record) + Bytes - sizeof(WSKB_RING_ENTRY),
+                                     WSKB_TAG_EVENTS);
+            if (!Record) {
+                /* Nothing else to do at DISPATCH_LEVEL: the sequence number is spent, so user
+                 * mode sees a gap where the record would have been, instead of nothing. */
+                ++Queue->NextSequence;
+                DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_ERROR_LEVEL,
+                           "wskbridge: event type %u lost for want of pool (sequence %llu)\n", Type,
+                           (unsigned long long)(Queue->NextSequence - 1));
+                return NULL;
+            }
+            Record->Entry.Bytes = Bytes;
+            Record->Entry.Kind = WSKB_RING_CONTROL;
+            Record->Entry.Committed = FALSE;
+            Record->Entry.Reserved = 0;
+            InsertTailList(&Queue->Overflow, &Record->Link);
+            ++Queue->OverflowCount;
+            Header = WskbRingEntryHeader(&Record->Entry);
+            WskbEventHeaderFill(Header, Queue, Type, Socket, BodyLength);
+            WskbEventQueueNoteHeld(Queue, Header->Size);
+            return Header;
+        }
+    }
+
+    Entry = (WSKB_RING_ENTRY *)(Queue->Ring + Offset);
+    Entry->Bytes = Bytes;
+    Entry->Kind = Class == WskbEventClassData ? WSKB_RING_DATA : WSKB_RING_CONTROL;
+    Entry->Committed = FALSE;
+    Entry->Reserved = 0;
+    Header = WskbRingEntryHeader(Entry);
+    WskbEventHeaderFill(Header, Queue, Type, Socket, BodyLength);
+    /* Records leave whole, padding included: never leak stale ring bytes to user mode. */
+    if (Header->Size > sizeof(WSKB_EVENT_HEADER) + BodyLength)
+        RtlZeroMemory((PUCHAR)Header + sizeof(WSKB_EVENT_HEADER) + BodyLength,
+                      Header->Size - sizeof(WSKB_EVENT_HEADER) - BodyLength);
+    WskbEventQueueNoteHeld(Queue, Header->Size);
+    return Header;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCommitLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_HEADER *Header,
+                           _In_ WSKB_EVENT_CLASS Class)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    WSKB_RING_ENTRY *Entry = WskbRingHeaderEntry(Header);
+
+    NT_ASSERT(!Entry->Committed);
+    if (Entry->Kind == WSKB_RING_DATA && Class == WskbEventClassControl) {
+        NT_ASSERT(WskbRingOwnsEntry(Queue, Entry));
+        Queue->DataUsed -= Entry->Bytes;
+        Entry->Kind = WSKB_RING_CONTROL;
+    }
+    Entry->Committed = TRUE;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueTrimLastLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_HEADER *Header,
+                             _In_ ULONG BodyLength)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    WSKB_RING_ENTRY *Entry = WskbRingHeaderEntry(Header);
+    ULONG EntryOffset, End, NewBytes, Freed;
+
+    NT_ASSERT(!Entry->Committed);
+    NT_ASSERT(Header->Sequence + 1 == Queue->NextSequence);
+
+    /* Only control records live in the overflow, and those are never trimmed. */
+    NT_ASSERT(WskbRingOwnsEntry(Queue, Entry));
+    if (!WskbRingOwnsEntry(Queue, Entry))
+        return;
+    EntryOffset = (ULONG)((PUCHAR)Entry - Queue->Ring);
+    End = EntryOffset + Entry->Bytes;
+    NT_ASSERT((End == Queue->Capacity ? 0 : End) == Queue->Tail);
+
+    Queue->HeldBytes -= Header->Size;
+    if (BodyLength == WSKB_TRIM_CANCEL) {
+        Freed = Entry->Bytes;
+        Queue->Tail = EntryOffset;
+        --Queue->NextSequence;
+        --Queue->Stats.EventsQueued;
+    } else {
+        NT_ASSERT(BodyLength <= Header->Size - sizeof(WSKB_EVENT_HEADER));
+        NewBytes = WSKB_ALIGN8((ULONG)(sizeof(WSKB_RING_ENTRY) + sizeof(WSKB_EVENT_HEADER)) + BodyLength);
+        Freed = Entry->Bytes - NewBytes;
+        Entry->Bytes = NewBytes;
+        Header->Size = WSKB_ALIGN8((ULONG)sizeof(WSKB_EVENT_HEADER) + BodyLength);
+        Queue->Tail = EntryOffset + NewBytes;
+        if (Queue->Tail == Queue->Capacity)
+            Queue->Tail = 0;
+        Queue->HeldBytes += Header->Size;
+    }
+    Queue->Used -= Freed;
+    if (Entry->Kind == WSKB_RING_DATA)
+        Queue->DataUsed -= Freed;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+BOOLEAN
+WskbEventQueueControlLocked(_Inout_ WSKB_SESSION *Session, _In_ UINT32 Type, _In_opt_ WSKB_SOCKET *Socket,
+                            _In_ UINT32 WskFlags, _In_ UINT64 Param)
+{
+    WSKB_EVENT_HEADER *Header = WskbEventQueueReserveLocked(Session, WskbEventClassControl, Type, Socket, 0);
+    if (!Header)
+        return FALSE;
+    Header->WskFlags = WskFlags;
+    Header->Param = Param;
+    WskbEventQueueCommitLocked(Session, Header, WskbEventClassControl);
+    return TRUE;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCountRefusalLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT32 RefusedType)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+
+    switch (RefusedType) {
+    case WSKB_EVENT_RECEIVE_FROM:
+        ++Queue->Stats.DatagramsDropped;
+        ++Queue->DatagramsDroppedPending;
+        ++Socket->Events.DatagramsDroppedPending;
+        break;
+    case WSKB_EVENT_ACCEPT:
+        ++Queue->Stats.AcceptsRefused;
+        ++Queue->AcceptsRefusedPending;
+        ++Socket->Events.AcceptsRefusedPending;
+        break;
+    case WSKB_EVENT_INSPECT:
+        ++Queue->Stats.InspectsRejected;
+        ++Queue->AcceptsRefusedPending;
+        ++Socket->Events.AcceptsRefusedPending;
+        break;
+    default:
+        NT_ASSERT(RefusedType == WSKB_EVENT_RECEIVE_FROM);
+        return;
+    }
+    if (!Socket->Events.ReportQueued) {
+        Socket->Events.ReportQueued = TRUE;
+        InsertTailList(&Queue->ReportSockets, &Socket->Events.ReportLink);
+    }
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+static VOID
+WskbEventQueueReportSocketLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    WSKB_SOCKET_EVENTS *Events = &Socket->Events;
+
+    /* A count stays pending if even its control record is lost to pool exhaustion; the next
+     * flush tries again. */
+    if (Events->DatagramsDroppedPending &&
+        WskbEventQueueControlLocked(Session, WSKB_EVENT_DATAGRAMS_DROPPED, Socket, 0,
+                                    Events->DatagramsDroppedPending)) {
+        Queue->DatagramsDroppedPending -= Events->DatagramsDroppedPending;
+        Events->DatagramsDroppedPending = 0;
+    }
+    if (Events->AcceptsRefusedPending &&
+        WskbEventQueueControlLocked(Session, WSKB_EVENT_ACCEPTS_REFUSED, Socket, 0, Events->AcceptsRefusedPending)) {
+        Queue->AcceptsRefusedPending -= Events->AcceptsRefusedPending;
+        Events->AcceptsRefusedPending = 0;
+    }
+    if (!Events->DatagramsDroppedPending && !Events->AcceptsRefusedPending && Events->ReportQueued) {
+        RemoveEntryList(&Events->ReportLink);
+        Events->ReportQueued = FALSE;
+    }
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueFlushReportsLocked(_Inout_ WSKB_SESSION *Session, _In_opt_ WSKB_SOCKET *Socket)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    PLIST_ENTRY Link, Next;
+
+    if (!Queue->Ring)
+        return;
+    if (Socket) {
+        if (Socket->Events.ReportQueued)
+            WskbEventQueueReportSocketLocked(Session, Socket);
+        return;
+    }
+    for (Link = Queue->ReportSockets.Flink; Link != &Queue->ReportSockets; Link = Next) {
+        Next = Link->Flink;
+        WskbEventQueueReportSocketLocked(Session, CONTAINING_RECORD(Link, WSKB_SOCKET, Events.ReportLink));
+    }
+}
+
+/* Drops PAD entries at the head and returns the first ring entry, or NULL if the ring is empty. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static WSKB_RING_ENTRY *
+WskbRingFirstLocked(_Inout_ WSKB_EVENT_QUEUE *Queue)
+{
+    while (Queue->Used) {
+        WSKB_RING_ENTRY *Entry = (WSKB_RING_ENTRY *)(Queue->Ring + Queue->Head);
+        if (Entry->Kind != WSKB_RING_PAD)
+            return Entry;
+        Queue->Used -= Entry->Bytes;
+        Queue->Head += Entry->Bytes;
+        if (Queue->Head == Queue->Capacity)
+            Queue->Head = 0;
+    }
+    return NULL;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+BOOLEAN
+WskbEventQueueHasDeliverableLocked(_In_ WSKB_SESSION *Session)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    WSKB_RING_ENTRY *Entry;
+
+    if (!Queue->Ring)
+        return FALSE;
+    Entry = WskbRingFirstLocked(Queue);
+    if (Entry)
+        return Entry->Committed;
+    if (!IsListEmpty(&Queue->Overflow))
+        return CONTAINING_RECORD(Queue->Overflow.Flink, WSKB_OVERFLOW_RECORD, Link)->Entry.Committed;
+    return FALSE;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(Length) PUCHAR Buffer,
+                              _In_ ULONG Length)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Written = 0;
+
+    if (!Queue->Ring)
+        return 0;
+
+    /* The ring holds every record older than anything in the overflow. */
+    for (;;) {
+        WSKB_RING_ENTRY *Entry = WskbRingFirstLocked(Queue);
+        WSKB_EVENT_HEADER *Header;
+
+        if (!Entry)
+            break;
+        Header = WskbRingEntryHeader(Entry);
+        if (!Entry->Committed || Header->Size > Length - Written)
+            return Written;
+        RtlCopyMemory(Buffer + Written, Header, Header->Size);
+        Written += Header->Size;
+        Queue->HeldBytes -= Header->Size;
+        ++Queue->Stats.EventsDelivered;
+        if (Entry->Kind == WSKB_RING_DATA)
+            Queue->DataUsed -= Entry->Bytes;
+        Queue->Used -= Entry->Bytes;
+        Queue->Head += Entry->Bytes;
+        if (Queue->Head == Queue->Capacity)
+            Queue->Head = 0;
+    }
+
+    while (!IsListEmpty(&Queue->Overflow)) {
+        WSKB_OVERFLOW_RECORD *Record = CONTAINING_RECORD(Queue->Overflow.Flink, WSKB_OVERFLOW_RECORD, Link);
+        WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(&Record->Entry);
+
+        if (!Record->Entry.Committed || Header->Size > Length - Written)
+            break;
+        RtlCopyMemory(Buffer + Written, Header, Header->Size);
+        Written += Header->Size;
+        Queue->HeldBytes -= Header->Size;
+        ++Queue->Stats.EventsDelivered;
+        RemoveEntryList(&Record->Link);
+        --Queue->OverflowCount;
+        ExFreePoolWithTag(Record, WSKB_TAG_EVENTS);
+    }
+    return Written;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsGetStats(_In_ WSKB_SESSION *Session, _Out_ WSKB_STATS_OUT *Stats)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    *Stats = Queue->Stats;
+    Stats->EventBytesQueued = Queue->HeldBytes;
+    Stats->SocketsOpen = Session->SocketsOpen;
+    Stats->EventBudgetBytes = Queue->Budget;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Conditional accept: pended inspections and WskInspectComplete.
+ *
+ * WskInspectEvent runs before the handshake and must decide at once, but the decision belongs
+ * to user mode. So the callback returns WskInspectPend, keeps a copy of the WSK_INSPECT_ID (WSK
+ * identifies the request by its contents, not its address) under a 64-bit token, and queues an
+ * INSPECT event carrying the token. INSPECT_COMPLETE brings the token back with the action,
+ * and the driver calls WskInspectComplete with an IRP. WskAbortEvent, which WSK may raise
+ * while the decision is pending, is matched by the id's contents and forgets the inspection.
+ */
+#include "driver.h"
+
+static IO_COMPLETION_ROUTINE WskbInspectCompleteDone;
+
+static BOOLEAN
+WskbInspectIdEqual(_In_ CONST WSK_INSPECT_ID *A, _In_ CONST WSK_INSPECT_ID *B)
+{
+    /* Field by field: the structure has tail padding on 64-bit, with no defined contents. */
+    return A->Key == B->Key && A->SerialNumber == B->SerialNumber;
+}
+
+static VOID
+WskbInspectBodyFill(_Out_ WSKB_INSPECT_BODY *Body, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,
+                    _In_ CONST WSK_INSPECT_ID *InspectId)
+{
+    RtlZeroMemory(Body, sizeof(*Body));
+    WskbSockaddrToWire(LocalAddress, &Body->LocalAddress);
+    WskbSockaddrToWire(RemoteAddress, &Body->RemoteAddress);
+    Body->InspectKey = (UINT64)InspectId->Key;
+    Body->InspectSerialNumber = InspectId->SerialNumber;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+WSK_INSPECT_ACTION
+WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,
+                _In_ CONST WSK_INSPECT_ID *InspectId)
+{
+    WSKB_SESSION *Session = Socket->Session;
+    WSKB_PENDING_INSPECT *Pending;
+    WSKB_EVENT_HEADER *Header = NULL;
+    KIRQL OldIrql;
+
+    /* Allocated before the lock: an inspection is one per incoming connection attempt, not
+     * the receive hot path, and its lifetime is user mode's to decide. */
+    Pending = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*Pending), WSKB_TAG_INSPECT);
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Pending)
+        Header = WskbEventQueueReserveLocked(Session, WskbEventClassData, WSKB_EVENT_INSPECT, Socket,
+                                             sizeof(WSKB_INSPECT_BODY));
+    if (!Header) {
+        /* Rejected now, before any handshake: the peer sees a refused connection, user mode
+         * an ACCEPTS_REFUSED count and InspectsRejected. */
+        WskbEventQueueCountRefusalLocked(Session, Socket, WSKB_EVENT_INSPECT);
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        if (Pending)
+            ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+        return WskInspectReject;
+    }
+    Pending->Token = Session->Events.NextInspectToken++;
+    Pending->InspectId.Key = InspectId->Key;
+    Pending->InspectId.SerialNumber = InspectId->SerialNumber;
+    Pending->Socket = Socket;
+    Pending->Request = NULL;
+    Pending->Irp = NULL;
+    InsertTailList(&Socket->Events.PendingInspects, &Pending->Link);
+
+    WskbInspectBodyFill((WSKB_INSPECT_BODY *)(Header + 1), LocalAddress, RemoteAddress, InspectId);
+    Header->Param = Pending->Token;
+    WskbEventQueueCommitLocked(Session, Header, WskbEventClassData);
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    WskbEventsDeliver(Session);
+    return WskInspectPend;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbInspectAbort(_Inout_ WSKB_SOCKET *Socket, _In_ CONST WSK_INSPECT_ID *InspectId)
+{
+    WSKB_SESSION *Session = Socket->Session;
+    WSKB_PENDING_INSPECT *Found = NULL;
+    WSKB_EVENT_HEADER *Header;
+    PLIST_ENTRY Link;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    for (Link = Socket->Events.PendingInspects.Flink; Link != &Socket->Events.PendingInspects; Link = Link->Flink) {
+        WSKB_PENDING_INSPECT *Pending = CONTAINING_RECORD(Link, WSKB_PENDING_INSPECT, Link);
+        if (WskbInspectIdEqual(&Pending->InspectId, InspectId)) {
+            RemoveEntryList(&Pending->Link);
+            Found = Pending;
+            break;
+        }
+    }
+    /* Param is the token while the inspection was still pending here, else 0 (user mode
+     * already completed it, or it was accepted by WSK's own rules); the body always carries
+     * the id, so user mode can match either way. */
+    Header = WskbEventQueueReserveLocked(Session, WskbEventClassControl, WSKB_EVENT_ABORT, Socket,
+                                         sizeof(WSKB_INSPECT_BODY));
+    if (Header) {
+        WskbInspectBodyFill((WSKB_INSPECT_BODY *)(Header + 1), NULL, NULL, InspectId);
+        Header->Param = Found ? Found->Token : 0;
+        WskbEventQueueCommitLocked(Session, Header, WskbEventClassControl);
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    if (Found)
+        ExFreePoolWithTag(Found, WSKB_TAG_INSPECT);
+    WskbEventsDeliver(Session);
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbInspectDropAll(_Inout_ WSKB_SOCKET *Socket)
+{
+    WSKB_SESSION *Session = Socket->Session;
+    LIST_ENTRY Dropped;
+    KIRQL OldIrql;
+
+    InitializeListHead(&Dropped);
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    while (!IsListEmpty(&Socket->Events.PendingInspects))
+        InsertTailList(&Dropped, RemoveHeadList(&Socket->Events.PendingInspects));
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    while (!IsListEmpty(&Dropped))
+        ExFreePoolWithTag(CONTAINING_RECORD(RemoveHeadList(&Dropped), WSKB_PENDING_INSPECT, Link), WSKB_TAG_INSPECT);
+}
+
+_IRQL_requires_max_(PASSIVE_LEVEL)
+VOID
+WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, _In_ WDFREQUEST Request,
+                          _In_ CONST WSKB_INSPECT_COMPLETE_IN *In)
+{
+    WSKB_PENDING_INSPECT *Pending = NULL;
+    PLIST_ENTRY Link;
+    PIRP Irp;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    for (Link = Socket->Events.PendingInspects.Flink; Link != &Socket->Events.PendingInspects; Link = Link->Flink) {
+        WSKB_PENDING_INSPECT *Candidate = CONTAINING_RECORD(Link, WSKB_PENDING_INSPECT, Link);
+        if (Candidate->Token == In->InspectToken) {
+            RemoveEntryList(&Candidate->Link);
+            Pending = Candidate;
+            break;
+        }
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    if (!Pending) {
+        /* The driver's own check, not WSK's: the token is unknown on this socket (never
+         * issued, already completed, or aborted by WSK). WSK is not called. */
+        WdfRequestComplete(Request, STATUS_INVALID_PARAMETER);
+        return;
+    }
+
+    Irp = IoAllocateIrp(1, FALSE);
+    if (!Irp) {
+        /* The inspection stays pending, so user mode may try again. */
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        WdfRequestComplete(Request, STATUS_INSUFFICIENT_RESOURCES);
+        return;
+    }
+
+    if (!WskbSocketCallBegin(Socket)) {
+        /* Closing: WSK drops the request with the listening socket. */
+        IoFreeIrp(Irp);
+        ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+        WdfRequestComplete(Request, STATUS_INVALID_HANDLE);
+        return;
+    }
+    Pending->Request = Request;
+    Pending->Irp = Irp;
+    /* Our own reference: the IRP may complete after the caller has dropped its one. */
+    WskbSocketReference(Socket);
+    IoSetCompletionRoutine(Irp, WskbInspectCompleteDone, Pending, TRUE, TRUE, TRUE);
+    /* The action goes to WSK as given (Reject, Accept, or anything else), so that experiments
+     * see WSK's own answer; its status is the request's. */
+    WskbSocketDispatch(Socket, WSK_PROVIDER_LISTEN_DISPATCH)
+        ->WskInspectComplete(Socket->WskSocket, &Pending->InspectId, (WSK_INSPECT_ACTION)In->Action, Irp);
+    WskbSocketCallEnd(Socket);
+}
+
+_Use_decl_annotations_
+static NTSTATUS
+WskbInspectCompleteDone(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    WSKB_PENDING_INSPECT *Pending = Context;
+    NTSTATUS Status = Irp->IoStatus.Status;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    IoFreeIrp(Irp);
+    WdfRequestComplete(Pending->Request, Status);
+    WskbSocketDereference(Pending->Socket);
+    ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+    /* The IRP is freed: the I/O manager must not touch it again. */
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The inverted call: user mode keeps READ_EVENTS requests pending in the device's manual queue
+ * (Session->EventReadQueue); whenever records are committed, a waiting request of this
+ * session's file object is retrieved and completed with as many whole records as fit.
+ *
+ * One thread at a time delivers (Queue->Delivering): a second thread that finds work just sets
+ * DeliverAgain and leaves, and the delivering thread loops. Batches are therefore taken and
+ * completed in the same order, so user mode sees sequence numbers rise from one completion to
+ * the next, and a record committed while a request was being forwarded is never stranded.
+ * Requests are never completed under Session->Lock: completion may run user-mode-facing code
+ * (in ksim, the host callback) that comes straight back into the driver.
+ */
+#include "driver.h"
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsDeliver(_Inout_ WSKB_SESSION *Session)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Queue->Delivering) {
+        Queue->DeliverAgain = TRUE;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        return;
+    }
+    Queue->Delivering = TRUE;
+
+    for (;;) {
+        WDFREQUEST Request;
+        NTSTATUS Status;
+        PVOID Buffer;
+        size_t Length;
+        ULONG Written;
+
+        Queue->DeliverAgain = FALSE;
+        if (!WskbEventQueueHasDeliverableLocked(Session))
+            break;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+        Status = WdfIoQueueRetrieveRequestByFileObject(Session->EventReadQueue, Session->FileObject, &Request);
+        if (!NT_SUCCESS(Status)) {
+            /* No reader waiting (STATUS_NO_MORE_ENTRIES): the records wait in the ring. A reader
+             * that arrived meanwhile set DeliverAgain and is served by the next turn. */
+            KeAcquireSpinLock(&Session->Lock, &OldIrql);
+            if (Queue->DeliverAgain)
+                continue;
+            break;
+        }
+
+        /* WskbEventsReadRequest forwarded only requests with at least the minimum output. */
+        Status = WdfRequestRetrieveOutputBuffer(Request, WSKB_READ_EVENTS_MIN_OUTPUT, &Buffer, &Length);
+        if (!NT_SUCCESS(Status)) {
+            WdfRequestComplete(Request, Status);
+            KeAcquireSpinLock(&Session->Lock, &OldIrql);
+            continue;
+        }
+        if (Length > (ULONG)-1)
+            Length = (ULONG)-1;
+
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        /* Only the delivering thread takes records out, so what HasDeliverable saw is still
+         * there and at least one whole record fits the minimum output. */
+        Written = WskbEventQueueCopyBatchLocked(Session, (PUCHAR)Buffer, (ULONG)Length);
+        NT_ASSERT(Written > 0);
+        ++Queue->Stats.ReadEventsCompleted;
+        /* Room came back: report what was refused meanwhile, behind what was just taken. */
+        WskbEventQueueFlushReportsLocked(Session, NULL);
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+        WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, Written);
+
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    }
+
+    Queue->Delivering = FALSE;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+}
+
+_IRQL_requires_max_(PASSIVE_LEVEL)
+VOID
+WskbEventsReadRequest(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t OutputLength)
+{
+    NTSTATUS Status;
+
+    if (!Session->Events.Ring) {
+        /* The queue is created at HELLO; before it there is nothing to read. */
+        WdfRequestComplete(Request, STATUS_INVALID_DEVICE_STATE);
+        return;
+    }
+    /* The largest record must always fit, or a reader could stall on it forever. */
+    if (OutputLength < WSKB_READ_EVENTS_MIN_OUTPUT) {
+        WdfRequestComplete(Request, STATUS_BUFFER_TOO_SMALL);
+        return;
+    }
+
+    /* Always through the manual queue, even when records are waiting: the delivering thread
+     * then completes requests in arrival order, and the framework owns (and cancels, on
+     * CancelIoEx or cleanup) every request not being completed this instant. */
+    Status = WdfRequestForwardToIoQueue(Request, Session->EventReadQueue);
+    if (!NT_SUCCESS(Status)) {
+        WdfRequestComplete(Request, Status);
+        return;
+    }
+    WskbEventsDeliver(Session);
+
+    /* User mode is reading: if that brought the data budget below half, paused sockets may
+     * receive again. Done here, at PASSIVE_LEVEL in the reader's thread, rather than in the
+     * callback that happened to complete a read. */
+    WskbFlowRearm(Session);
+}
