@@ -367,14 +367,13 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
         napi_fatal_exception(env, thrown);
       }
     }
+    UpdateRef(env);
     if (pending_.empty()) {
       if (!device_) {
         core_->Release(/*discardQueued=*/false);
       }
       Unref();  // may let this object be collected; touch nothing after it
-      return;
     }
-    UpdateRef(env);
   }
 
   static void CallJs(napi_env env, napi_value, void* context, void*) {
@@ -552,6 +551,9 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_FIELD(WSKB_DATA_IN, SocketId);
   WSKB_FIELD(WSKB_DATA_IN, Flags);
   WSKB_FIELD(WSKB_DATA_IN, Length);
+
+  WSKB_SIZE(WSKB_TRANSFER_OUT);
+  WSKB_FIELD(WSKB_TRANSFER_OUT, BytesTransferred);
 
   WSKB_SIZE(WSKB_SEND_TO_IN);
   WSKB_FIELD(WSKB_SEND_TO_IN, SocketId);
