@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+//
+// Sessions: backend choice, the HELLO handshake, stats, and teardown. Closing a session with
+// live sockets, pending requests and events must leave ksim exactly at its baseline: no pool
+// block, IRP, MDL, WSK socket or host socket left behind.
+
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { open, WskError, WskEvent, WskSession } from '../lib/index.js';
+import { WSKB_EVENT_BUDGET_MIN } from '../lib/protocol.js';
+import { closeServer, counters, eventually, leakCounters, nodeServer, openSim, withTimeout } from './helpers/util.js';
+
+describe('session', () => {
+  it('opens on sim, says why, and reports what HELLO negotiated', async () => {
+    const session = await open({ backend: 'sim' });
+    try {
+      assert.ok(session instanceof WskSession);
+      assert.equal(session.backend, 'sim');
+      assert.match(session.backendReason, /sim/);
+      assert.equal(session.driverVersion, 1);
+      assert.ok(session.maxIoBytes >= 64 * 1024, `maxIoBytes ${session.maxIoBytes}`);
+      assert.ok(session.eventBudgetBytes > 0);
+      assert.ok(session.wskVersion.highest >= 0x0100, 'the provider speaks WSK 1.0 or later');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it("'auto' falls back to sim where the kernel device cannot open, and explains", async function () {
+    if (process.platform === 'win32' || process.env.WSKB_BACKEND) this.skip();
+    const session = await open({ backend: 'auto' });
+    try {
+      assert.equal(session.backend, 'sim');
+      assert.match(session.backendReason, /kernel device unavailable \(.+\); using sim/);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('WSKB_BACKEND overrides auto', async () => {
+    const saved = process.env.WSKB_BACKEND;
+    process.env.WSKB_BACKEND = 'sim';
+    try {
+      const session = await open();
+      assert.equal(session.backend, 'sim');
+      assert.match(session.backendReason, /WSKB_BACKEND=sim/);
+      await session.close();
+      process.env.WSKB_BACKEND = 'bogus';
+      await assert.rejects(open(), /WSKB_BACKEND must be/);
+    } finally {
+      if (saved === undefined) delete process.env.WSKB_BACKEND;
+      else process.env.WSKB_BACKEND = saved;
+    }
+  });
+
+  it('rejects bad options with clear errors before touching the driver', async () => {
+    await assert.rejects(open({ backend: 'vm' as never }), /backend must be 'auto', 'kernel' or 'sim'/);
+    await assert.rejects(open({ backend: 'sim', eventBudget: 100 }), /eventBudget must be an integer in/);
+  });
+
+  it('the kernel backend on a machine without the driver fails with a sentence, not a crash', async function () {
+    if (process.platform === 'win32') this.skip();
+    await assert.rejects(open({ backend: 'kernel' }), /Windows/);
+  });
+
+  it('honours the event budget asked for at open', async () => {
+    const session = await open({ backend: 'sim', eventBudget: WSKB_EVENT_BUDGET_MIN });
+    try {
+      assert.equal(session.eventBudgetBytes, WSKB_EVENT_BUDGET_MIN);
+      assert.equal((await session.stats()).eventBudgetBytes, WSKB_EVENT_BUDGET_MIN);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('stats count open sockets', async () => {
+    const session = await openSim();
+    try {
+      assert.equal((await session.stats()).socketsOpen, 0);
+      const a = await session.socket('connection');
+      await session.socket('datagram');
+      assert.equal((await session.stats()).socketsOpen, 2);
+      await a.close();
+      assert.equal((await session.stats()).socketsOpen, 1);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('await using closes the session', async () => {
+    let captured: WskSession | undefined;
+    {
+      await using session = await openSim();
+      captured = session;
+      await using socket = await session.socket('datagram');
+      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+    }
+    assert.equal(captured.isClosed, true);
+    await assert.rejects(captured.socket('listen'), /session is closed/);
+  });
+
+  it('closing a session with live sockets, pending requests and events leaves ksim at baseline', async () => {
+    const before = leakCounters();
+    const { server, port } = await nodeServer('127.0.0.1', (peer) => peer.write('x'.repeat(1000)));
+    const clients: net.Socket[] = [];
+    try {
+      const session = await openSim();
+      // A listener with a pending accept, a connected socket with receive events enabled and
+      // data queued, a datagram socket with a pending receiveFrom, and a socket never bound.
+      const listener = await session.socket('listen');
+      await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      const pendingAccept = listener.accept();
+      const connected = await session.socket('connection');
+      await connected.bind({ family: 'ipv4', address: '0.0.0.0', port: 0 });
+      await connected.connect({ family: 'ipv4', address: '127.0.0.1', port });
+      await connected.enableEvents(WskEvent.Receive | WskEvent.Disconnect);
+      const datagram = await session.socket('datagram');
+      await datagram.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      const pendingReceive = datagram.receiveFrom(100);
+      await session.socket('basic');
+      const events = session.events();
+      const first = await withTimeout(events.next(), 5000, 'a receive event');
+      assert.equal(first.value?.type, 'receive');
+      assert.ok(counters().hostSockets > before.hostSockets);
+
+      await session.close();
+
+      // Pending requests were completed by the driver's cleanup, not left hanging.
+      await assert.rejects(pendingAccept, (e: unknown) => e instanceof WskError);
+      await assert.rejects(pendingReceive, (e: unknown) => e instanceof WskError);
+      // The iterator ends instead of waiting forever.
+      for (;;) {
+        const next = await withTimeout(events.next(), 5000, 'the iterator to end');
+        if (next.done) break;
+      }
+      await eventually(() => JSON.stringify(leakCounters()) === JSON.stringify(before), 'ksim counters back at baseline');
+      assert.deepEqual(leakCounters(), before);
+    } finally {
+      for (const c of clients) c.destroy();
+      await closeServer(server);
+    }
+  });
+
+  it('many sessions opened and closed leave nothing behind', async () => {
+    const before = leakCounters();
+    for (let i = 0; i < 20; i++) {
+      const session = await openSim();
+      const s = await session.socket('datagram');
+      await s.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      if (i % 2) await s.close();
+      await session.close();
+    }
+    await eventually(() => JSON.stringify(leakCounters()) === JSON.stringify(before), 'ksim counters back at baseline');
+  });
+
+  it('two sessions are independent: a socket id of one is unknown to the other', async () => {
+    const a = await openSim();
+    const b = await openSim();
+    try {
+      const socket = await a.socket('datagram');
+      const { encodeGetAddressIn, WSKB_IOCTL_GET_ADDRESS } = await import('../lib/protocol.js');
+      const result = await b.rawIoctl(WSKB_IOCTL_GET_ADDRESS, encodeGetAddressIn(socket.id, 0), 32);
+      assert.equal(result.statusName, 'STATUS_INVALID_HANDLE');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
