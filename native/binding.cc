@@ -256,8 +256,10 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
 
     const uint64_t cookie = nextCookie_++;
     pending_.emplace(cookie, PendingRequest{Napi::Persistent(info[3].As<Napi::Function>()), weak});
-    if (pending_.size() == 1) {
-      Ref();  // keep this object (and so its callbacks' target) alive while anything is pending
+    if (!selfReferenced_) {
+      // Pending callbacks need this object alive to reach them: no collection until they ran.
+      Ref();
+      selfReferenced_ = true;
     }
     if (!weak) ++strongPending_;
     UpdateRef(env);
@@ -368,11 +370,15 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       }
     }
     UpdateRef(env);
+    // A callback may have issued new requests, or closed the device, while the batch ran.
     if (pending_.empty()) {
       if (!device_) {
         core_->Release(/*discardQueued=*/false);
       }
-      Unref();  // may let this object be collected; touch nothing after it
+      if (selfReferenced_) {
+        selfReferenced_ = false;
+        Unref();  // may let this object be collected once we return
+      }
     }
   }
 
@@ -413,6 +419,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   uint64_t nextCookie_ = 1;
   uint64_t strongPending_ = 0;
   int64_t userRefs_ = 0;
+  bool selfReferenced_ = false;
 };
 
 // ---- protocolConstants() --------------------------------------------------------------------

@@ -78,9 +78,12 @@ interface ChildLine {
   [key: string]: unknown;
 }
 
-function runFixture(file: string, args: string[], timeout = 15000) {
+function runFixture(file: string, args: string[], nodeOptions: string[] = [], timeout = 15000) {
   const started = Date.now();
-  const result = spawnSync(process.execPath, [path.join(fixtures, file), ...args], { encoding: 'utf8', timeout });
+  const result = spawnSync(process.execPath, [...nodeOptions, path.join(fixtures, file), ...args], {
+    encoding: 'utf8',
+    timeout,
+  });
   const elapsed = Date.now() - started;
   const detail = `exit ${result.status} signal ${result.signal} after ${elapsed} ms\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   assert.equal(result.error, undefined, `${file} ${args.join(' ')}: ${result.error}\n${detail}`);
@@ -251,6 +254,28 @@ describe('addon: Device', () => {
     device.close();
   });
 
+  it('lets a callback issue new requests and close the device while its batch is delivered', async () => {
+    const device = await openSession();
+    const order: string[] = [];
+    await new Promise<void>((resolve) => {
+      device.ioctl(C.WSKB_IOCTL_STATS, null, C['sizeof.WSKB_STATS_OUT'], (status) => {
+        order.push(`first ${status}`);
+        device.ioctl(C.WSKB_IOCTL_STATS, null, C['sizeof.WSKB_STATS_OUT'], (second) => {
+          order.push(`second ${second}`);
+          device.ioctl(C.WSKB_IOCTL_READ_EVENTS, null, C.WSKB_READ_EVENTS_MIN_OUTPUT, (third) => {
+            order.push(`read ${third}`);
+            resolve();
+          }, true);
+          device.close();
+          order.push(`closed ${device.pending}`);
+        });
+      });
+      device.ioctl(C.WSKB_IOCTL_STATS, null, C['sizeof.WSKB_STATS_OUT'], (status) => order.push(`sibling ${status}`));
+    });
+    assert.deepEqual(order, ['first 0', 'sibling 0', 'second 0', 'closed 1', `read ${STATUS_CANCELLED}`]);
+    assert.equal(device.pending, 0);
+  });
+
   it('throws "device is closed" for ioctl() and cancelAll() after close()', () => {
     const device = native.Device.open('sim');
     device.close();
@@ -367,6 +392,18 @@ describe('addon: keep-alive (child processes)', function () {
     assert.equal(result.counters.poolAllocations, 0, run.detail);
     assert.equal(result.counters.irps, 0, run.detail);
     assert.equal(result.counters.wskSockets, 0, run.detail);
+  });
+});
+
+describe('addon: garbage collection (child process)', function () {
+  this.timeout(30000);
+
+  it('closes devices dropped without close() once nothing is pending', () => {
+    const run = runFixture('addon-gc.js', [], ['--expose-gc']);
+    const result = JSON.parse(run.stdout.trim()) as { before: number; after: number; counters: Record<string, number> };
+    assert.ok(result.before >= 3, `expected 3 sessions' event queues before GC\n${run.detail}`);
+    assert.equal(result.after, 0, `sessions left open after GC\n${run.detail}`);
+    assert.equal(result.counters.verifierFailures, 0, run.detail);
   });
 });
 
