@@ -22,6 +22,8 @@
 
 /* Sockets per session; slots are reused, ids never are (generation). */
 #define WSKB_MAX_SOCKETS_PER_SESSION 8192u
+/* End of the table's free list. */
+#define WSKB_SLOT_NONE 0xFFFFFFFFu
 
 typedef enum _WSKB_SOCKET_STATE {
     WskbSocketCreating,

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The session's socket table: opaque ids, references, the call rundown and closing.
+ *
+ * An id is (generation << 32) | slot. A slot's generation changes every time the slot is
+ * given back, and 0 is never a generation, so a stale id or 0 never finds a socket. Only Open
+ * sockets are found by lookups; a socket leaves the table when its close starts.
+ *
+ * References: the table (from reservation until WskCloseSocket completed, or until abandon),
+ * each lookup (for the IOCTL in progress), each operation in flight. The memory is freed at
+ * the last one, never before WskCloseSocket completed, because WSK may call the socket's
+ * event callbacks with it as context until then.
+ */
+#include "irp.h"
+
+static IO_COMPLETION_ROUTINE WskbSocketCloseIoCompletion;
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static VOID
+WskbSocketFree(_In_ _Post_ptr_invalid_ WSKB_SOCKET *Socket)
+{
+    WSKB_SESSION *Session = Socket->Session;
+
+    if (Socket->CloseIrp)
+        IoFreeIrp(Socket->CloseIrp);
+    ExFreePoolWithTag(Socket, WSKB_TAG_SOCKET);
+    ExReleaseRundownProtection(&Session->Rundown);
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketReference(WSKB_SOCKET *Socket)
+{
+    InterlockedIncrement(&Socket->RefCount);
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketDereference(WSKB_SOCKET *Socket)
+{
+    if (InterlockedDecrement(&Socket->RefCount) == 0)
+        WskbSocketFree(Socket);
+}
+
+_Use_decl_annotations_
+BOOLEAN
+WskbSocketCallBegin(WSKB_SOCKET *Socket)
+{
+    return ExAcquireRundownProtection(&Socket->CallRundown);
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketCallEnd(WSKB_SOCKET *Socket)
+{
+    ExReleaseRundownProtection(&Socket->CallRundown);
+}
+
+/* Gives a slot back under the lock: the next id made from it differs in generation. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static VOID
+WskbSocketFreeSlotLocked(_Inout_ WSKB_SESSION *Session, _In_ ULONG Slot)
+{
+    Session->Table[Slot].Socket = NULL;
+    if (++Session->Table[Slot].Generation == 0)
+        Session->Table[Slot].Generation = 1;
+    Session->Table[Slot].NextFree = Session->FreeHead;
+    Session->FreeHead = Slot;
+}
+
+/* Called with Session->Lock held when SocketsCreating drops. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static VOID
+WskbSocketCreatingDoneLocked(_Inout_ WSKB_SESSION *Session)
+{
+    NT_ASSERT(Session->SocketsCreating > 0);
+    if (--Session->SocketsCreating == 0 && Session->CleaningUp)
+        KeSetEvent(&Session->CreatingDone, IO_NO_INCREMENT, FALSE);
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbSocketLookup(WSKB_SESSION *Session, UINT64 SocketId, WSKB_SOCKET **Socket)
+{
+    ULONG Slot = (ULONG)SocketId;
+    ULONG Generation = (ULONG)(SocketId >> 32);
+    WSKB_SOCKET *Found = NULL;
+    KIRQL OldIrql;
+
+    *Socket = NULL;
+    if (Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0)
+        return STATUS_INVALID_HANDLE;
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Session->Table[Slot].Generation == Generation && Session->Table[Slot].Socket &&
+        Session->Table[Slot].Socket->State == WskbSocketOpen) {
+        Found = Session->Table[Slot].Socket;
+        WskbSocketReference(Found);
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    if (!Found)
+        return STATUS_INVALID_HANDLE;
+    *Socket = Found;
+    return STATUS_SUCCESS;
+}
+
+/* Allocation and slot reservation shared by created, IRP-accepted and event-accepted sockets. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
+WskbSocketAllocate(_In_ WSKB_SESSION *Session, _In_ ULONG Kind, _In_ USHORT Family, _In_ ULONG Options,
+                   _Outptr_ WSKB_SOCKET **Socket)
+{
+    NTSTATUS Status;
+    WSKB_SOCKET *New;
+    ULONG Slot;
+    KIRQL OldIrql;
+
+    *Socket = NULL;
+    if (!ExAcquireRundownProtection(&Session->Rundown))
+        return STATUS_DELETE_PENDING;
+    New = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*New), WSKB_TAG_SOCKET);
+    if (!New) {
+        Status = STATUS_INSUFFICIENT_RESOURCES;
+        goto cleanupRundown;
+    }
+    New->CloseIrp = IoAllocateIrp(1, FALSE);
+    if (!New->CloseIrp) {
+        Status = STATUS_INSUFFICIENT_RESOURCES;
+        goto cleanupSocket;
+    }
+    New->Session = Session;
+    New->Kind = Kind;
+    New->Family = Family;
+    New->Options = Options;
+    New->State = WskbSocketCreating;
+    New->RefCount = 1; /* the table's */
+    ExInitializeRundownProtection(&New->CallRundown);
+
+    Status = WskbEventsSocketInitialize(New);
+    if (!NT_SUCCESS(Status))
+        goto cleanupIrp;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Session->CleaningUp) {
+        Status = STATUS_DELETE_PENDING;
+        goto cleanupLocked;
+    }
+    Slot = Session->FreeHead;
+    if (Slot == WSKB_SLOT_NONE) {
+        Status = STATUS_INSUFFICIENT_RESOURCES;
+        goto cleanupLocked;
+    }
+    Session->FreeHead = Session->Table[Slot].NextFree;
+    Session->Table[Slot].NextFree = WSKB_SLOT_NONE;
+    Session->Table[Slot].Socket = New;
+    New->Id = ((UINT64)Session->Table[Slot].Generation << 32) | Slot;
+    Session->SocketsCreating++;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    *Socket = New;
+    return STATUS_SUCCESS;
+
+cleanupLocked:
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    WskbEventsSocketUninitialize(New);
+cleanupIrp:
+    IoFreeIrp(New->CloseIrp);
+cleanupSocket:
+    ExFreePoolWithTag(New, WSKB_TAG_SOCKET);
+cleanupRundown:
+    ExReleaseRundownProtection(&Session->Rundown);
+    return Status;
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbSocketCreateReserved(WSKB_SESSION *Session, ULONG Kind, USHORT Family, ULONG Options, WSKB_SOCKET **Socket)
+{
+    return WskbSocketAllocate(Session, Kind, Family, Options, Socket);
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketActivate(WSKB_SOCKET *Socket, PWSK_SOCKET WskSocket)
+{
+    WSKB_SESSION *Session = Socket->Session;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    NT_ASSERT(Socket->State == WskbSocketCreating);
+    Socket->WskSocket = WskSocket;
+    Socket->State = WskbSocketOpen;
+    Session->SocketsOpen++;
+    WskbSocketCreatingDoneLocked(Session);
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketAbandon(WSKB_SOCKET *Socket)
+{
+    WSKB_SESSION *Session = Socket->Session;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    NT_ASSERT(Socket->State == WskbSocketCreating);
+    Socket->State = WskbSocketClosed;
+    WskbSocketFreeSlotLocked(Session, (ULONG)Socket->Id);
+    WskbSocketCreatingDoneLocked(Session);
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    /* No WSK socket ever existed, so no callback can hold the context. */
+    WskbEventsSocketUninitialize(Socket);
+    WskbSocketDereference(Socket);
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbSocketInsertAccepted(WSKB_SESSION *Session, PWSK_SOCKET WskSocket, USHORT Family, WSKB_SOCKET **Socket)
+{
+    NTSTATUS Status;
+    WSKB_SOCKET *New;
+
+    *Socket = NULL;
+    Status = WskbSocketAllocate(Session, WSK_FLAG_CONNECTION_SOCKET, Family, 0, &New);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    WskbSocketReference(New); /* the caller's */
+    WskbSocketActivate(New, WskSocket);
+    *Socket = New;
+    return STATUS_SUCCESS;
+}
+
+/* Takes an Open socket out of the table under the lock; the table's reference goes with it. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static VOID
+WskbSocketDetachLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket)
+{
+    NT_ASSERT(Socket->State == WskbSocketOpen);
+    Socket->State = WskbSocketClosing;
+    Session->SocketsOpen--;
+    WskbSocketFreeSlotLocked(Session, (ULONG)Socket->Id);
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbSocketDetachForClose(WSKB_SESSION *Session, UINT64 SocketId, WSKB_SOCKET **Socket)
+{
+    ULONG Slot = (ULONG)SocketId;
+    ULONG Generation = (ULONG)(SocketId >> 32);
+    WSKB_SOCKET *Found = NULL;
+    KIRQL OldIrql;
+
+    *Socket = NULL;
+    if (Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0)
+        return STATUS_INVALID_HANDLE;
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Session->Table[Slot].Generation == Generation && Session->Table[Slot].Socket &&
+        Session->Table[Slot].Socket->State == WskbSocketOpen) {
+        Found = Session->Table[Slot].Socket;
+        WskbSocketDetachLocked(Session, Found);
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    if (!Found)
+        return STATUS_INVALID_HANDLE;
+    *Socket = Found;
+    return STATUS_SUCCESS;
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketClose(WSKB_SOCKET *Socket, WDFREQUEST CloseRequest)
+{
+    CONST WSK_PROVIDER_BASIC_DISPATCH *Dispatch;
+
+    PAGED_CODE();
+    /* WskCloseSocket must not run concurrently with any other call on the socket; calls that
+     * already returned STATUS_PENDING are fine (the close cancels their IRPs). */
+    ExWaitForRundownProtectionRelease(&Socket->CallRundown);
+    Socket->CloseRequest = CloseRequest;
+    IoSetCompletionRoutine(Socket->CloseIrp, WskbSocketCloseIoCompletion, Socket, TRUE, TRUE, TRUE);
+    Dispatch = WskbSocketDispatch(Socket, WSK_PROVIDER_BASIC_DISPATCH);
+    /* Documented never to fail; whatever it returns, the IRP is completed. */
+    (VOID)Dispatch->WskCloseSocket(Socket->WskSocket, Socket->CloseIrp);
+}
+
+_Use_decl_annotations_
+static NTSTATUS
+WskbSocketCloseIoCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    WSKB_SOCKET *Socket = Context;
+    WSKB_SESSION *Session = Socket->Session;
+    WDFREQUEST CloseRequest = Socket->CloseRequest;
+    NTSTATUS Status = Irp->IoStatus.Status;
+    KIRQL OldIrql;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    /* WSK has returned from every callback of this socket and will make no more. */
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    Socket->State = WskbSocketClosed;
+    Socket->WskSocket = NULL;
+    Socket->CloseRequest = NULL;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    WskbEventsSocketClosed(Socket);
+    if (CloseRequest)
+        WdfRequestCompleteWithInformation(CloseRequest, Status, 0);
+    WskbSocketDereference(Socket); /* the table's */
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketCloseAll(WSKB_SESSION *Session)
+{
+    KIRQL OldIrql;
+    ULONG Slot;
+    BOOLEAN Wait;
+    WSKB_SOCKET *Socket;
+
+    PAGED_CODE();
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    Session->CleaningUp = TRUE;
+    Wait = Session->SocketsCreating != 0;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    /* Accepts and other pended calls are cancelled first, so that creations in flight finish
+     * (an accept waiting for a peer would otherwise hold the table open forever). */
+    WskbOperationCancelAll(Session);
+    if (Wait)
+        KeWaitForSingleObject(&Session->CreatingDone, Executive, KernelMode, FALSE, NULL);
+
+    /* No socket can be added any more: CleaningUp refuses reservations, and every reserved
+     * one is now Open or gone. */
+    for (Slot = 0; Slot < WSKB_MAX_SOCKETS_PER_SESSION; ++Slot) {
+        Socket = NULL;
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        if (Session->Table[Slot].Socket && Session->Table[Slot].Socket->State == WskbSocketOpen) {
+            Socket = Session->Table[Slot].Socket;
+            WskbSocketDetachLocked(Session, Socket);
+        }
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        if (Socket)
+            WskbSocketClose(Socket, NULL);
+    }
+}
