@@ -20,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -265,7 +266,16 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     UpdateRef(env);
     // Any completion, even an inline one, only reaches the callback through the TSFN, so the
     // callback is never called before ioctl() returns.
-    device_->Ioctl(code, input, inputLength, outputLength, cookie);
+    try {
+      device_->Ioctl(code, input, inputLength, outputLength, cookie);
+    } catch (const std::exception& error) {
+      // Only allocation can fail before the request reaches the driver; then it never will, so
+      // it must not stay pending (a strong one would keep the process alive forever).
+      pending_.erase(cookie);
+      if (!weak) --strongPending_;
+      UpdateRef(env);
+      throw Napi::Error::New(env, std::string("ioctl: the request was not issued: ") + error.what());
+    }
   }
 
   void CancelAll(const Napi::CallbackInfo& info) {
