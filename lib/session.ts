@@ -7,7 +7,7 @@
 import { addon, type Backend, type NativeDevice } from './addon.js';
 import { WskError } from './errors.js';
 import { EventPump, type EventsOptions, type PumpOptions, type WskBridgeEvent } from './events.js';
-import { isError, statusName } from './ntstatus.js';
+import { isError, NTSTATUS, statusName } from './ntstatus.js';
 import {
   decodeControlOut,
   decodeHelloOut,
@@ -182,13 +182,15 @@ export class WskSession {
   /** @internal */
   async _hello(budget: number): Promise<void> {
     const result = await this.rawIoctl(WSKB_IOCTL_HELLO, encodeHelloIn(budget), layouts.WSKB_HELLO_OUT.size);
-    if (isError(result.status)) {
+    if (result.status === NTSTATUS.STATUS_REVISION_MISMATCH) {
+      // The driver zeroes HELLO_OUT on a refusal, so its own version is not known here.
       throw new WskError(
         'hello',
         result.status,
-        `the driver refused protocol version ${WSKB_PROTOCOL_VERSION} of this library (backend ${this.backend})`,
+        `protocol version mismatch: this library speaks version ${WSKB_PROTOCOL_VERSION}, the ${this.backend} driver does not; install the driver and library of one release`,
       );
     }
+    if (isError(result.status)) throw new WskError('hello', result.status);
     const hello = decodeHelloOut(result.output);
     if (hello.magic !== WSKB_MAGIC) {
       throw new Error(`hello: the device answered with magic 0x${hello.magic.toString(16)}, not 'WSKB': not a WskBridge driver`);
