@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Unit test of the session event ring (driver/eventqueue.c) on ksim: sequence numbers from 1
+ * without gaps, 8-byte aligned whole records, wrap with PAD entries that are never delivered,
+ * the data budget, the control reserve, the overflow and its ordering rule, uncommitted
+ * reservations, trimming and cancelling, refusal reports, fault-injected overflow loss (a gap),
+ * and that nothing is left in pool afterwards. A randomized phase checks every delivered byte
+ * against a model.
+ *
+ * Build and run (from the package root; ksim's kernel core must be present): compile this file
+ * and driver/eventqueue.c with -std=gnu11 -Inative/ksim/include -Inative/ksim -Idriver, link
+ * them with every native/ksim/src C file and the native/ksim/host _posix.c files, -lpthread.
+ * Exit status 0 on success; each failed check prints its line.
+ */
+#include "driver.h"
+#include "ksim.h"
+
+int printf(const char *Format, ...);
+int rand(void);
+void srand(unsigned int Seed);
+
+static int Failures;
+static int Checks;
+
+#define CHECK(Condition)                                                                  \
+    do {                                                                                  \
+        ++Checks;                                                                         \
+        if (!(Condition)) {                                                               \
+            ++Failures;                                                                   \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #Condition);                  \
+        }                                                                                 \
+    } while (0)
+
+#define ALIGN8(x) (((x) + 7u) & ~7u)
+#define OUT_BYTES (2u * WSKB_READ_EVENTS_MIN_OUTPUT)
+
+static WSKB_SESSION Session;
+static WSKB_SOCKET Socket;
+static UCHAR Out[OUT_BYTES];
+static UINT64 ExpectSequence;
+
+static VOID
+SetUp(ULONG Budget)
+{
+    RtlZeroMemory(&Session, sizeof(Session));
+    KeInitializeSpinLock(&Session.Lock);
+    RtlZeroMemory(&Socket, sizeof(Socket));
+    Socket.Session = &Session;
+    Socket.Id = 0x0000000700000003ull;
+    Socket.Kind = WSK_FLAG_DATAGRAM_SOCKET;
+    InitializeListHead(&Socket.Events.PausedLink);
+    InitializeListHead(&Socket.Events.PendingInspects);
+    InitializeListHead(&Socket.Events.RearmLink);
+    InitializeListHead(&Socket.Events.ReportLink);
+    CHECK(NT_SUCCESS(WskbEventsInitialize(&Session, Budget)));
+    ExpectSequence = 1;
+}
+
+static VOID
+TearDown(VOID)
+{
+    WskbEventsUninitialize(&Session);
+    CHECK(Session.Events.Ring == NULL);
+    CHECK(KsimPoolOutstandingByTag(WSKB_TAG_EVENTS) == 0);
+}
+
+/* Queues one data record whose body is a pattern derived from its sequence number. */
+static BOOLEAN
+PushData(ULONG BodyLength)
+{
+    KIRQL OldIrql;
+    WSKB_EVENT_HEADER *Header;
+    ULONG i;
+
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Header = WskbEventQueueReserveLocked(&Session, WskbEventClassData, WSKB_EVENT_RECEIVE, &Socket, BodyLength);
+    if (Header) {
+        for (i = 0; i < BodyLength; ++i)
+            ((PUCHAR)(Header + 1))[i] = (UCHAR)(Header->Sequence * 31 + i);
+        Header->DataLength = BodyLength;
+        Header->Param = BodyLength;
+        WskbEventQueueCommitLocked(&Session, Header, WskbEventClassData);
+    }
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    return Header != NULL;
+}
+
+static BOOLEAN
+PushControl(UINT32 Type, UINT64 Param)
+{
+    KIRQL OldIrql;
+    BOOLEAN Ok;
+
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Ok = WskbEventQueueControlLocked(&Session, Type, &Socket, 0x8, Param);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    return Ok;
+}
+
+/* Reads one batch into Out with at most Length bytes and checks every record in it; returns
+ * the number of records, and counts data and control ones. */
+static ULONG
+Drain(ULONG Length, ULONG *DataRecords, ULONG *ControlRecords)
+{
+    KIRQL OldIrql;
+    ULONG Written, Offset = 0, Records = 0;
+
+    RtlFillMemory(Out, sizeof(Out), 0xCC);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Written = WskbEventQueueCopyBatchLocked(&Session, Out, Length);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Written <= Length);
+    CHECK(Written % 8 == 0);
+
+    while (Offset < Written) {
+        WSKB_EVENT_HEADER *Header = (WSKB_EVENT_HEADER *)(Out + Offset);
+        CHECK(Header->Size >= sizeof(WSKB_EVENT_HEADER));
+        CHECK(Header->Size % 8 == 0);
+        CHECK(Header->Type != WSKB_EVENT_PAD);
+        CHECK(Header->Sequence == ExpectSequence);
+        ExpectSequence = Header->Sequence + 1;
+        CHECK(Header->SocketId == Socket.Id);
+        if (Header->Type == WSKB_EVENT_RECEIVE) {
+            ULONG i, Bad = 0;
+            CHECK(Header->Size == ALIGN8(sizeof(WSKB_EVENT_HEADER) + Header->DataLength));
+            CHECK(Header->Param == Header->DataLength);
+            for (i = 0; i < Header->DataLength; ++i)
+                Bad += ((PUCHAR)(Header + 1))[i] != (UCHAR)(Header->Sequence * 31 + i);
+            for (i = sizeof(WSKB_EVENT_HEADER) + Header->DataLength; i < Header->Size; ++i)
+                Bad += ((PUCHAR)Header)[i] != 0; /* padding never leaks ring contents */
+            CHECK(Bad == 0);
+            if (DataRecords)
+                ++*DataRecords;
+        } else {
+            /* A refused accept keeps its reserved size (address pair zeroed). */
+            CHECK(Header->Size == sizeof(WSKB_EVENT_HEADER) || Header->Type == WSKB_EVENT_ACCEPTS_REFUSED);
+            CHECK(Header->WskFlags == 0x8 || Header->Type == WSKB_EVENT_DATAGRAMS_DROPPED ||
+                  Header->Type == WSKB_EVENT_ACCEPTS_REFUSED);
+            if (ControlRecords)
+                ++*ControlRecords;
+        }
+        Offset += Header->Size;
+        ++Records;
+    }
+    CHECK(Offset == Written);
+    return Records;
+}
+
+static VOID
+DrainAll(ULONG *DataRecords, ULONG *ControlRecords)
+{
+    while (Drain(OUT_BYTES, DataRecords, ControlRecords))
+        ;
+    CHECK(Session.Events.Used == 0 && Session.Events.DataUsed == 0 && Session.Events.OverflowCount == 0);
+    CHECK(Session.Events.HeldBytes == 0);
+}
+
+static VOID
+TestInitialize(VOID)
+{
+    WSKB_SESSION Other;
+
+    RtlZeroMemory(&Other, sizeof(Other));
+    KeInitializeSpinLock(&Other.Lock);
+    CHECK(WskbEventsInitialize(&Other, WSKB_EVENT_BUDGET_MIN - 1) == STATUS_INVALID_PARAMETER);
+    CHECK(WskbEventsInitialize(&Other, WSKB_EVENT_BUDGET_MAX + 1) == STATUS_INVALID_PARAMETER);
+    CHECK(Other.Events.Ring == NULL);
+    CHECK(NT_SUCCESS(WskbEventsInitialize(&Other, 0)));
+    CHECK(Other.Events.Budget == WSKB_EVENT_BUDGET_DEFAULT);
+    CHECK(Other.Events.Stats.EventBudgetBytes == WSKB_EVENT_BUDGET_DEFAULT);
+    CHECK(WskbEventsInitialize(&Other, 0) == STATUS_INVALID_DEVICE_STATE);
+    WskbEventsUninitialize(&Other);
+    WskbEventsUninitialize(&Other); /* twice is harmless */
+    CHECK(KsimPoolOutstandingByTag(WSKB_TAG_EVENTS) == 0);
+}
+
+/* Fill, drain partly, fill again: the tail wraps behind a PAD, which is never delivered. */
+static VOID
+TestWrapAndPad(VOID)
+{
+    ULONG Data = 0, Pushed = 0, Round, Wrapped = 0;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    for (Round = 0; Round < 50; ++Round) {
+        /* Odd sizes, so that the end of the ring is reached at every possible remainder. */
+        ULONG Body = 1000 + Round * 977 % 9000;
+        while (PushData(Body))
+            ++Pushed;
+        Wrapped += Session.Events.Tail < Session.Events.Head;
+        CHECK(Session.Events.DataUsed <= Session.Events.Budget);
+        Drain(3 * Body, &Data, NULL);
+    }
+    DrainAll(&Data, NULL);
+    CHECK(Wrapped > 0);
+    CHECK(Data == Pushed);
+    CHECK(Session.Events.Stats.EventsQueued == Pushed);
+    CHECK(Session.Events.Stats.EventsDelivered == Pushed);
+    CHECK(Session.Events.Used == 0);
+    CHECK(Session.Events.DataUsed == 0);
+    TearDown();
+}
+
+/* The budget refuses data; control records still go in (reserve), then to the overflow; while
+ * the overflow holds anything, data is refused even with budget to spare; order is kept. */
+static VOID
+TestBudgetReserveOverflow(VOID)
+{
+    ULONG Data = 0, Control = 0, DataPushed = 0, ControlPushed = 0, i;
+    ULONG RecordBytes = ALIGN8(8 + sizeof(WSKB_EVENT_HEADER) + 4000);
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    while (PushData(4000))
+        ++DataPushed;
+    CHECK(DataPushed == WSKB_EVENT_BUDGET_MIN / RecordBytes);
+    CHECK(Session.Events.DataUsed + RecordBytes > Session.Events.Budget);
+    CHECK(WskbEventQueueDataRoomLocked(&Session) < 4000);
+
+    /* Control records: into the ring until it is physically full, then into the overflow. */
+    for (i = 0; i < 20000; ++i) {
+        CHECK(PushControl(WSKB_EVENT_SEND_BACKLOG, i));
+        ++ControlPushed;
+    }
+    CHECK(Session.Events.OverflowCount > 0);
+    CHECK(Session.Events.Capacity - Session.Events.Used < 2 * 56);
+
+    /* Drain only the data: budget comes back, but the overflow must go first. */
+    Drain(DataPushed * (RecordBytes - 8), &Data, &Control);
+    CHECK(Data == DataPushed);
+    CHECK(Control == 0);
+    CHECK(Session.Events.DataUsed == 0);
+    CHECK(!PushData(100));
+    CHECK(WskbEventQueueDataRoomLocked(&Session) == 0);
+    /* A new control record goes behind the overflow, not into the freed ring. */
+    CHECK(PushControl(WSKB_EVENT_DISCONNECT, 99));
+    ++ControlPushed;
+    DrainAll(&Data, &Control);
+    CHECK(Control == ControlPushed);
+    CHECK(Session.Events.OverflowCount == 0);
+    CHECK(PushData(100));
+    DrainAll(&Data, &Control);
+    CHECK(Data == DataPushed + 1);
+    CHECK(Session.Events.Stats.EventBytesHighWater >= (UINT64)DataPushed * (RecordBytes - 8));
+    TearDown();
+}
+
+/* An uncommitted reservation stops the reader; later records wait behind it. */
+static VOID
+TestUncommittedBlocks(VOID)
+{
+    KIRQL OldIrql;
+    WSKB_EVENT_HEADER *Held;
+    ULONG Control = 0, Data = 0;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    CHECK(PushControl(WSKB_EVENT_DISCONNECT, 1));
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Held = WskbEventQueueReserveLocked(&Session, WskbEventClassData, WSKB_EVENT_ACCEPT, &Socket,
+                                       sizeof(WSKB_ADDRESS_PAIR));
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Held != NULL);
+    CHECK(PushControl(WSKB_EVENT_DISCONNECT, 2));
+    CHECK(Drain(OUT_BYTES, NULL, &Control) == 1);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    CHECK(!WskbEventQueueHasDeliverableLocked(&Session));
+    /* Turned into a control record at commit (as a refused accept is): leaves the budget. */
+    RtlZeroMemory(Held + 1, sizeof(WSKB_ADDRESS_PAIR));
+    Held->Type = WSKB_EVENT_ACCEPTS_REFUSED;
+    Held->Param = 1;
+    WskbEventQueueCommitLocked(&Session, Held, WskbEventClassControl);
+    CHECK(Session.Events.DataUsed == 0);
+    CHECK(WskbEventQueueHasDeliverableLocked(&Session));
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    /* The held record (sequence 2) leaves first, then the one queued behind it. */
+    CHECK(Drain(OUT_BYTES, &Data, &Control) == 2);
+    CHECK(((WSKB_EVENT_HEADER *)Out)->Type == WSKB_EVENT_ACCEPTS_REFUSED);
+    CHECK(ExpectSequence == 4);
+    CHECK(Data == 0 && Control == 3);
+    TearDown();
+}
+
+/* Trimming shrinks the last record; cancelling gives its sequence number back. */
+static VOID
+TestTrimAndCancel(VOID)
+{
+    KIRQL OldIrql;
+    WSKB_EVENT_HEADER *Header;
+    ULONG Data = 0;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Header = WskbEventQueueReserveLocked(&Session, WskbEventClassData, WSKB_EVENT_RECEIVE, &Socket, 5000);
+    CHECK(Header && Header->Sequence == 1);
+    WskbEventQueueTrimLastLocked(&Session, Header, WSKB_TRIM_CANCEL);
+    CHECK(Session.Events.NextSequence == 1);
+    CHECK(Session.Events.Used == 0 && Session.Events.DataUsed == 0 && Session.Events.HeldBytes == 0);
+    Header = WskbEventQueueReserveLocked(&Session, WskbEventClassData, WSKB_EVENT_RECEIVE, &Socket, 5000);
+    CHECK(Header && Header->Sequence == 1);
+    WskbEventQueueTrimLastLocked(&Session, Header, 13);
+    CHECK(Header->Size == ALIGN8(sizeof(WSKB_EVENT_HEADER) + 13));
+    CHECK(Session.Events.DataUsed == ALIGN8(8 + sizeof(WSKB_EVENT_HEADER) + 13));
+    {
+        ULONG i;
+        for (i = 0; i < 13; ++i)
+            ((PUCHAR)(Header + 1))[i] = (UCHAR)(Header->Sequence * 31 + i);
+    }
+    /* The trimmed record's padding: zeroed at reservation for the full size, still zero. */
+    Header->DataLength = 13;
+    Header->Param = 13;
+    WskbEventQueueCommitLocked(&Session, Header, WskbEventClassData);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(PushData(7));
+    DrainAll(&Data, NULL);
+    CHECK(Data == 2);
+    TearDown();
+}
+
+/* Refusals are counted per socket and reported once, with the count, when flushed. */
+static VOID
+TestReports(VOID)
+{
+    KIRQL OldIrql;
+    WSKB_EVENT_HEADER *Header;
+    WSKB_STATS_OUT Stats;
+    ULONG i;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    for (i = 0; i < 5; ++i)
+        WskbEventQueueCountRefusalLocked(&Session, &Socket, WSKB_EVENT_RECEIVE_FROM);
+    WskbEventQueueCountRefusalLocked(&Session, &Socket, WSKB_EVENT_ACCEPT);
+    WskbEventQueueCountRefusalLocked(&Session, &Socket, WSKB_EVENT_INSPECT);
+    CHECK(Socket.Events.ReportQueued);
+    CHECK(Session.Events.DatagramsDroppedPending == 5);
+    CHECK(Session.Events.AcceptsRefusedPending == 2);
+    WskbEventQueueFlushReportsLocked(&Session, NULL);
+    CHECK(!Socket.Events.ReportQueued);
+    CHECK(IsListEmpty(&Session.Events.ReportSockets));
+    CHECK(Session.Events.DatagramsDroppedPending == 0 && Session.Events.AcceptsRefusedPending == 0);
+    WskbEventQueueFlushReportsLocked(&Session, NULL); /* nothing owed: nothing queued */
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+
+    CHECK(Drain(OUT_BYTES, NULL, NULL) == 2);
+    Header = (WSKB_EVENT_HEADER *)Out;
+    CHECK(Header->Type == WSKB_EVENT_DATAGRAMS_DROPPED && Header->Param == 5);
+    Header = (WSKB_EVENT_HEADER *)(Out + Header->Size);
+    CHECK(Header->Type == WSKB_EVENT_ACCEPTS_REFUSED && Header->Param == 2);
+
+    WskbEventsGetStats(&Session, &Stats);
+    CHECK(Stats.DatagramsDropped == 5);
+    CHECK(Stats.AcceptsRefused == 1);
+    CHECK(Stats.InspectsRejected == 1);
+    CHECK(Stats.EventsQueued == 2 && Stats.EventsDelivered == 2);
+    CHECK(Stats.EventBytesQueued == 0);
+    CHECK(Stats.EventBudgetBytes == WSKB_EVENT_BUDGET_MIN);
+    TearDown();
+}
+
+/* A control record that needs the overflow when pool fails is lost as a visible gap. */
+static VOID
+TestOverflowAllocationFailure(VOID)
+{
+    UINT64 Pushed = 0, Next = 1;
+    KIRQL OldIrql;
+    ULONG Written, Offset;
+    BOOLEAN SawGap = FALSE;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    while (Session.Events.OverflowCount == 0) {
+        CHECK(PushControl(WSKB_EVENT_SEND_BACKLOG, Pushed));
+        ++Pushed;
+    }
+    /* Sequences 1..Pushed are queued; the next one is lost, the one after arrives. */
+    KsimFailAllocationAfter(1);
+    CHECK(!PushControl(WSKB_EVENT_SEND_BACKLOG, 0xdead));
+    KsimFailAllocationAfter(0);
+    CHECK(PushControl(WSKB_EVENT_SEND_BACKLOG, 0xbeef));
+    do {
+        KeAcquireSpinLock(&Session.Lock, &OldIrql);
+        Written = WskbEventQueueCopyBatchLocked(&Session, Out, OUT_BYTES);
+        KeReleaseSpinLock(&Session.Lock, OldIrql);
+        for (Offset = 0; Offset < Written; Offset += ((WSKB_EVENT_HEADER *)(Out + Offset))->Size) {
+            WSKB_EVENT_HEADER *Header = (WSKB_EVENT_HEADER *)(Out + Offset);
+            if (Header->Sequence != Next) {
+                CHECK(!SawGap && Next == Pushed + 1 && Header->Sequence == Pushed + 2);
+                SawGap = TRUE;
+            }
+            CHECK(Header->Param != 0xdead);
+            if (Header->Sequence == Pushed + 2)
+                CHECK(Header->Param == 0xbeef);
+            Next = Header->Sequence + 1;
+        }
+    } while (Written);
+    CHECK(SawGap);
+    CHECK(Next == Pushed + 3);
+    ExpectSequence = Next;
+    TearDown();
+}
+
+/* Random mix of data, control and reads of random sizes, checked against the sequence rule,
+ * the byte patterns and the accounting invariants. */
+static VOID
+TestRandomized(VOID)
+{
+    ULONG Step, Data = 0, Control = 0, DataPushed = 0, ControlPushed = 0;
+
+    srand(12345);
+    SetUp(WSKB_EVENT_BUDGET_MIN + 8 * 1024);
+    for (Step = 0; Step < 200000; ++Step) {
+        int Op = rand() % 10;
+        if (Op < 5) {
+            ULONG Body = (ULONG)(rand() % 3 == 0 ? rand() % 65536 : rand() % 600);
+            DataPushed += PushData(Body);
+        } else if (Op < 7) {
+            ControlPushed += PushControl(WSKB_EVENT_FLOW_PAUSED, Step);
+        } else {
+            ULONG Length = WSKB_READ_EVENTS_MIN_OUTPUT + (ULONG)(rand() % (int)WSKB_READ_EVENTS_MIN_OUTPUT);
+            Drain(Length, &Data, &Control);
+        }
+        CHECK(Session.Events.DataUsed <= Session.Events.Budget);
+        CHECK(Session.Events.Used <= Session.Events.Capacity);
+        if (Failures > 20)
+            break;
+    }
+    DrainAll(&Data, &Control);
+    CHECK(Data == DataPushed);
+    CHECK(Control == ControlPushed);
+    CHECK(ExpectSequence == Session.Events.NextSequence);
+    TearDown();
+}
+
+int
+main(void)
+{
+    TestInitialize();
+    TestWrapAndPad();
+    TestBudgetReserveOverflow();
+    TestUncommittedBlocks();
+    TestTrimAndCancel();
+    TestReports();
+    TestOverflowAllocationFailure();
+    TestRandomized();
+    printf("events_ring_test: %d checks, %d failures\n", Checks, Failures);
+    return Failures ? 1 : 0;
+}
