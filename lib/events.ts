@@ -241,11 +241,11 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent> {
     if (this.queue.length === 0) this.flushWaiters();
   }
 
-  /** Ends the iterator with an error, delivered to the waiting (or next) next() call. */
+  /** Ends the iterator with an error, delivered (as in Node's events.on) after the events
+   * already buffered, to the waiting or next next() call. */
   fail(error: unknown): void {
     if (this.error !== undefined) return;
     this.error = error;
-    this.queue.length = 0;
     this.finished = true;
     this.detach();
     const waiter = this.waiters.shift();
@@ -273,7 +273,6 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent> {
         this.overHighWater = false;
         this.pump.kick();
       }
-      if (this.finished && this.queue.length === 0) this.flushWaiters();
       return Promise.resolve({ value, done: false });
     }
     if (this.error !== undefined && this.error !== null) {
