@@ -1,0 +1,785 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * End-to-end smoke test of the driver's socket half on ksim, through ksim.h only (what the
+ * addon does): load, open, HELLO, malformed IOCTLs with their exact NTSTATUS, a listening
+ * socket accepting a host TCP connection, data both ways, a connection socket connecting to a
+ * host listener, UDP both ways, cancellation of a pended receive, close semantics (stale ids),
+ * a second session that cannot touch the first one's sockets, closing a session with live
+ * sockets and pended requests, and unload with nothing left: no pool block, IRP, MDL, host
+ * socket or verifier failure.
+ *
+ * Build and run (from the package root, ksim complete):
+ *   cc -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-multichar -Wno-missing-field-initializers \
+ *      -Inative/ksim/include -Inative/ksim -Idriver driver/test/socket_smoke_test.c \
+ *      $(node scripts/gyp-sources.js driver) $(node scripts/gyp-sources.js ksim) -lpthread \
+ *      -o build/socket_smoke_test && build/socket_smoke_test
+ * Exit status 0 on success; each failed check prints its line.
+ *
+ * This file is user-mode code: it includes host headers and ksim.h, never the simulated kernel
+ * headers, exactly like the addon.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ksim.h"
+#include "protocol.h"
+
+/* The NTSTATUS values this test expects (Windows values). */
+#define S_SUCCESS 0x00000000
+#define S_PENDING 0x00000103
+#define S_INVALID_HANDLE ((int32_t)0xC0000008)
+#define S_INVALID_PARAMETER ((int32_t)0xC000000D)
+#define S_INVALID_DEVICE_REQUEST ((int32_t)0xC0000010)
+#define S_BUFFER_TOO_SMALL ((int32_t)0xC0000023)
+#define S_REVISION_MISMATCH ((int32_t)0xC0000059)
+#define S_NOT_SUPPORTED ((int32_t)0xC00000BB)
+#define S_CANCELLED ((int32_t)0xC0000120)
+#define S_INVALID_DEVICE_STATE ((int32_t)0xC0000184)
+#define S_INVALID_BUFFER_SIZE ((int32_t)0xC0000206)
+
+#define W_AF_INET 2
+#define W_AF_INET6 23
+#define W_SOCK_STREAM 1
+#define W_SOCK_DGRAM 2
+#define W_IPPROTO_TCP 6
+#define W_IPPROTO_UDP 17
+#define W_FLAG_BASIC 0
+#define W_FLAG_LISTEN 1
+#define W_FLAG_CONNECTION 2
+#define W_FLAG_DATAGRAM 4
+#define W_SOL_SOCKET 0xffff
+#define W_SO_WSK_SECURITY 0x4001
+#define W_SO_RCVBUF 0x1002
+#define W_WSK_CACHE_SD 4
+#define W_WSK_TRANSPORT_LIST_QUERY 2
+
+static int Failures;
+static int Checks;
+
+#define CHECK(Condition)                                                                  \
+    do {                                                                                  \
+        ++Checks;                                                                         \
+        if (!(Condition)) {                                                               \
+            ++Failures;                                                                   \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #Condition);                   \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_STATUS(Actual, Expected)                                                                      \
+    do {                                                                                                    \
+        int32_t A_ = (Actual), E_ = (Expected);                                                             \
+        ++Checks;                                                                                           \
+        if (A_ != E_) {                                                                                     \
+            ++Failures;                                                                                     \
+            printf("FAIL %s:%d: %s = 0x%08X, expected 0x%08X\n", __FILE__, __LINE__, #Actual, (unsigned)A_, \
+                   (unsigned)E_);                                                                           \
+        }                                                                                                   \
+    } while (0)
+
+/* ---- one DeviceIoControl, waited for or not ---- */
+
+typedef struct _CALL {
+    pthread_mutex_t Mutex;
+    pthread_cond_t Cond;
+    int Done;
+    int32_t Status;
+    uint64_t Information;
+    uint8_t *Output;
+    uint32_t OutputCapacity;
+    uint32_t OutputLength;
+} CALL;
+
+static void
+OnComplete(void *Context, int32_t Status, uint64_t Information, const void *Output, uint32_t OutputLength)
+{
+    CALL *Call = Context;
+
+    pthread_mutex_lock(&Call->Mutex);
+    Call->Status = Status;
+    Call->Information = Information;
+    if (OutputLength > Call->OutputCapacity)
+        OutputLength = Call->OutputCapacity; /* never: ksim clamps to the output length */
+    if (OutputLength)
+        memcpy(Call->Output, Output, OutputLength);
+    Call->OutputLength = OutputLength;
+    Call->Done = 1;
+    pthread_cond_broadcast(&Call->Cond);
+    pthread_mutex_unlock(&Call->Mutex);
+}
+
+static CALL *
+Start(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t InputLength, uint32_t OutputLength)
+{
+    CALL *Call = calloc(1, sizeof(*Call));
+
+    pthread_mutex_init(&Call->Mutex, NULL);
+    pthread_cond_init(&Call->Cond, NULL);
+    Call->Output = calloc(1, OutputLength ? OutputLength : 1);
+    Call->OutputCapacity = OutputLength;
+    KsimDeviceIoControl(File, Code, Input, InputLength, OutputLength, OnComplete, Call);
+    return Call;
+}
+
+/* 1 when completed within TimeoutMs. */
+static int
+Wait(CALL *Call, int TimeoutMs)
+{
+    struct timespec Deadline;
+    int Done;
+
+    clock_gettime(CLOCK_REALTIME, &Deadline);
+    Deadline.tv_sec += TimeoutMs / 1000;
+    Deadline.tv_nsec += (long)(TimeoutMs % 1000) * 1000000L;
+    if (Deadline.tv_nsec >= 1000000000L) {
+        Deadline.tv_sec++;
+        Deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&Call->Mutex);
+    while (!Call->Done) {
+        if (pthread_cond_timedwait(&Call->Cond, &Call->Mutex, &Deadline) == ETIMEDOUT)
+            break;
+    }
+    Done = Call->Done;
+    pthread_mutex_unlock(&Call->Mutex);
+    return Done;
+}
+
+static void
+Free(CALL *Call)
+{
+    pthread_mutex_destroy(&Call->Mutex);
+    pthread_cond_destroy(&Call->Cond);
+    free(Call->Output);
+    free(Call);
+}
+
+/* Synchronous: returns the status; copies up to OutputLength bytes to Output. */
+static int32_t
+Ioctl(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t InputLength, void *Output, uint32_t OutputLength,
+      uint64_t *Information)
+{
+    CALL *Call = Start(File, Code, Input, InputLength, OutputLength);
+    int32_t Status;
+
+    if (!Wait(Call, 10000)) {
+        printf("FAIL: IOCTL 0x%08X did not complete in 10 s\n", Code);
+        ++Failures;
+        abort(); /* the call still references Call */
+    }
+    Status = Call->Status;
+    if (Output && Call->OutputLength)
+        memcpy(Output, Call->Output, Call->OutputLength);
+    if (Information)
+        *Information = Call->Information;
+    Free(Call);
+    return Status;
+}
+
+/* ---- protocol helpers ---- */
+
+static WSKB_SOCKADDR
+Ipv4(uint8_t A, uint8_t B, uint8_t C, uint8_t D, uint16_t Port)
+{
+    WSKB_SOCKADDR Address;
+
+    memset(&Address, 0, sizeof(Address));
+    Address.Family = W_AF_INET;
+    Address.Port = Port;
+    Address.Address[0] = A;
+    Address.Address[1] = B;
+    Address.Address[2] = C;
+    Address.Address[3] = D;
+    return Address;
+}
+
+static int32_t
+DoHello(KSIM_FILE *File)
+{
+    WSKB_HELLO_IN In = { WSKB_MAGIC, WSKB_PROTOCOL_VERSION, 0, 0 };
+    WSKB_HELLO_OUT Out;
+    int32_t Status;
+
+    memset(&Out, 0, sizeof(Out));
+    Status = Ioctl(File, WSKB_IOCTL_HELLO, &In, sizeof(In), &Out, sizeof(Out), NULL);
+    if (Status == S_SUCCESS) {
+        CHECK(Out.Magic == WSKB_MAGIC);
+        CHECK(Out.DriverVersion == WSKB_PROTOCOL_VERSION);
+        CHECK(Out.EventBudgetBytes == WSKB_EVENT_BUDGET_DEFAULT);
+        CHECK(Out.MaxIoBytes == WSKB_MAX_IO_BYTES);
+        CHECK(Out.WskHighestVersion >= 0x0100);
+    }
+    return Status;
+}
+
+static int32_t
+SocketCreate(KSIM_FILE *File, uint16_t Family, uint16_t Type, uint32_t Protocol, uint32_t Flags, uint64_t *Id)
+{
+    WSKB_SOCKET_CREATE_IN In = { Family, Type, Protocol, Flags, 0 };
+    WSKB_SOCKET_ID Out = { 0 };
+    int32_t Status = Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL);
+
+    *Id = Out.SocketId;
+    return Status;
+}
+
+static int32_t
+AddressCall(KSIM_FILE *File, uint32_t Code, uint64_t Id, WSKB_SOCKADDR Address)
+{
+    WSKB_ADDRESS_IN In;
+
+    memset(&In, 0, sizeof(In));
+    In.SocketId = Id;
+    In.Address = Address;
+    return Ioctl(File, Code, &In, sizeof(In), NULL, 0, NULL);
+}
+
+static int32_t
+GetAddress(KSIM_FILE *File, uint64_t Id, uint32_t Which, WSKB_SOCKADDR *Address)
+{
+    WSKB_GET_ADDRESS_IN In = { Id, Which, 0 };
+
+    memset(Address, 0, sizeof(*Address));
+    return Ioctl(File, WSKB_IOCTL_GET_ADDRESS, &In, sizeof(In), Address, sizeof(*Address), NULL);
+}
+
+static int32_t
+Send(KSIM_FILE *File, uint64_t Id, const void *Data, uint32_t Length, uint64_t *Sent)
+{
+    uint8_t *In = malloc(sizeof(WSKB_DATA_IN) + Length);
+    WSKB_DATA_IN Header = { Id, 0, Length };
+    WSKB_TRANSFER_OUT Out = { 0 };
+    int32_t Status;
+
+    memcpy(In, &Header, sizeof(Header));
+    memcpy(In + sizeof(Header), Data, Length);
+    Status = Ioctl(File, WSKB_IOCTL_SEND, In, sizeof(Header) + Length, &Out, sizeof(Out), NULL);
+    free(In);
+    *Sent = Out.BytesTransferred;
+    return Status;
+}
+
+static int32_t
+CloseSocket(KSIM_FILE *File, uint64_t Id)
+{
+    WSKB_SOCKET_ID In = { Id };
+
+    return Ioctl(File, WSKB_IOCTL_CLOSE, &In, sizeof(In), NULL, 0, NULL);
+}
+
+/* ---- host sockets ---- */
+
+static int
+HostListen(uint16_t *Port)
+{
+    struct sockaddr_in Address;
+    socklen_t Length = sizeof(Address);
+    int Fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&Address, 0, sizeof(Address));
+    Address.sin_family = AF_INET;
+    Address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(Fd, (struct sockaddr *)&Address, sizeof(Address)) || listen(Fd, 8))
+        return -1;
+    getsockname(Fd, (struct sockaddr *)&Address, &Length);
+    *Port = ntohs(Address.sin_port);
+    return Fd;
+}
+
+static int
+HostConnect(uint16_t Port)
+{
+    struct sockaddr_in Address;
+    int Fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&Address, 0, sizeof(Address));
+    Address.sin_family = AF_INET;
+    Address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    Address.sin_port = htons(Port);
+    if (connect(Fd, (struct sockaddr *)&Address, sizeof(Address))) {
+        close(Fd);
+        return -1;
+    }
+    return Fd;
+}
+
+/* Reads exactly Length bytes (5 s bound). */
+static int
+HostReadAll(int Fd, uint8_t *Buffer, size_t Length)
+{
+    size_t Got = 0;
+
+    while (Got < Length) {
+        struct pollfd Poll = { Fd, POLLIN, 0 };
+        ssize_t n;
+        if (poll(&Poll, 1, 5000) <= 0)
+            return -1;
+        n = read(Fd, Buffer + Got, Length - Got);
+        if (n <= 0)
+            return -1;
+        Got += (size_t)n;
+    }
+    return 0;
+}
+
+static int
+HostWriteAll(int Fd, const uint8_t *Buffer, size_t Length)
+{
+    size_t Done = 0;
+
+    while (Done < Length) {
+        ssize_t n = write(Fd, Buffer + Done, Length - Done);
+        if (n <= 0)
+            return -1;
+        Done += (size_t)n;
+    }
+    return 0;
+}
+
+static void
+Fill(uint8_t *Buffer, size_t Length, uint32_t Seed)
+{
+    size_t i;
+
+    for (i = 0; i < Length; ++i) {
+        Seed = Seed * 1103515245u + 12345u;
+        Buffer[i] = (uint8_t)(Seed >> 16);
+    }
+}
+
+/* ---- the test phases ---- */
+
+static void
+TestMalformed(KSIM_FILE *File)
+{
+    uint8_t Junk[64];
+    WSKB_HELLO_IN Hello;
+    WSKB_HELLO_OUT HelloOut;
+    uint64_t Id;
+
+    memset(Junk, 0, sizeof(Junk));
+    /* Before HELLO. */
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Id), S_INVALID_DEVICE_STATE);
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, NULL, 0, NULL), S_INVALID_DEVICE_STATE);
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL(0x8FF), Junk, 16, NULL, 0, NULL), S_INVALID_DEVICE_REQUEST);
+    CHECK_STATUS(Ioctl(File, 0x00220000, NULL, 0, NULL, 0, NULL), S_INVALID_DEVICE_REQUEST);
+    /* Malformed HELLOs. */
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, Junk, 15, &HelloOut, sizeof(HelloOut), NULL), S_INVALID_PARAMETER);
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, Junk, 17, &HelloOut, sizeof(HelloOut), NULL), S_INVALID_PARAMETER);
+    Hello = (WSKB_HELLO_IN){ WSKB_MAGIC + 1, WSKB_PROTOCOL_VERSION, 0, 0 };
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL), S_INVALID_PARAMETER);
+    Hello = (WSKB_HELLO_IN){ WSKB_MAGIC, WSKB_PROTOCOL_VERSION + 1, 0, 0 };
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL), S_REVISION_MISMATCH);
+    Hello = (WSKB_HELLO_IN){ WSKB_MAGIC, WSKB_PROTOCOL_VERSION, 1, 0 };
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL), S_INVALID_PARAMETER);
+    Hello = (WSKB_HELLO_IN){ WSKB_MAGIC, WSKB_PROTOCOL_VERSION, 0, 7 };
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL), S_INVALID_PARAMETER);
+    Hello = (WSKB_HELLO_IN){ WSKB_MAGIC, WSKB_PROTOCOL_VERSION, 0, 0 };
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut) - 1, NULL), S_BUFFER_TOO_SMALL);
+
+    CHECK_STATUS(DoHello(File), S_SUCCESS);
+    /* Only one HELLO per session. */
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL), S_INVALID_DEVICE_STATE);
+
+    /* SOCKET_CREATE: exact length, options, kind, output. */
+    {
+        WSKB_SOCKET_CREATE_IN In = { W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, 0 };
+        WSKB_SOCKET_ID Out;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In) - 1, &Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out) - 1, NULL), S_BUFFER_TOO_SMALL);
+        In.Options = 2;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+        In.Options = 0;
+        In.WskFlags = 8; /* stream sockets: a table the driver does not drive */
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+        In.WskFlags = 3;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+    }
+    /* Ids that never existed. */
+    CHECK_STATUS(CloseSocket(File, 0), S_INVALID_HANDLE);
+    CHECK_STATUS(CloseSocket(File, 0x0000000100000000ull), S_INVALID_HANDLE);
+    CHECK_STATUS(CloseSocket(File, 0x00000001FFFFFFFFull), S_INVALID_HANDLE);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, 0x1234, Ipv4(127, 0, 0, 1, 0)), S_INVALID_HANDLE);
+    /* SEND: header + Length exactly; Length bounded before the sum. */
+    {
+        uint8_t Buffer[sizeof(WSKB_DATA_IN) + 8];
+        WSKB_DATA_IN In = { 0x1234, 0, 8 };
+        memset(Buffer, 0, sizeof(Buffer));
+        memcpy(Buffer, &In, sizeof(In));
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SEND, Buffer, sizeof(Buffer) - 1, NULL, 0, NULL), S_INVALID_PARAMETER);
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SEND, Buffer, sizeof(In) - 1, NULL, 0, NULL), S_INVALID_PARAMETER);
+        In.Length = 0xFFFFFFF8u;
+        memcpy(Buffer, &In, sizeof(In));
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SEND, Buffer, sizeof(Buffer), NULL, 0, NULL), S_INVALID_BUFFER_SIZE);
+        In.Length = 8;
+        memcpy(Buffer, &In, sizeof(In));
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SEND, Buffer, sizeof(Buffer), NULL, 0, NULL), S_INVALID_HANDLE);
+    }
+    /* Control: refused codes, flags, limits. */
+    {
+        struct { WSKB_CONTROL_CLIENT_IN H; uint8_t Data[8]; } In;
+        uint8_t Out[sizeof(WSKB_CONTROL_OUT) + 64];
+        memset(&In, 0, sizeof(In));
+        In.H.ControlCode = W_WSK_CACHE_SD;
+        In.H.InputLength = 8;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_NOT_SUPPORTED);
+        In.H.ControlCode = W_WSK_TRANSPORT_LIST_QUERY;
+        In.H.Flags = 2;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+        In.H.Flags = 0;
+        In.H.OutputLength = WSKB_MAX_CONTROL_BYTES + 1;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_INVALID_BUFFER_SIZE);
+        In.H.OutputLength = 65;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_BUFFER_TOO_SMALL);
+    }
+    /* READ_EVENTS with a buffer too small for the largest record. */
+    {
+        uint8_t Out[64];
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, Out, sizeof(Out), NULL), S_BUFFER_TOO_SMALL);
+    }
+}
+
+/* A kernel listening socket accepts a host connection; data both ways; the kind checks; close. */
+static void
+TestListenAccept(KSIM_FILE *File)
+{
+    uint64_t Listener, Accepted, Sent = 0, Information = 0;
+    WSKB_SOCKADDR Local;
+    WSKB_ACCEPT_IN AcceptIn;
+    WSKB_ACCEPT_OUT AcceptOut;
+    CALL *Accept;
+    int Peer;
+    static uint8_t Data[200000], Back[200000];
+
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Listener), S_SUCCESS);
+    CHECK(Listener != 0);
+    /* The listener has no WskSend: the driver refuses; a second bind is WSK's to judge. */
+    CHECK_STATUS(Send(File, Listener, "x", 1, &Sent), S_INVALID_DEVICE_REQUEST);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_CONNECT, Listener, Ipv4(127, 0, 0, 1, 9)), S_INVALID_DEVICE_REQUEST);
+    CHECK_STATUS(GetAddress(File, Listener, WSKB_ADDRESS_REMOTE, &Local), S_INVALID_DEVICE_REQUEST);
+    {
+        WSKB_SOCKADDR Bad = Ipv4(127, 0, 0, 1, 0);
+        Bad.Address[5] = 1; /* an IPv4 address with IPv6 bytes */
+        CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Listener, Bad), S_INVALID_PARAMETER);
+        Bad = Ipv4(127, 0, 0, 1, 0);
+        Bad.Family = 99;
+        CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Listener, Bad), S_INVALID_PARAMETER);
+    }
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Listener, Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+    CHECK_STATUS(GetAddress(File, Listener, WSKB_ADDRESS_LOCAL, &Local), S_SUCCESS);
+    CHECK(Local.Family == W_AF_INET && Local.Port != 0 && Local.Address[0] == 127);
+
+    AcceptIn = (WSKB_ACCEPT_IN){ Listener, 0, 0 };
+    Accept = Start(File, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(AcceptOut));
+    CHECK(!Wait(Accept, 100)); /* pends until a peer comes */
+    Peer = HostConnect(Local.Port);
+    CHECK(Peer >= 0);
+    CHECK(Wait(Accept, 5000));
+    CHECK_STATUS(Accept->Status, S_SUCCESS);
+    CHECK(Accept->Information == sizeof(AcceptOut));
+    memcpy(&AcceptOut, Accept->Output, sizeof(AcceptOut));
+    Free(Accept);
+    Accepted = AcceptOut.AcceptedSocketId;
+    CHECK(Accepted != 0 && Accepted != Listener);
+    CHECK(AcceptOut.LocalAddress.Port == Local.Port);
+    CHECK(AcceptOut.RemoteAddress.Family == W_AF_INET && AcceptOut.RemoteAddress.Port != 0);
+
+    /* Kernel -> host. */
+    Fill(Data, sizeof(Data), 1);
+    {
+        size_t Offset = 0;
+        while (Offset < sizeof(Data)) {
+            uint32_t Chunk = (uint32_t)(sizeof(Data) - Offset < 65536 ? sizeof(Data) - Offset : 65536);
+            CHECK_STATUS(Send(File, Accepted, Data + Offset, Chunk, &Sent), S_SUCCESS);
+            CHECK(Sent == Chunk);
+            Offset += Chunk;
+        }
+    }
+    CHECK(HostReadAll(Peer, Back, sizeof(Data)) == 0);
+    CHECK(memcmp(Data, Back, sizeof(Data)) == 0);
+
+    /* Host -> kernel, through IRP-style RECEIVE. */
+    Fill(Data, sizeof(Data), 2);
+    CHECK(HostWriteAll(Peer, Data, sizeof(Data)) == 0);
+    {
+        size_t Got = 0;
+        while (Got < sizeof(Data)) {
+            WSKB_DATA_IN In = { Accepted, 0, 65536 };
+            uint8_t *Out = malloc(65536);
+            int32_t Status = Ioctl(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), Out, 65536, &Information);
+            CHECK_STATUS(Status, S_SUCCESS);
+            if (Status != S_SUCCESS || Information == 0 || Got + Information > sizeof(Data)) {
+                free(Out);
+                break;
+            }
+            memcpy(Back + Got, Out, Information);
+            Got += Information;
+            free(Out);
+        }
+        CHECK(Got == sizeof(Data));
+        CHECK(memcmp(Data, Back, sizeof(Data)) == 0);
+    }
+    /* RECEIVE output smaller than Length. */
+    {
+        WSKB_DATA_IN In = { Accepted, 0, 100 };
+        uint8_t Out[99];
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), Out, sizeof(Out), NULL), S_BUFFER_TOO_SMALL);
+    }
+    /* A pended RECEIVE is cancelled by CancelIo with STATUS_CANCELLED. */
+    {
+        WSKB_DATA_IN In = { Accepted, 0, 16 };
+        CALL *Receive = Start(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), 16);
+        CHECK(!Wait(Receive, 100));
+        KsimCancelIo(File);
+        CHECK(Wait(Receive, 5000));
+        CHECK_STATUS(Receive->Status, S_CANCELLED);
+        Free(Receive);
+    }
+    /* The peer's close reaches a RECEIVE as success with 0 bytes. */
+    {
+        WSKB_DATA_IN In = { Accepted, 0, 16 };
+        uint8_t Out[16];
+        close(Peer);
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), Out, sizeof(Out), &Information), S_SUCCESS);
+        CHECK(Information == 0);
+    }
+    /* Raw control on a socket: SO_WSK_SECURITY refused; a get with a NULL IRP answered. */
+    {
+        struct { WSKB_CONTROL_SOCKET_IN H; uint8_t Data[8]; } In;
+        uint8_t Out[sizeof(WSKB_CONTROL_OUT) + 8];
+        WSKB_CONTROL_OUT Result;
+        uint64_t Info = 0;
+        memset(&In, 0, sizeof(In));
+        In.H.SocketId = Accepted;
+        In.H.RequestType = 0; /* WskSetOption */
+        In.H.ControlCode = W_SO_WSK_SECURITY;
+        In.H.Level = W_SOL_SOCKET;
+        In.H.InputLength = 8;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In), Out, sizeof(Out), NULL), S_NOT_SUPPORTED);
+        In.H.RequestType = 1; /* WskGetOption */
+        In.H.ControlCode = W_SO_RCVBUF;
+        In.H.InputLength = 0;
+        In.H.OutputLength = 4;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In.H, sizeof(In.H), Out, sizeof(Out), &Info), S_SUCCESS);
+        memcpy(&Result, Out, sizeof(Result));
+        CHECK(Info >= sizeof(WSKB_CONTROL_OUT));
+        CHECK(Result.CallStatus == Result.IrpStatus);
+        printf("  SO_RCVBUF get (NULL IRP): CallStatus 0x%08X, %llu bytes\n", (unsigned)Result.CallStatus,
+               (unsigned long long)Result.OutputSizeReturned);
+    }
+
+    CHECK_STATUS(CloseSocket(File, Accepted), S_SUCCESS);
+    /* Closed ids are stale forever. */
+    CHECK_STATUS(CloseSocket(File, Accepted), S_INVALID_HANDLE);
+    CHECK_STATUS(Send(File, Accepted, "x", 1, &Sent), S_INVALID_HANDLE);
+    CHECK_STATUS(CloseSocket(File, Listener), S_SUCCESS);
+    CHECK_STATUS(GetAddress(File, Listener, WSKB_ADDRESS_LOCAL, &Local), S_INVALID_HANDLE);
+}
+
+/* A kernel connection socket connects to a host listener. */
+static void
+TestConnect(KSIM_FILE *File)
+{
+    uint64_t Socket, Sent = 0;
+    uint16_t Port = 0;
+    int Listener = HostListen(&Port), Peer;
+    uint8_t Buffer[1000], Back[1000];
+    WSKB_SOCKADDR Remote;
+
+    CHECK(Listener >= 0);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_CONNECTION, &Socket), S_SUCCESS);
+    /* WSK's own answer, passed through: connect before bind. */
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_CONNECT, Socket, Ipv4(127, 0, 0, 1, Port)), S_INVALID_DEVICE_STATE);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Socket, Ipv4(0, 0, 0, 0, 0)), S_SUCCESS);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_CONNECT, Socket, Ipv4(127, 0, 0, 1, Port)), S_SUCCESS);
+    Peer = accept(Listener, NULL, NULL);
+    CHECK(Peer >= 0);
+    CHECK_STATUS(GetAddress(File, Socket, WSKB_ADDRESS_REMOTE, &Remote), S_SUCCESS);
+    CHECK(Remote.Port == Port);
+    Fill(Buffer, sizeof(Buffer), 3);
+    CHECK_STATUS(Send(File, Socket, Buffer, sizeof(Buffer), &Sent), S_SUCCESS);
+    CHECK(HostReadAll(Peer, Back, sizeof(Back)) == 0);
+    CHECK(memcmp(Buffer, Back, sizeof(Buffer)) == 0);
+    /* Graceful disconnect: the peer reads EOF. */
+    {
+        WSKB_DATA_IN In = { Socket, 0, 0 };
+        uint8_t One;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_DISCONNECT, &In, sizeof(In), NULL, 0, NULL), S_SUCCESS);
+        CHECK(read(Peer, &One, 1) == 0);
+    }
+    CHECK_STATUS(CloseSocket(File, Socket), S_SUCCESS);
+    close(Peer);
+    close(Listener);
+}
+
+/* UDP both ways with a host datagram socket. */
+static void
+TestDatagram(KSIM_FILE *File)
+{
+    uint64_t Socket, Information = 0;
+    WSKB_SOCKADDR Local;
+    struct sockaddr_in Host, From;
+    socklen_t Length = sizeof(Host);
+    int Fd = socket(AF_INET, SOCK_DGRAM, 0);
+    uint8_t Buffer[512];
+
+    memset(&Host, 0, sizeof(Host));
+    Host.sin_family = AF_INET;
+    Host.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(Fd, (struct sockaddr *)&Host, sizeof(Host)) == 0);
+    getsockname(Fd, (struct sockaddr *)&Host, &Length);
+
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Socket), S_SUCCESS);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Socket, Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+    CHECK_STATUS(GetAddress(File, Socket, WSKB_ADDRESS_LOCAL, &Local), S_SUCCESS);
+    /* No WskSend on a datagram socket. */
+    CHECK_STATUS(Send(File, Socket, "x", 1, &Information), S_INVALID_DEVICE_REQUEST);
+
+    /* Kernel -> host. */
+    {
+        struct { WSKB_SEND_TO_IN H; uint8_t Data[5]; } In;
+        WSKB_TRANSFER_OUT Out = { 0 };
+        memset(&In, 0, sizeof(In));
+        In.H.SocketId = Socket;
+        In.H.RemoteAddress = Ipv4(127, 0, 0, 1, ntohs(Host.sin_port));
+        In.H.Length = 5;
+        memcpy(In.Data, "hello", 5);
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_SEND_TO, &In, sizeof(In.H) + 5, &Out, sizeof(Out), &Information), S_SUCCESS);
+        CHECK(Information == sizeof(Out) && Out.BytesTransferred == 5);
+        Length = sizeof(From);
+        CHECK(recvfrom(Fd, Buffer, sizeof(Buffer), 0, (struct sockaddr *)&From, &Length) == 5);
+        CHECK(memcmp(Buffer, "hello", 5) == 0);
+        CHECK(ntohs(From.sin_port) == Local.Port);
+    }
+    /* Host -> kernel, through IRP-style RECEIVE_FROM. */
+    {
+        WSKB_DATA_IN In = { Socket, 0, 64 };
+        WSKB_RECEIVE_FROM_OUT Header;
+        uint8_t Out[sizeof(WSKB_RECEIVE_FROM_OUT) + 64];
+        CALL *Receive = Start(File, WSKB_IOCTL_RECEIVE_FROM, &In, sizeof(In), sizeof(Out));
+        struct sockaddr_in To = Host;
+        To.sin_port = htons(Local.Port);
+        CHECK(sendto(Fd, "world!", 6, 0, (struct sockaddr *)&To, sizeof(To)) == 6);
+        CHECK(Wait(Receive, 5000));
+        CHECK_STATUS(Receive->Status, S_SUCCESS);
+        CHECK(Receive->Information == sizeof(Header) + 6);
+        memcpy(&Header, Receive->Output, sizeof(Header));
+        CHECK(Header.Length == 6 && Header.RemoteAddress.Port == ntohs(Host.sin_port));
+        CHECK(memcmp(Receive->Output + sizeof(Header), "world!", 6) == 0);
+        Free(Receive);
+        /* Output too small for header + Length. */
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_RECEIVE_FROM, &In, sizeof(In), Out, sizeof(Out) - 1, NULL), S_BUFFER_TOO_SMALL);
+    }
+    CHECK_STATUS(CloseSocket(File, Socket), S_SUCCESS);
+    close(Fd);
+}
+
+/* Two sessions: ids do not cross; closing a handle with live sockets and pended requests
+ * completes everything and leaves nothing. */
+static void
+TestSessions(void)
+{
+    KSIM_FILE *A = NULL, *B = NULL;
+    uint64_t Listener, Connection;
+    WSKB_ACCEPT_IN AcceptIn;
+    CALL *Accept, *Receive, *Read;
+    WSKB_SOCKADDR Local;
+    int Peer;
+
+    CHECK_STATUS(KsimOpen(WSKB_USER_PATH, &A), S_SUCCESS);
+    CHECK_STATUS(KsimOpen(WSKB_USER_PATH, &B), S_SUCCESS);
+    if (!A || !B)
+        return;
+    CHECK_STATUS(DoHello(A), S_SUCCESS);
+    CHECK_STATUS(DoHello(B), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(A, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Listener), S_SUCCESS);
+    /* Session B cannot use or close A's socket. */
+    CHECK_STATUS(CloseSocket(B, Listener), S_INVALID_HANDLE);
+    CHECK_STATUS(AddressCall(B, WSKB_IOCTL_BIND, Listener, Ipv4(127, 0, 0, 1, 0)), S_INVALID_HANDLE);
+    CHECK_STATUS(AddressCall(A, WSKB_IOCTL_BIND, Listener, Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+    CHECK_STATUS(GetAddress(A, Listener, WSKB_ADDRESS_LOCAL, &Local), S_SUCCESS);
+
+    /* A has: a pended accept, an accepted socket with a pended receive, a basic socket, a
+     * pended READ_EVENTS. Closing A must complete all of them. */
+    CHECK_STATUS(SocketCreate(A, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_BASIC, &Connection), S_SUCCESS);
+    AcceptIn = (WSKB_ACCEPT_IN){ Listener, 0, 0 };
+    Accept = Start(A, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(WSKB_ACCEPT_OUT));
+    Peer = HostConnect(Local.Port);
+    CHECK(Wait(Accept, 5000));
+    CHECK_STATUS(Accept->Status, S_SUCCESS);
+    {
+        WSKB_ACCEPT_OUT Out;
+        WSKB_DATA_IN In;
+        memcpy(&Out, Accept->Output, sizeof(Out));
+        In = (WSKB_DATA_IN){ Out.AcceptedSocketId, 0, 32 };
+        Receive = Start(A, WSKB_IOCTL_RECEIVE, &In, sizeof(In), 32);
+    }
+    Free(Accept);
+    Accept = Start(A, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(WSKB_ACCEPT_OUT));
+    Read = Start(A, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT);
+    CHECK(!Wait(Receive, 50));
+    KsimClose(A);
+    /* KsimClose returns after every completion of A was made. */
+    CHECK(Accept->Done && Receive->Done && Read->Done);
+    CHECK_STATUS(Accept->Status, S_CANCELLED);
+    CHECK_STATUS(Receive->Status, S_CANCELLED);
+    CHECK_STATUS(Read->Status, S_CANCELLED);
+    Free(Accept);
+    Free(Receive);
+    Free(Read);
+    close(Peer);
+    KsimClose(B);
+}
+
+int
+main(void)
+{
+    KSIM_FILE *File = NULL;
+    KSIM_COUNTERS Counters;
+    char Message[512];
+
+    setvbuf(stdout, NULL, _IONBF, 0);
+    CHECK_STATUS(KsimDriverLoad(), S_SUCCESS);
+    CHECK_STATUS(KsimOpen(WSKB_USER_PATH, &File), S_SUCCESS);
+    if (!File)
+        return 1;
+    printf("malformed IOCTLs\n");
+    TestMalformed(File);
+    printf("listen / accept / data\n");
+    TestListenAccept(File);
+    printf("connect\n");
+    TestConnect(File);
+    printf("datagram\n");
+    TestDatagram(File);
+    KsimClose(File);
+    printf("sessions\n");
+    TestSessions();
+
+    KsimGetCounters(&Counters);
+    CHECK(Counters.WskSockets == 0);
+    CHECK(Counters.Irps == 0);
+    CHECK(Counters.Mdls == 0);
+    CHECK(Counters.HostSockets == 0);
+    KsimDriverUnload();
+    KsimGetCounters(&Counters);
+    CHECK(Counters.PoolAllocations == 0);
+    CHECK(Counters.Irps == 0);
+    CHECK(Counters.Mdls == 0);
+    CHECK(Counters.HostSockets == 0);
+    CHECK(Counters.VerifierFailures == 0);
+    if (KsimVerifierLastFailure(Message, sizeof(Message)))
+        printf("last verifier failure: %s\n", Message);
+    printf("%d checks, %d failures; pool %llu blocks, irps %llu, mdls %llu, host sockets %llu\n", Checks, Failures,
+           (unsigned long long)Counters.PoolAllocations, (unsigned long long)Counters.Irps,
+           (unsigned long long)Counters.Mdls, (unsigned long long)Counters.HostSockets);
+    return Failures ? 1 : 0;
+}
