@@ -164,13 +164,16 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
     IoSetCompletionRoutine(Irp, WskbOperationIoCompletion, Operation, TRUE, TRUE, TRUE);
     /* One reference for the IRP, one for the cancel routine; set before the request becomes
      * cancelable because the cancel routine may run at once on another thread. */
-    InterlockedExchangeAdd(&Operation->RefCount, 2);
+    InterlockedIncrement(&Operation->RefCount);
+    InterlockedIncrement(&Operation->RefCount);
     Operation->Cancelable = TRUE;
     Status = WdfRequestMarkCancelableEx(Operation->Request, WskbOperationEvtRequestCancel);
     if (!NT_SUCCESS(Status)) {
-        /* Already cancelled: never hand the IRP to WSK. */
+        /* Already cancelled: never hand the IRP to WSK. Neither the completion nor the cancel
+         * routine will run, so both of their references go here. */
         Operation->Cancelable = FALSE;
-        InterlockedExchangeAdd(&Operation->RefCount, -2);
+        InterlockedDecrement(&Operation->RefCount);
+        InterlockedDecrement(&Operation->RefCount);
         Operation->FailStatus = Status;
         goto cleanupCall;
     }

@@ -297,8 +297,10 @@ WskbFinishReceive(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Information)
 {
     /* The data already sits in the output buffer (the MDL describes it); never report more
      * than was asked for, whatever the provider claims. */
-    if (!NT_SUCCESS(*Status) || *Information > Op->Buffer.Length)
-        *Information = NT_SUCCESS(*Status) ? Op->Buffer.Length : 0;
+    if (!NT_SUCCESS(*Status))
+        *Information = 0;
+    else if (*Information > Op->Buffer.Length)
+        *Information = Op->Buffer.Length;
 }
 
 _Use_decl_annotations_
