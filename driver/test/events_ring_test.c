@@ -7,9 +7,10 @@
  * and that nothing is left in pool afterwards. A randomized phase checks every delivered byte
  * against a model.
  *
- * Build and run (from the package root; ksim's kernel core must be present): compile this file
- * and driver/eventqueue.c with -std=gnu11 -Inative/ksim/include -Inative/ksim -Idriver, link
- * them with every native/ksim/src C file and the native/ksim/host _posix.c files, -lpthread.
+ * Build and run (from the package root, ksim complete):
+ *   cc -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-multichar -Wno-missing-field-initializers \
+ *      -Inative/ksim/include -Inative/ksim -Idriver driver/test/events_ring_test.c driver/eventqueue.c \
+ *      $(node scripts/gyp-sources.js ksim) -lpthread -o build/events_ring_test && build/events_ring_test
  * Exit status 0 on success; each failed check prints its line.
  */
 #include "driver.h"

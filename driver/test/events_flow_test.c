@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * End-to-end test of the driver's event half on ksim, through ksim.h as the addon uses it:
+ *  1. TCP: a listener with WSK_EVENT_ACCEPT | RECEIVE | DISCONNECT; a host client sends 1 MiB
+ *     while nobody reads events, with the smallest budget. Expected: an ACCEPT carrying the new
+ *     socket id and both addresses, FLOW_PAUSED (STATUS_DATA_NOT_ACCEPTED or a partial accept),
+ *     FLOW_RESUMED once READ_EVENTS drains, every byte in order in RECEIVE records, a graceful
+ *     DISCONNECT, SOCKET_CLOSED as the socket's last event; sequence numbers 1, 2, 3 ... across
+ *     all completions; STATS agreeing with what was seen.
+ *  2. UDP: a datagram socket with WSK_EVENT_RECEIVE_FROM flooded while nobody reads: every
+ *     datagram is either a RECEIVE_FROM record with its remote address or counted, and the
+ *     DATAGRAMS_DROPPED events add up to STATS.DatagramsDropped.
+ *  3. READ_EVENTS pending then CancelIo: STATUS_CANCELLED. INSPECT_COMPLETE with an unknown
+ *     token on a listener: STATUS_INVALID_PARAMETER.
+ *  4. Unload: no pool, IRP or MDL left, no verifier failure.
+ *
+ * This file is host code: it includes ksim.h, protocol.h and POSIX headers, never the simulated
+ * kernel headers. Build and run (from the package root, ksim complete):
+ *   cc -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-multichar -Wno-missing-field-initializers \
+ *      -Inative/ksim/include -Inative/ksim -Idriver driver/test/events_flow_test.c \
+ *      $(node scripts/gyp-sources.js driver) $(node scripts/gyp-sources.js ksim) -lpthread \
+ *      -o build/events_flow_test && build/events_flow_test
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ksim.h"
+#include "protocol.h"
+
+/* WSK and NTSTATUS values (wsk-facts §1), spelled out: the kernel headers are not included. */
+#define WSK_FLAG_LISTEN_SOCKET 0x1u
+#define WSK_FLAG_DATAGRAM_SOCKET 0x4u
+#define WSK_FLAG_ABORTIVE 0x1u
+#define WSK_EVENT_RECEIVE_FROM 0x100u
+#define WSK_EVENT_ACCEPT 0x200u
+#define WSK_EVENT_RECEIVE 0x40u
+#define WSK_EVENT_DISCONNECT 0x80u
+#define SO_WSK_EVENT_CALLBACK 0x4002u
+#define SOL_SOCKET_WSK 0xffffu
+#define WSK_SET_OPTION 0u
+#define ST_SUCCESS 0
+#define ST_PENDING 0x103
+#define ST_CANCELLED ((int32_t)0xC0000120u)
+#define ST_INVALID_PARAMETER ((int32_t)0xC000000Du)
+#define ST_BUFFER_TOO_SMALL ((int32_t)0xC0000023u)
+
+static int Failures, Checks;
+#define CHECK(c)                                                                   \
+    do {                                                                           \
+        ++Checks;                                                                  \
+        if (!(c)) {                                                                \
+            ++Failures;                                                            \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);           \
+        }                                                                          \
+    } while (0)
+#define REQUIRE(c)                                                                 \
+    do {                                                                           \
+        CHECK(c);                                                                  \
+        if (!(c)) {                                                                \
+            fprintf(stderr, "cannot go on\n");                                     \
+            exit(1);                                                               \
+        }                                                                          \
+    } while (0)
+
+/* ---- synchronous and asynchronous DeviceIoControl over ksim ---- */
+
+typedef struct {
+    pthread_mutex_t Mutex;
+    pthread_cond_t Cond;
+    int Done;
+    int32_t Status;
+    uint64_t Information;
+    uint8_t *Output;
+    uint32_t OutputLength;
+} CALL;
+
+static void
+CallDone(void *Context, int32_t Status, uint64_t Information, const void *Output, uint32_t OutputLength)
+{
+    CALL *Call = Context;
+    pthread_mutex_lock(&Call->Mutex);
+    Call->Status = Status;
+    Call->Information = Information;
+    Call->Output = malloc(OutputLength ? OutputLength : 1);
+    if (OutputLength)
+        memcpy(Call->Output, Output, OutputLength);
+    Call->OutputLength = OutputLength;
+    Call->Done = 1;
+    pthread_cond_broadcast(&Call->Cond);
+    pthread_mutex_unlock(&Call->Mutex);
+}
+
+static CALL *
+CallStart(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t InputLength, uint32_t OutputLength)
+{
+    CALL *Call = calloc(1, sizeof(*Call));
+    pthread_mutex_init(&Call->Mutex, NULL);
+    pthread_cond_init(&Call->Cond, NULL);
+    KsimDeviceIoControl(File, Code, Input, InputLength, OutputLength, CallDone, Call);
+    return Call;
+}
+
+/* Waits up to Ms milliseconds; returns whether the call completed. */
+static int
+CallWait(CALL *Call, int Ms)
+{
+    struct timespec Deadline;
+    int Done;
+    clock_gettime(CLOCK_REALTIME, &Deadline);
+    Deadline.tv_sec += Ms / 1000;
+    Deadline.tv_nsec += (long)(Ms % 1000) * 1000000L;
+    if (Deadline.tv_nsec >= 1000000000L) {
+        Deadline.tv_sec++;
+        Deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&Call->Mutex);
+    while (!Call->Done && pthread_cond_timedwait(&Call->Cond, &Call->Mutex, &Deadline) == 0)
+        ;
+    Done = Call->Done;
+    pthread_mutex_unlock(&Call->Mutex);
+    return Done;
+}
+
+static void
+CallFree(CALL *Call)
+{
+    free(Call->Output);
+    pthread_mutex_destroy(&Call->Mutex);
+    pthread_cond_destroy(&Call->Cond);
+    free(Call);
+}
+
+static int32_t
+Ioctl(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t InputLength, void *Output, uint32_t OutputLength,
+      uint32_t *Returned)
+{
+    CALL *Call = CallStart(File, Code, Input, InputLength, OutputLength);
+    int32_t Status;
+    REQUIRE(CallWait(Call, 10000));
+    Status = Call->Status;
+    if (Output)
+        memcpy(Output, Call->Output, Call->OutputLength < OutputLength ? Call->OutputLength : OutputLength);
+    if (Returned)
+        *Returned = Call->OutputLength;
+    CallFree(Call);
+    return Status;
+}
+
+/* ---- event stream: reads batches, checks the sequence, hands records to a visitor ---- */
+
+static uint64_t NextSequence = 1;
+static uint64_t EventsSeen;
+
+typedef void VISITOR(const WSKB_EVENT_HEADER *Header, void *Context);
+
+/* One READ_EVENTS; waits Ms for it, cancels it if nothing came. Returns the records visited. */
+static int
+ReadEvents(KSIM_FILE *File, int Ms, VISITOR *Visit, void *Context)
+{
+    CALL *Call = CallStart(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT + 4096);
+    uint32_t Offset = 0;
+    int Records = 0;
+
+    if (!CallWait(Call, Ms)) {
+        KsimCancelIo(File);
+        REQUIRE(CallWait(Call, 10000));
+    }
+    if (Call->Status == ST_CANCELLED) {
+        CallFree(Call);
+        return 0;
+    }
+    CHECK(Call->Status == ST_SUCCESS);
+    CHECK(Call->Information == Call->OutputLength);
+    CHECK(Call->OutputLength > 0 && Call->OutputLength % 8 == 0);
+    while (Offset + sizeof(WSKB_EVENT_HEADER) <= Call->OutputLength) {
+        const WSKB_EVENT_HEADER *Header = (const WSKB_EVENT_HEADER *)(Call->Output + Offset);
+        REQUIRE(Header->Size >= sizeof(WSKB_EVENT_HEADER) && Header->Size % 8 == 0 &&
+                Offset + Header->Size <= Call->OutputLength);
+        CHECK(Header->Type != WSKB_EVENT_PAD);
+        if (Header->Sequence != NextSequence)
+            fprintf(stderr, "sequence %llu, expected %llu\n", (unsigned long long)Header->Sequence,
+                    (unsigned long long)NextSequence);
+        CHECK(Header->Sequence == NextSequence);
+        NextSequence = Header->Sequence + 1;
+        ++EventsSeen;
+        Visit(Header, Context);
+        Offset += Header->Size;
+        ++Records;
+    }
+    CHECK(Offset == Call->OutputLength);
+    CallFree(Call);
+    return Records;
+}
+
+/* ---- helpers over the protocol ---- */
+
+static uint64_t
+SocketCreate(KSIM_FILE *File, uint16_t Type, uint32_t Protocol, uint32_t Kind)
+{
+    WSKB_SOCKET_CREATE_IN In = {.Family = 2, .SocketType = Type, .Protocol = Protocol, .WskFlags = Kind};
+    WSKB_SOCKET_ID Out = {0};
+    REQUIRE(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL) == ST_SUCCESS);
+    REQUIRE(Out.SocketId != 0);
+    return Out.SocketId;
+}
+
+static uint16_t
+BindLoopback(KSIM_FILE *File, uint64_t Id)
+{
+    WSKB_ADDRESS_IN In;
+    WSKB_GET_ADDRESS_IN Get = {.SocketId = Id, .Which = WSKB_ADDRESS_LOCAL};
+    WSKB_SOCKADDR Local;
+
+    memset(&In, 0, sizeof(In));
+    In.SocketId = Id;
+    In.Address.Family = 2;
+    In.Address.Address[0] = 127;
+    In.Address.Address[3] = 1;
+    REQUIRE(Ioctl(File, WSKB_IOCTL_BIND, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
+    REQUIRE(Ioctl(File, WSKB_IOCTL_GET_ADDRESS, &Get, sizeof(Get), &Local, sizeof(Local), NULL) == ST_SUCCESS);
+    REQUIRE(Local.Port != 0);
+    return Local.Port;
+}
+
+static void
+EnableEvents(KSIM_FILE *File, uint64_t Id, uint32_t Mask)
+{
+    struct {
+        WSKB_CONTROL_SOCKET_IN In;
+        uint32_t Mask;
+        uint32_t Pad;
+    } Request;
+    WSKB_CONTROL_OUT Out;
+
+    memset(&Request, 0, sizeof(Request));
+    Request.In.SocketId = Id;
+    Request.In.RequestType = WSK_SET_OPTION;
+    Request.In.ControlCode = SO_WSK_EVENT_CALLBACK;
+    Request.In.Level = SOL_SOCKET_WSK;
+    Request.In.InputLength = sizeof(uint32_t);
+    Request.Mask = Mask;
+    REQUIRE(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &Request, sizeof(WSKB_CONTROL_SOCKET_IN) + sizeof(uint32_t), &Out,
+                  sizeof(Out), NULL) == ST_SUCCESS);
+    CHECK(Out.CallStatus == ST_SUCCESS);
+}
+
+static void
+CloseSocket(KSIM_FILE *File, uint64_t Id)
+{
+    WSKB_SOCKET_ID In = {.SocketId = Id};
+    CHECK(Ioctl(File, WSKB_IOCTL_CLOSE, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
+}
+
+static void
+GetStats(KSIM_FILE *File, WSKB_STATS_OUT *Stats)
+{
+    REQUIRE(Ioctl(File, WSKB_IOCTL_STATS, NULL, 0, Stats, sizeof(*Stats), NULL) == ST_SUCCESS);
+}
+
+static uint8_t
+Pattern(uint64_t Offset)
+{
+    return (uint8_t)(Offset * 7 + (Offset >> 11));
+}
+
+/* ---- 1. TCP ---- */
+
+#define TCP_BYTES (1024u * 1024u)
+
+typedef struct {
+    uint64_t Listener, Accepted;
+    uint16_t Port;
+    uint64_t Received;
+    int Mismatches;
+    int Accepts, Paused, Resumed, Disconnects, Closed, AfterClosed, Other;
+    int32_t LastResumeStatus;
+} TCP_STATE;
+
+static void
+TcpVisit(const WSKB_EVENT_HEADER *Header, void *Context)
+{
+    TCP_STATE *State = Context;
+    const uint8_t *Body = (const uint8_t *)(Header + 1);
+
+    if (State->Closed && Header->SocketId == State->Accepted)
+        State->AfterClosed++;
+    switch (Header->Type) {
+    case WSKB_EVENT_ACCEPT: {
+        const WSKB_ADDRESS_PAIR *Pair = (const WSKB_ADDRESS_PAIR *)Body;
+        CHECK(Header->SocketId == State->Listener);
+        CHECK(Header->Size == sizeof(WSKB_EVENT_HEADER) + sizeof(WSKB_ADDRESS_PAIR));
+        CHECK(Header->Param != 0);
+        CHECK(Pair->LocalAddress.Family == 2 && Pair->LocalAddress.Port == State->Port);
+        CHECK(Pair->RemoteAddress.Family == 2 && Pair->RemoteAddress.Address[0] == 127 &&
+              Pair->RemoteAddress.Port != 0);
+        State->Accepted = Header->Param;
+        State->Accepts++;
+        break;
+    }
+    case WSKB_EVENT_RECEIVE: {
+        uint32_t i;
+        CHECK(Header->SocketId == State->Accepted);
+        CHECK(Header->DataLength > 0 && Header->DataLength <= 64u * 1024u);
+        CHECK(Header->Size == ((sizeof(WSKB_EVENT_HEADER) + Header->DataLength + 7u) & ~7u));
+        CHECK(Header->Param >= Header->DataLength);
+        for (i = 0; i < Header->DataLength; ++i)
+            State->Mismatches += Body[i] != Pattern(State->Received + i);
+        State->Received += Header->DataLength;
+        break;
+    }
+    case WSKB_EVENT_FLOW_PAUSED:
+        CHECK(Header->SocketId == State->Accepted);
+        CHECK(Header->Param > 0);
+        State->Paused++;
+        break;
+    case WSKB_EVENT_FLOW_RESUMED:
+        CHECK(Header->SocketId == State->Accepted);
+        State->LastResumeStatus = (int32_t)(uint32_t)Header->Param;
+        State->Resumed++;
+        break;
+    case WSKB_EVENT_DISCONNECT:
+        CHECK(Header->SocketId == State->Accepted);
+        CHECK(!(Header->WskFlags & WSK_FLAG_ABORTIVE));
+        State->Disconnects++;
+        break;
+    case WSKB_EVENT_SOCKET_CLOSED:
+        if (Header->SocketId == State->Accepted)
+            State->Closed++;
+        break;
+    default:
+        fprintf(stderr, "unexpected TCP event type %u\n", Header->Type);
+        State->Other++;
+    }
+}
+
+typedef struct {
+    int Fd;
+    uint64_t Sent;
+} WRITER;
+
+static void *
+WriterThread(void *Context)
+{
+    WRITER *Writer = Context;
+    uint8_t Chunk[16384];
+    while (Writer->Sent < TCP_BYTES) {
+        size_t n = sizeof(Chunk), i;
+        ssize_t Done;
+        if (TCP_BYTES - Writer->Sent < n)
+            n = TCP_BYTES - Writer->Sent;
+        for (i = 0; i < n; ++i)
+            Chunk[i] = Pattern(Writer->Sent + i);
+        Done = send(Writer->Fd, Chunk, n, MSG_NOSIGNAL);
+        if (Done <= 0) {
+            if (Done < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        Writer->Sent += (uint64_t)Done;
+    }
+    shutdown(Writer->Fd, SHUT_WR);
+    return NULL;
+}
+
+static void
+TestTcp(KSIM_FILE *File)
+{
+    TCP_STATE State;
+    WRITER Writer = {0};
+    pthread_t Thread;
+    struct sockaddr_in To;
+    WSKB_STATS_OUT Stats;
+    int Idle = 0;
+
+    memset(&State, 0, sizeof(State));
+    State.Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
+    State.Port = BindLoopback(File, State.Listener);
+    EnableEvents(File, State.Listener, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+
+    Writer.Fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(Writer.Fd >= 0);
+    memset(&To, 0, sizeof(To));
+    To.sin_family = AF_INET;
+    To.sin_port = htons(State.Port);
+    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(Writer.Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    pthread_create(&Thread, NULL, WriterThread, &Writer);
+
+    /* Nobody reads for a while: the 64 KiB budget fills and the receive callback must pause. */
+    usleep(500 * 1000);
+    GetStats(File, &Stats);
+    CHECK(Stats.ReceivePauses >= 1);
+    CHECK(Stats.EventBytesQueued <= Stats.EventBudgetBytes + 64u * 1024u);
+
+    while (State.Disconnects == 0 && Idle < 20) {
+        if (ReadEvents(File, 500, TcpVisit, &State) == 0)
+            Idle++;
+        else
+            Idle = 0;
+    }
+    pthread_join(Thread, NULL);
+    close(Writer.Fd);
+
+    CHECK(Writer.Sent == TCP_BYTES);
+    CHECK(State.Accepts == 1);
+    CHECK(State.Received == TCP_BYTES);
+    CHECK(State.Mismatches == 0);
+    CHECK(State.Paused >= 1);
+    CHECK(State.Resumed >= 1);
+    CHECK(State.LastResumeStatus == ST_SUCCESS);
+    CHECK(State.Disconnects == 1);
+    CHECK(State.Other == 0);
+
+    CloseSocket(File, State.Accepted);
+    while (State.Closed == 0 && ReadEvents(File, 2000, TcpVisit, &State) > 0)
+        ;
+    CHECK(State.Closed == 1);
+    CloseSocket(File, State.Listener);
+    while (ReadEvents(File, 500, TcpVisit, &State) > 0)
+        ;
+    CHECK(State.AfterClosed == 1); /* only SOCKET_CLOSED itself */
+
+    GetStats(File, &Stats);
+    CHECK(Stats.ReceivePauses == (uint64_t)State.Paused);
+    CHECK(Stats.ReceiveResumes == (uint64_t)State.Resumed);
+    CHECK(Stats.EventsQueued == Stats.EventsDelivered);
+    CHECK(Stats.EventsDelivered == EventsSeen);
+    CHECK(Stats.EventBytesQueued == 0);
+    CHECK(Stats.EventBytesHighWater > 0);
+    printf("tcp: %llu bytes in order, %d pauses, %d resumes, %llu events\n", (unsigned long long)State.Received,
+           State.Paused, State.Resumed, (unsigned long long)EventsSeen);
+}
+
+/* ---- 2. UDP ---- */
+
+#define UDP_DATAGRAMS 3000u
+#define UDP_BYTES 1000u
+
+typedef struct {
+    uint64_t Socket;
+    uint16_t ClientPort;
+    uint64_t Received, Dropped;
+    int BadPayload, BadAddress, Closed, Other;
+} UDP_STATE;
+
+static void
+UdpVisit(const WSKB_EVENT_HEADER *Header, void *Context)
+{
+    UDP_STATE *State = Context;
+    const uint8_t *Body = (const uint8_t *)(Header + 1);
+
+    switch (Header->Type) {
+    case WSKB_EVENT_RECEIVE_FROM: {
+        const WSKB_SOCKADDR *From = (const WSKB_SOCKADDR *)Body;
+        uint32_t i, Index;
+        CHECK(Header->SocketId == State->Socket);
+        CHECK(Header->DataLength == UDP_BYTES);
+        State->BadAddress += From->Family != 2 || From->Port != State->ClientPort || From->Address[0] != 127;
+        memcpy(&Index, Body + sizeof(WSKB_SOCKADDR), sizeof(Index));
+        for (i = sizeof(Index); i < Header->DataLength; ++i)
+            State->BadPayload += Body[sizeof(WSKB_SOCKADDR) + i] != (uint8_t)(Index + i);
+        State->Received++;
+        break;
+    }
+    case WSKB_EVENT_DATAGRAMS_DROPPED:
+        CHECK(Header->SocketId == State->Socket);
+        CHECK(Header->Param > 0);
+        State->Dropped += Header->Param;
+        break;
+    case WSKB_EVENT_SOCKET_CLOSED:
+        CHECK(Header->SocketId == State->Socket);
+        State->Closed++;
+        break;
+    default:
+        fprintf(stderr, "unexpected UDP event type %u\n", Header->Type);
+        State->Other++;
+    }
+}
+
+static void
+TestUdp(KSIM_FILE *File)
+{
+    UDP_STATE State;
+    struct sockaddr_in To, Me;
+    socklen_t MeLength = sizeof(Me);
+    uint8_t Datagram[UDP_BYTES];
+    uint32_t n, i;
+    int Fd;
+    WSKB_STATS_OUT Before, After;
+
+    memset(&State, 0, sizeof(State));
+    GetStats(File, &Before);
+    State.Socket = SocketCreate(File, 2, 17, WSK_FLAG_DATAGRAM_SOCKET);
+    uint16_t Port = BindLoopback(File, State.Socket);
+    EnableEvents(File, State.Socket, WSK_EVENT_RECEIVE_FROM);
+
+    Fd = socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(Fd >= 0);
+    memset(&To, 0, sizeof(To));
+    To.sin_family = AF_INET;
+    To.sin_port = htons(Port);
+    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    REQUIRE(getsockname(Fd, (struct sockaddr *)&Me, &MeLength) == 0);
+    State.ClientPort = ntohs(Me.sin_port);
+    for (n = 0; n < UDP_DATAGRAMS; ++n) {
+        memcpy(Datagram, &n, sizeof(n));
+        for (i = sizeof(n); i < UDP_BYTES; ++i)
+            Datagram[i] = (uint8_t)(n + i);
+        CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
+        if (n % 64 == 0)
+            usleep(1000); /* let the host socket buffer drain into WSK, so drops are the budget's */
+    }
+    usleep(300 * 1000);
+    while (ReadEvents(File, 500, UdpVisit, &State) > 0)
+        ;
+    close(Fd);
+    CloseSocket(File, State.Socket);
+    while (State.Closed == 0 && ReadEvents(File, 2000, UdpVisit, &State) > 0)
+        ;
+
+    GetStats(File, &After);
+    CHECK(State.Closed == 1);
+    CHECK(State.Other == 0);
+    CHECK(State.BadAddress == 0);
+    CHECK(State.BadPayload == 0);
+    /* Every refusal was reported, by the socket's own DATAGRAMS_DROPPED events. */
+    CHECK(After.DatagramsDropped - Before.DatagramsDropped == State.Dropped);
+    /* 3 MB against a 64 KiB budget with nobody reading: the budget must have refused some. */
+    CHECK(State.Dropped > 0);
+    CHECK(State.Received > 0);
+    CHECK(State.Received + State.Dropped <= UDP_DATAGRAMS);
+    printf("udp: %llu received, %llu dropped and reported, of %u sent\n", (unsigned long long)State.Received,
+           (unsigned long long)State.Dropped, UDP_DATAGRAMS);
+}
+
+/* ---- 3. cancel and the driver's own checks ---- */
+
+static void
+NoEvents(const WSKB_EVENT_HEADER *Header, void *Context)
+{
+    (void)Context;
+    fprintf(stderr, "unexpected event type %u\n", Header->Type);
+    CHECK(0);
+}
+
+static void
+TestCancelAndChecks(KSIM_FILE *File)
+{
+    CALL *Call;
+    WSKB_INSPECT_COMPLETE_IN In;
+    uint64_t Listener;
+
+    /* Too small to hold the largest record. */
+    Call = CallStart(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT - 8);
+    REQUIRE(CallWait(Call, 5000));
+    CHECK(Call->Status == ST_BUFFER_TOO_SMALL);
+    CallFree(Call);
+
+    /* Pends while there is nothing to read; CancelIoEx completes it with STATUS_CANCELLED. */
+    Call = CallStart(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT);
+    CHECK(!CallWait(Call, 200));
+    KsimCancelIo(File);
+    REQUIRE(CallWait(Call, 5000));
+    CHECK(Call->Status == ST_CANCELLED);
+    CHECK(Call->OutputLength == 0);
+    CallFree(Call);
+
+    Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
+    memset(&In, 0, sizeof(In));
+    In.SocketId = Listener;
+    In.InspectToken = 12345;
+    In.Action = 1;
+    CHECK(Ioctl(File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), NULL, 0, NULL) == ST_INVALID_PARAMETER);
+    In.InspectToken = 0;
+    CHECK(Ioctl(File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), NULL, 0, NULL) == ST_INVALID_PARAMETER);
+    CloseSocket(File, Listener);
+    /* Its SOCKET_CLOSED */
+    {
+        UDP_STATE Ignore;
+        memset(&Ignore, 0, sizeof(Ignore));
+        Ignore.Socket = Listener;
+        CHECK(ReadEvents(File, 2000, UdpVisit, &Ignore) == 1);
+        CHECK(Ignore.Closed == 1);
+    }
+    CHECK(ReadEvents(File, 200, NoEvents, NULL) == 0);
+}
+
+int
+main(void)
+{
+    KSIM_FILE *File = NULL;
+    WSKB_HELLO_IN Hello = {.Magic = WSKB_MAGIC, .ClientVersion = WSKB_PROTOCOL_VERSION,
+                           .EventBudgetBytes = WSKB_EVENT_BUDGET_MIN};
+    WSKB_HELLO_OUT HelloOut;
+    KSIM_COUNTERS Counters;
+    char Message[512];
+
+    REQUIRE(KsimDriverLoad() == ST_SUCCESS);
+    REQUIRE(KsimOpen(L"\\\\.\\WskBridge", &File) == ST_SUCCESS);
+    REQUIRE(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL) == ST_SUCCESS);
+    CHECK(HelloOut.EventBudgetBytes == WSKB_EVENT_BUDGET_MIN);
+
+    TestCancelAndChecks(File);
+    TestTcp(File);
+    TestUdp(File);
+
+    KsimClose(File);
+    KsimDriverUnload();
+    KsimGetCounters(&Counters);
+    CHECK(Counters.PoolAllocations == 0);
+    CHECK(Counters.Irps == 0);
+    CHECK(Counters.Mdls == 0);
+    CHECK(Counters.WskSockets == 0);
+    if (KsimVerifierLastFailure(Message, sizeof(Message)))
+        fprintf(stderr, "verifier: %s\n", Message);
+    CHECK(Counters.VerifierFailures == 0);
+    printf("events_flow_test: %d checks, %d failures\n", Checks, Failures);
+    return Failures ? 1 : 0;
+}
