@@ -112,6 +112,8 @@ export interface EventHost {
   inspectComplete(listenerId: bigint, token: bigint, action: number): Promise<void>;
   /** True once the user called close() on this socket: its leftover events interest no one. */
   isClosedByUser(socketId: bigint): boolean;
+  /** The socket's last event (socketClosed) has been dispatched. */
+  socketClosedSeen?(socketId: bigint): void;
 }
 
 function toNumber(value: bigint, what: string): number {
@@ -349,7 +351,8 @@ export class EventPump {
     this.kick();
   }
 
-  subscribe(socketId: bigint | undefined, options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
+  /** `ended`: the socket's last event already went by; the iterator yields what is kept and ends. */
+  subscribe(socketId: bigint | undefined, options: EventsOptions = {}, ended = false): AsyncIterableIterator<WskBridgeEvent> {
     const { signal, overflow = 'pause' } = options;
     if (overflow !== 'pause') throw new TypeError(`overflow must be 'pause' (the only policy that loses nothing), got ${JSON.stringify(overflow)}`);
     const highWaterMark = options.highWaterMark ?? 1024;
@@ -367,12 +370,12 @@ export class EventPump {
     for (const event of this.unclaimed.splice(0)) (sub.matches(event) ? sub.queue : keep).push(event);
     this.unclaimed.push(...keep);
     if (sub.queue.length >= highWaterMark) sub.overHighWater = true;
-    if (socketId !== undefined && sub.queue.some((e) => e.type === 'socketClosed')) {
-      sub.finished = true;
+    if (ended || (socketId !== undefined && sub.queue.some((e) => e.type === 'socketClosed'))) {
+      sub.finish();
     } else if (this.failure !== undefined) {
       sub.fail(this.failure);
     } else if (this.stopped) {
-      sub.finished = true;
+      sub.finish();
     } else {
       this.subscriptions.add(sub);
     }
@@ -485,15 +488,18 @@ export class EventPump {
         claimed = true;
       }
     }
-    if (claimed) return;
-    if (this.host.isClosedByUser(event.socketId)) {
-      // The user closed this socket without iterating it: drop what it left behind.
-      if (event.type === 'socketClosed') {
-        for (let i = this.unclaimed.length - 1; i >= 0; i--) if (this.unclaimed[i]!.socketId === event.socketId) this.unclaimed.splice(i, 1);
+    const closedByUser = this.host.isClosedByUser(event.socketId);
+    if (!claimed) {
+      if (closedByUser) {
+        // The user closed this socket without iterating it: drop what it left behind.
+        if (event.type === 'socketClosed') {
+          for (let i = this.unclaimed.length - 1; i >= 0; i--) if (this.unclaimed[i]!.socketId === event.socketId) this.unclaimed.splice(i, 1);
+        }
+      } else {
+        this.unclaimed.push(event);
       }
-      return;
     }
-    this.unclaimed.push(event);
+    if (event.type === 'socketClosed') this.host.socketClosedSeen?.(event.socketId);
   }
 
   /** A bug (gap, malformed record, driver failure): every iterator gets the error. */

@@ -170,6 +170,11 @@ export class WskSession {
         adoptAcceptedSocket: (id, localAddress, remoteAddress) => this.adopt(id, localAddress, remoteAddress),
         inspectComplete: (listenerId, token, action) => this.inspectComplete(listenerId, token, action),
         isClosedByUser: (id) => this.closedByUser.has(id),
+        socketClosedSeen: (id) => {
+          this.sockets.get(id)?._closedSeen();
+          this.sockets.delete(id);
+          this.closedByUser.delete(id);
+        },
       },
       pumpOptions,
     );
@@ -313,8 +318,8 @@ export class WskSession {
   }
 
   /** @internal */
-  _socketEvents(id: bigint, options: EventsOptions): AsyncIterableIterator<WskBridgeEvent> {
-    return this.pump.subscribe(id, options);
+  _socketEvents(id: bigint, options: EventsOptions, ended: boolean): AsyncIterableIterator<WskBridgeEvent> {
+    return this.pump.subscribe(id, options, ended);
   }
 
   /** @internal a socket made outside socket() (accept()). */
@@ -322,15 +327,14 @@ export class WskSession {
     this.sockets.set(socket.id, socket);
   }
 
-  /** @internal the socket's close() completed (or is under way). */
+  /** @internal the user called the socket's close(). It stays known until its socketClosed event. */
   _forget(id: bigint): void {
-    this.sockets.delete(id);
     this.closedByUser.add(id);
   }
 
   /** Sockets of this session that user code has not closed (accepted ones included). */
   get openSockets(): WskSocket[] {
-    return [...this.sockets.values()];
+    return [...this.sockets.values()].filter((socket) => !socket.isClosed);
   }
 
   /** The pump's own counters (reads completed, events decoded, pauses). */

@@ -115,6 +115,7 @@ export class WskSocket {
   readonly acceptedAddresses: { localAddress: WskAddress | null; remoteAddress: WskAddress | null } | undefined;
   private closing: Promise<void> | undefined;
   private sessionGone = false;
+  private lastEventSeen = false;
 
   /** @internal created by WskSession.socket(), accept() and accept events. */
   constructor(
@@ -318,7 +319,8 @@ export class WskSocket {
 
   /** This socket's events, in order; ends after its socketClosed event. */
   events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
-    return this.session._socketEvents(this.id, options);
+    // Once its last event went by, the iterator yields what was kept for it and ends.
+    return this.session._socketEvents(this.id, options, this.lastEventSeen);
   }
 
   /** WskCloseSocket. Idempotent; pending requests on the socket complete (cancelled) first. */
@@ -334,6 +336,11 @@ export class WskSocket {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.session.isClosed) return;
     await this.close();
+  }
+
+  /** @internal its socketClosed event was dispatched. */
+  _closedSeen(): void {
+    this.lastEventSeen = true;
   }
 
   /** @internal the session's handle closed: the driver closed this socket in its cleanup. */

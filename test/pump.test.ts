@@ -172,6 +172,15 @@ describe('event pump (scripted device)', () => {
     assert.deepEqual(await take(all, 2), [1n, 2n]);
   });
 
+  it('an iterator asked for after the socket\'s last event went by ends instead of waiting forever', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const late = pump.subscribe(9n, {}, true);
+    assert.deepEqual(await late.next(), { value: undefined, done: true });
+    assert.equal(device.refs, 0);
+  });
+
   it('decodes every event type', async () => {
     const device = new ScriptedDevice();
     const adopted: bigint[] = [];
