@@ -91,6 +91,23 @@ export const STATUS = {
   NOT_SUPPORTED: 0xc00000bb | 0,
 } as const;
 
+/**
+ * ksim's choices where Microsoft documents no status (shared/wsk-facts.md §7, recorded in
+ * docs/ksim-fidelity.md). The tests marked [UNCONFIRMED n] assert these; run against the kernel
+ * they settle each point: a failure there means Windows chose differently, and this table and
+ * ksim change together.
+ */
+export const KSIM_CHOICE = {
+  /** [UNCONFIRMED 1] WSK_EVENT_DISABLE with several event flags. */
+  disableSeveralEvents: STATUS.INVALID_PARAMETER,
+  /** [UNCONFIRMED 1] an event flag that does not fit the socket's category. */
+  eventNotForKind: STATUS.INVALID_PARAMETER,
+  /** [UNCONFIRMED 2] SO_WSK_EVENT_CALLBACK before bind (listen, datagram) or before connect. */
+  eventCallbackTooEarly: STATUS.INVALID_DEVICE_STATE,
+  /** [UNCONFIRMED 2] WSK_SET_STATIC_EVENT_CALLBACKS after the client's first socket. */
+  staticTooLate: STATUS.INVALID_DEVICE_STATE,
+} as const;
+
 /** Asserts an NTSTATUS by name, so a failure message reads `STATUS_X` rather than a number. */
 export function assertStatus(actual: number, expected: number, what: string): void {
   assert.equal(statusName(actual), statusName(expected), `${what}: expected ${statusName(expected)}, got ${statusName(actual)}`);
