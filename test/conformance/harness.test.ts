@@ -106,6 +106,8 @@ export const KSIM_CHOICE = {
   eventCallbackTooEarly: STATUS.INVALID_DEVICE_STATE,
   /** [UNCONFIRMED 2] WSK_SET_STATIC_EVENT_CALLBACKS after the client's first socket. */
   staticTooLate: STATUS.INVALID_DEVICE_STATE,
+  /** [UNCONFIRMED 4] whether a graceful FIN is (also) a NULL DataIndication to WskReceiveEvent. */
+  finAsNullIndication: false as boolean,
 } as const;
 
 /** Asserts an NTSTATUS by name, so a failure message reads `STATUS_X` rather than a number. */
@@ -293,13 +295,23 @@ export async function nodeServer(): Promise<NodeServer> {
   };
 }
 
-/** A Node client to 127.0.0.1:port; resolves once connected. */
-export async function nodeClient(port: number): Promise<net.Socket> {
+/**
+ * A Node client connecting to 127.0.0.1:port, not waited for. On a conditional-accept listener
+ * Windows holds the handshake until the inspection is decided, so tests of that path must not
+ * wait for 'connect' first (ksim's host stack completes it at once; both are fine here).
+ */
+export function nodeConnecting(port: number): net.Socket {
   const client = net.connect({ host: LOOPBACK, port, allowHalfOpen: true });
   client.on('error', () => {
-    // Inspected by the tests that care through 'close' / their own listeners.
+    // Inspected by the tests that care through closed() / their own listeners.
   });
   onCleanup(() => void client.destroy());
+  return client;
+}
+
+/** A Node client to 127.0.0.1:port; resolves once connected. */
+export async function nodeClient(port: number): Promise<net.Socket> {
+  const client = nodeConnecting(port);
   await withTimeout(once(client, 'connect'), 10_000, `a Node client to connect to port ${port}`);
   return client;
 }
