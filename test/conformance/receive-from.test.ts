@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+//
+// Datagram sockets: WskReceiveFromEvent (shared/wsk-facts.md §3.7).
+//
+// WSK disables a non-static receive-from event when the callback returns
+// STATUS_DATA_NOT_ACCEPTED, until the application re-enables it. The bridge never returns it
+// (driver/callbacks.c): a datagram that does not fit the event budget is dropped, counted in
+// session.stats() and reported by a datagramsDropped event, and the event stays enabled. These
+// tests pin that behaviour, which is what a bridge user can observe of the rule.
+
+import assert from 'node:assert/strict';
+import { WskEvent, type WskBridgeEvent } from '../../lib/index.js';
+import {
+  LOOPBACK,
+  logOf,
+  nodeUdp,
+  openSession,
+  sleep,
+  useConformanceCleanup,
+  withTimeout,
+} from './harness.test.js';
+
+describe('receiving datagrams [R:nc-wsk-pfn_wsk_receive_from_event]', function () {
+  this.timeout(60_000);
+  useConformanceCleanup();
+
+  it('[R:nc-wsk-pfn_wsk_receive_from_event] datagrams are indicated one per record, in order, with the sender\'s address', async () => {
+    const session = await openSession();
+    const datagram = await session.socket('datagram');
+    await datagram.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
+    const port = (await datagram.localAddress())!.port;
+    await datagram.enableEvents(WskEvent.ReceiveFrom);
+    const log = logOf(datagram);
+    const udp = await nodeUdp();
+    for (let i = 0; i < 5; i++) await udp.send(`datagram ${i}`, port);
+    await log.until((events) => events.filter((e) => e.type === 'receiveFrom').length === 5, 'five datagrams');
+    const got = log.ofType('receiveFrom');
+    assert.deepEqual(
+      got.map((e) => e.data.toString()),
+      [0, 1, 2, 3, 4].map((i) => `datagram ${i}`),
+    );
+    for (const event of got) {
+      assert.equal(event.remoteAddress?.address, LOOPBACK);
+      assert.equal(event.remoteAddress?.port, udp.port);
+    }
+  });
+
+  it('[R:nc-wsk-pfn_wsk_receive_from_event] a disabled receive-from event leaves datagrams for WskReceiveFrom; re-enabling indicates again', async () => {
+    const session = await openSession();
+    const datagram = await session.socket('datagram');
+    await datagram.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
+    const port = (await datagram.localAddress())!.port;
+    await datagram.enableEvents(WskEvent.ReceiveFrom);
+    await datagram.disableEvent(WskEvent.ReceiveFrom);
+    const log = logOf(datagram);
+    const udp = await nodeUdp();
+    await udp.send('while disabled', port);
+    await log.none('receiveFrom');
+    assert.equal((await withTimeout(datagram.receiveFrom(100), 5000, 'WskReceiveFrom')).data.toString(), 'while disabled');
+    await datagram.enableEvents(WskEvent.ReceiveFrom);
+    await udp.send('enabled again', port);
+    assert.equal((await log.next('receiveFrom')).data.toString(), 'enabled again');
+  });
+
+  it('[R:nc-wsk-pfn_wsk_receive_from_event] past the event budget the bridge drops and counts datagrams (datagramsDropped events = stats), never silently, and the event stays enabled', async () => {
+    const budget = 64 * 1024;
+    const total = 400;
+    const size = 1000;
+    // One small READ_EVENTS in flight, so that an unread iterator lets the driver's budget run out.
+    const session = await openSession({ eventBudget: budget, pump: { depth: 1, readBytes: 64 * 1024 + 256 } });
+    const datagram = await session.socket('datagram');
+    await datagram.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
+    const port = (await datagram.localAddress())!.port;
+    await datagram.enableEvents(WskEvent.ReceiveFrom);
+    // A consumer that does not read yet: past one buffered event the pump stops reading.
+    const iterator = datagram.events({ highWaterMark: 1, lowWaterMark: 0 });
+
+    const udp = await nodeUdp();
+    for (let i = 0; i < total; i++) {
+      const message = Buffer.alloc(size, i & 0xff);
+      message.writeUInt32LE(i, 0);
+      await udp.send(message, port);
+      // Paced, so that no datagram is lost below WSK (in the host's socket buffer).
+      if (i % 20 === 19) await sleep(2);
+    }
+    // Wait until the driver has seen them all (indicated or counted as dropped) before reading.
+    const deadline = Date.now() + 10_000;
+    let stats = await session.stats();
+    while (stats.datagramsDropped === 0n && Date.now() < deadline) {
+      await sleep(20);
+      stats = await session.stats();
+    }
+    assert.ok(stats.datagramsDropped > 0n, `the budget should have run out (dropped ${stats.datagramsDropped})`);
+
+    const indices: number[] = [];
+    let droppedReported = 0;
+    const drain = async (): Promise<void> => {
+      while (indices.length + droppedReported < total) {
+        const next = await iterator.next();
+        if (next.done) throw new Error('the iterator ended early');
+        const event: WskBridgeEvent = next.value;
+        if (event.type === 'receiveFrom') {
+          assert.equal(event.data.length, size);
+          indices.push(event.data.readUInt32LE(0));
+        } else if (event.type === 'datagramsDropped') {
+          assert.ok(event.count > 0);
+          droppedReported += event.count;
+        }
+      }
+    };
+    await withTimeout(drain(), 20_000, `received + dropped to reach ${total}`).catch((error: unknown) => {
+      throw new Error(`${String(error)}: received ${indices.length}, dropped (reported) ${droppedReported}`);
+    });
+
+    stats = await session.stats();
+    assert.equal(BigInt(droppedReported), stats.datagramsDropped, 'every drop counted in stats was reported by an event');
+    assert.ok(droppedReported > 0);
+    for (let i = 1; i < indices.length; i++) assert.ok(indices[i]! > indices[i - 1]!, `datagrams in order: ${indices[i - 1]} then ${indices[i]}`);
+
+    // Still enabled: no re-enable needed after the drops.
+    await udp.send('after the drops', port);
+    for (;;) {
+      const next = await withTimeout(iterator.next(), 5000, 'a datagram after the drops');
+      assert.equal(next.done, false);
+      if (next.value.type === 'receiveFrom') {
+        assert.equal(next.value.data.toString(), 'after the drops');
+        break;
+      }
+    }
+    await iterator.return?.();
+  });
+});
