@@ -10,7 +10,7 @@
  * starts at offset 0. PAD entries are skipped by the reader and never delivered.
  *
  * Accounting. Data-class records (RECEIVE, RECEIVE_FROM, ACCEPT, INSPECT) may use at most
- * Budget ring bytes (DataUsed). Control-class records may use the whole ring, which is Budget +
+ * Budget ring bytes (DataUsed), except that one record is always admitted when none is held. Control-class records may use the whole ring, which is Budget +
  * Reserve (+ room for one wrap pad); when even that is full they go to the Overflow list, from
  * pool. Once the overflow holds anything, every new record goes behind it (control) or is
  * refused (data) until it drains, so records always leave in sequence order: ring first, then
@@ -240,7 +240,8 @@ WskbEventQueueDataRoomLocked(_In_ WSKB_SESSION *Session)
 
     if (!Queue->Ring || !IsListEmpty(&Queue->Overflow) || Queue->DataUsed >= Queue->Budget)
         return 0;
-    BudgetRoom = Queue->Budget - Queue->DataUsed;
+    /* As in WskbEventQueueReserveLocked: an empty budget takes any one record. */
+    BudgetRoom = Queue->DataUsed == 0 ? Queue->Capacity : Queue->Budget - Queue->DataUsed;
 
     /* The largest contiguous room WskbRingPlaceLocked could find. */
     if (Queue->Used == 0)
@@ -278,7 +279,10 @@ WskbEventQueueReserveLocked(_Inout_ WSKB_SESSION *Session, _In_ WSKB_EVENT_CLASS
     Bytes = WSKB_ALIGN8((ULONG)(sizeof(WSKB_RING_ENTRY) + sizeof(WSKB_EVENT_HEADER)) + BodyLength);
 
     if (Class == WskbEventClassData) {
-        if (!IsListEmpty(&Queue->Overflow) || Queue->DataUsed + Bytes > Queue->Budget)
+        /* With no data held, one record is admitted whatever its size: a budget smaller than
+         * the largest record (a 64 KiB datagram against the 64 KiB minimum) must not refuse it
+         * forever. The ring's slack of one largest record makes room for it. */
+        if (!IsListEmpty(&Queue->Overflow) || (Queue->DataUsed != 0 && Queue->DataUsed + Bytes > Queue->Budget))
             return NULL;
         Offset = WskbRingPlaceLocked(Queue, Bytes);
         if (Offset == WSKB_NO_ROOM)
