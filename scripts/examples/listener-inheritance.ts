@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+//
+// Seed paragraph: "A listening socket can automatically enable event callback functions on
+// connection-oriented sockets that are accepted by the listening socket's WskAcceptEvent event
+// callback function." WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE on the listener: the socket accepted
+// through WskAcceptEvent indicates receive with no enable call of its own. A socket taken with
+// WskAccept (IRP style) does not inherit it. And the inherited RECEIVE cannot be disabled on the
+// listener.
+//
+//   node dist/scripts/examples/listener-inheritance.js
+
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { WskEvent } from '../../lib/index.js';
+import { maskName, openSession, printControl, run, sleep, watch } from './common.js';
+
+async function nodeClient(port: number, text: string): Promise<net.Socket> {
+  const client = net.connect({ host: '127.0.0.1', port });
+  client.on('error', (error) => console.log(`  [node client] ${error.message}`));
+  await once(client, 'connect');
+  console.log(`  node client ${client.localPort}: connected; write ${JSON.stringify(text)}`);
+  client.write(text);
+  return client;
+}
+
+run(async () => {
+  await using session = await openSession();
+  const listener = await session.socket('listen');
+  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  const port = (await listener.localAddress())!.port;
+  console.log(`  listening socket 0x${listener.id.toString(16)} on 127.0.0.1:${port}`);
+  const listenerEvents = watch(listener, 'listener');
+
+  const mask = WskEvent.Accept | WskEvent.Receive;
+  printControl(`SO_WSK_EVENT_CALLBACK ${maskName(mask)} on the listener`, await listener.setEventCallbackRaw(mask, { irp: false }), false);
+
+  const first = await nodeClient(port, 'inherited receive');
+  const accept = await listenerEvents.waitFor('accept', 5000);
+  if (accept?.type === 'accept' && accept.socket) {
+    const acceptedEvents = watch(accept.socket, 'event-accepted');
+    await acceptedEvents.waitFor('receive', 2000);
+    console.log(`  event-accepted socket: ${acceptedEvents.seen.some((e) => e.type === 'receive') ? 'receive indicated (inherited)' : 'no receive event'}`);
+    await acceptedEvents.stop();
+  }
+
+  const disable = WskEvent.Receive | WskEvent.Disable;
+  printControl(`SO_WSK_EVENT_CALLBACK ${maskName(disable)} on the listener (inherited set: must fail)`, await listener.setEventCallbackRaw(disable, { irp: true }), true);
+
+  // WskAccept takes the next connection before WskAcceptEvent sees it.
+  const pending = listener.accept();
+  await sleep(50);
+  const second = await nodeClient(port, 'not inherited');
+  const { socket: irpAccepted } = await pending;
+  console.log(`  WskAccept (IRP) completed: socket 0x${irpAccepted.id.toString(16)}`);
+  const irpEvents = watch(irpAccepted, 'irp-accepted');
+  await sleep(300);
+  console.log(`  WskAccept'ed socket: receive events ${irpEvents.seen.filter((e) => e.type === 'receive').length}; WskReceive gets ${JSON.stringify((await irpAccepted.receive(100)).toString())}`);
+
+  await irpEvents.stop();
+  await listenerEvents.stop();
+  first.destroy();
+  second.destroy();
+});
