@@ -46,7 +46,8 @@ uint64_t KsimHostThreadId(void);
 void KsimHostYield(void);
 void KsimHostSleepNs(uint64_t Nanoseconds);
 
-/* One thread-local slot, for ksim's per-thread state. */
+/* One thread-local slot, for ksim's per-thread state; a non-NULL value must come from
+ * KsimHostAlloc and is freed with KsimHostFree when the thread ends. */
 void *KsimHostTlsGet(void);
 void KsimHostTlsSet(void *Value);
 

@@ -73,6 +73,18 @@ typedef struct _KSIM_THREAD {
 } KSIM_THREAD;
 
 KSIM_THREAD *KsimCurrentThread(void);
+const char *KsimIrqlName(KIRQL Irql);
+
+/* Process-wide initialization, once (every public entry point calls it). */
+void KsimEnsureInitialized(void);
+void KsimCoreInitialize(void);
+int KsimFormat(char *Buffer, size_t Size, const char *Format, ...) __attribute__((format(printf, 3, 4)));
+uint64_t KsimVerifierFailureCount(void);
+const char *KsimTagText(ULONG Tag, char Text[5]);
+
+/* An MDL for ksim's own buffers (the WSK provider's receive indications): counted as
+ * outstanding like any MDL, never a fault-injection point, already built for nonpaged pool. */
+PMDL KsimMdlAllocateInternal(_In_opt_ PVOID VirtualAddress, _In_ ULONG Length);
 
 /* One process-wide lock for the slow paths of ksim's own bookkeeping (lists of IRPs, MDLs,
  * system threads, symbolic links, devices). Never held while calling driver code. */
@@ -102,10 +114,8 @@ uint64_t KsimFaultInjectionPoints(void);
 /* KMDF side used by the I/O manager (wdf_*.c). */
 typedef struct _KSIM_WDF_DEVICE KSIM_WDF_DEVICE;
 typedef struct _KSIM_WDF_FILE KSIM_WDF_FILE;
-void KsimWdfUnloadDriver(void);
-void KsimWdfFailedDriverEntry(void);
-void KsimWdfResetAfterUnload(void);
 BOOLEAN KsimWdfDriverCreated(void);
+uint64_t KsimWdfDeviceCount(void);
 
 /* Names "\\.\Name" -> the device, via \DosDevices\Name; NULL if none. Takes a reference on
  * the device (KsimWdfDeviceRelease). */

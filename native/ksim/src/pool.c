@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ksim pool: ExAllocatePool2 / ExFreePoolWithTag over the host heap, with what Driver
+ * Verifier's special pool and pool tracking give on Windows: a header per block (tag, size,
+ * magic), a guard after the block, per-tag accounting for leak reports, poisoning and a
+ * quarantine of freed blocks to catch double frees and writes after free.
+ */
+#include "ksim_internal.h"
+
+#define KSIM_POOL_LIVE 0x4C6F6F506D69536BULL  /* "kSimPooL" */
+#define KSIM_POOL_FREED 0x44656572466D6953ULL /* "SimFreeD" */
+#define KSIM_POOL_GUARD 0xA5C3E10FB4D29687ULL
+#define KSIM_POOL_FREE_FILL 0xDD
+#define KSIM_POOL_UNINITIALIZED_FILL 0xCD
+#define KSIM_POOL_TAGS 1024
+#define KSIM_QUARANTINE_BLOCKS 1024
+#define KSIM_QUARANTINE_BYTES (16u << 20)
+
+typedef struct _KSIM_POOL_HEADER {
+    LIST_ENTRY Link;
+    uint64_t Magic;
+    SIZE_T Size;
+    uint64_t Sequence;
+    ULONG Tag;
+    BOOLEAN Paged;
+    BOOLEAN Reported;
+    UCHAR Reserved[18];
+} KSIM_POOL_HEADER;
+_Static_assert(sizeof(KSIM_POOL_HEADER) % 16 == 0, "pool blocks stay 16-byte aligned, as on x64 Windows");
+
+typedef struct _KSIM_POOL_TAG {
+    ULONG Tag;
+    uint64_t Blocks;
+    uint64_t Bytes;
+} KSIM_POOL_TAG;
+
+static KSIM_HOST_MUTEX *PoolLock;
+static LIST_ENTRY PoolBlocks;
+static KSIM_POOL_TAG PoolTags[KSIM_POOL_TAGS];
+static uint64_t PoolOutstanding, PoolBytes, PoolTotal, PoolSequence;
+static KSIM_POOL_HEADER *Quarantine[KSIM_QUARANTINE_BLOCKS];
+static unsigned QuarantineHead, QuarantineCount;
+static size_t QuarantineBytes;
+
+void KsimPoolInitialize(void)
+{
+    PoolLock = KsimHostMutexCreate();
+    InitializeListHead(&PoolBlocks);
+}
+
+/* Tag as the four characters a debugger shows ('sBkW' in source prints as "WkBs"). */
+const char *KsimTagText(ULONG Tag, char Text[5])
+{
+    for (int i = 0; i < 4; ++i) {
+        unsigned char c = (unsigned char)(Tag >> (8 * i));
+        Text[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    Text[4] = '\0';
+    return Text;
+}
+
+static KSIM_POOL_TAG *TagEntry(ULONG Tag, BOOLEAN Create)
+{
+    unsigned Index = (unsigned)((Tag * 2654435761u) % KSIM_POOL_TAGS);
+    for (unsigned Probe = 0; Probe < KSIM_POOL_TAGS; ++Probe) {
+        KSIM_POOL_TAG *Entry = &PoolTags[(Index + Probe) % KSIM_POOL_TAGS];
+        if (Entry->Tag == Tag)
+            return Entry;
+        if (Entry->Tag == 0) {
+            if (!Create)
+                return NULL;
+            Entry->Tag = Tag;
+            return Entry;
+        }
+    }
+    return NULL;
+}
+
+static uint64_t *GuardOf(KSIM_POOL_HEADER *Header)
+{
+    return (uint64_t *)((PUCHAR)(Header + 1) + Header->Size);
+}
+
+static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
+{
+    uint64_t Guard;
+    __builtin_memcpy(&Guard, GuardOf(Header), sizeof(Guard));
+    return Guard == KSIM_POOL_GUARD;
+}
+
+/* Frees the oldest quarantined blocks until the quarantine fits; reports blocks that were
+ * written after they were freed. Called with PoolLock held. */
+static void QuarantineTrim(size_t Incoming)
+{
+    while (QuarantineCount > 0 &&
+           (QuarantineCount >= KSIM_QUARANTINE_BLOCKS || QuarantineBytes + Incoming > KSIM_QUARANTINE_BYTES)) {
+        unsigned Oldest = (QuarantineHead + KSIM_QUARANTINE_BLOCKS - QuarantineCount) % KSIM_QUARANTINE_BLOCKS;
+        KSIM_POOL_HEADER *Header = Quarantine[Oldest];
+        PUCHAR Data = (PUCHAR)(Header + 1);
+        Quarantine[Oldest] = NULL;
+        QuarantineCount--;
+        QuarantineBytes -= Header->Size;
+        for (SIZE_T i = 0; i < Header->Size; ++i) {
+            if (Data[i] != KSIM_POOL_FREE_FILL) {
+                char Text[5];
+                KsimVerifierFail("pool block %p (tag '%s', %zu bytes) was written after it was freed (offset %zu)",
+                                 (void *)Data, KsimTagText(Header->Tag, Text), (size_t)Header->Size, (size_t)i);
+                break;
+            }
+        }
+        KsimHostFree(Header);
+    }
+}
+
+PVOID
+ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    const POOL_FLAGS Kinds = POOL_FLAG_NON_PAGED | POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG_PAGED;
+    const POOL_FLAGS KnownRequired = POOL_FLAG_USE_QUOTA | POOL_FLAG_UNINITIALIZED | POOL_FLAG_CACHE_ALIGNED |
+                                     POOL_FLAG_RAISE_ON_FAILURE | Kinds;
+    POOL_FLAGS Kind = Flags & Kinds;
+    KSIM_POOL_HEADER *Header;
+    KSIM_POOL_TAG *Entry;
+    uint64_t Guard = KSIM_POOL_GUARD;
+
+    KsimEnsureInitialized();
+    if (!KsimCheckIrql("ExAllocatePool2", DISPATCH_LEVEL))
+        return NULL;
+    if (Tag == 0) {
+        KsimVerifierFail("ExAllocatePool2: Tag must be non-zero");
+        return NULL;
+    }
+    if (Kind != POOL_FLAG_NON_PAGED && Kind != POOL_FLAG_NON_PAGED_EXECUTE && Kind != POOL_FLAG_PAGED) {
+        KsimVerifierFail("ExAllocatePool2: Flags 0x%llx must name exactly one of POOL_FLAG_NON_PAGED, "
+                         "POOL_FLAG_NON_PAGED_EXECUTE, POOL_FLAG_PAGED",
+                         (unsigned long long)Flags);
+        return NULL;
+    }
+    if ((Flags & 0xFFFFFFFFull) & ~KnownRequired) {
+        /* Unknown required flags make ExAllocatePool2 fail on Windows. */
+        KsimVerifierFail("ExAllocatePool2: unknown required flags 0x%llx", (unsigned long long)(Flags & ~KnownRequired));
+        return NULL;
+    }
+    if (Flags & POOL_FLAG_RAISE_ON_FAILURE) {
+        KsimVerifierFail("ExAllocatePool2: POOL_FLAG_RAISE_ON_FAILURE is not supported by ksim (no SEH)");
+        return NULL;
+    }
+    if (Kind == POOL_FLAG_PAGED && KeGetCurrentIrql() > APC_LEVEL) {
+        KsimVerifierFail("ExAllocatePool2: paged pool requested at DISPATCH_LEVEL");
+        return NULL;
+    }
+    if (KsimFaultInjectShouldFail("ExAllocatePool2"))
+        return NULL;
+    if (NumberOfBytes > ((SIZE_T)1 << 40))
+        return NULL;
+    Header = KsimHostAlloc(sizeof(*Header) + NumberOfBytes + sizeof(Guard));
+    if (!Header)
+        return NULL;
+    __builtin_memset(Header, 0, sizeof(*Header));
+    Header->Magic = KSIM_POOL_LIVE;
+    Header->Size = NumberOfBytes;
+    Header->Tag = Tag;
+    Header->Paged = Kind == POOL_FLAG_PAGED;
+    __builtin_memset(Header + 1, (Flags & POOL_FLAG_UNINITIALIZED) ? KSIM_POOL_UNINITIALIZED_FILL : 0, NumberOfBytes);
+    __builtin_memcpy(GuardOf(Header), &Guard, sizeof(Guard));
+
+    KsimHostMutexLock(PoolLock);
+    Header->Sequence = ++PoolSequence;
+    InsertTailList(&PoolBlocks, &Header->Link);
+    PoolOutstanding++;
+    PoolBytes += NumberOfBytes;
+    PoolTotal++;
+    Entry = TagEntry(Tag, TRUE);
+    if (Entry) {
+        Entry->Blocks++;
+        Entry->Bytes += NumberOfBytes;
+    }
+    KsimHostMutexUnlock(PoolLock);
+    return Header + 1;
+}
+
+VOID
+ExFreePoolWithTag(PVOID P, ULONG Tag)
+{
+    KSIM_POOL_HEADER *Header;
+    KSIM_POOL_TAG *Entry;
+    char Text[5], Text2[5];
+
+    KsimEnsureInitialized();
+    KsimCheckIrql("ExFreePoolWithTag", DISPATCH_LEVEL);
+    if (P == NULL) {
+        KsimVerifierFail("ExFreePoolWithTag(NULL)");
+        return;
+    }
+    if (((ULONG_PTR)P & 15) != 0) {
+        KsimVerifierFail("ExFreePoolWithTag(%p): not the start of a pool block", P);
+        return;
+    }
+    Header = (KSIM_POOL_HEADER *)P - 1;
+    KsimHostMutexLock(PoolLock);
+    if (Header->Magic == KSIM_POOL_FREED) {
+        KsimHostMutexUnlock(PoolLock);
+        KsimVerifierFail("ExFreePoolWithTag(%p): double free (block of tag '%s', %zu bytes)", P,
+                         KsimTagText(Header->Tag, Text), (size_t)Header->Size);
+        return;
+    }
+    if (Header->Magic != KSIM_POOL_LIVE) {
+        KsimHostMutexUnlock(PoolLock);
+        KsimVerifierFail("ExFreePoolWithTag(%p): not a pool block, or its header is corrupted", P);
+        return;
+    }
+    if (Tag != 0 && Tag != Header->Tag) {
+        KsimHostMutexUnlock(PoolLock);
+        /* BAD_POOL_CALLER 0x0A on Windows. The block stays allocated. */
+        KsimVerifierFail("ExFreePoolWithTag(%p): freed with tag '%s' but allocated with tag '%s'", P,
+                         KsimTagText(Tag, Text), KsimTagText(Header->Tag, Text2));
+        return;
+    }
+    if (Header->Paged && KeGetCurrentIrql() > APC_LEVEL)
+        KsimVerifierFail("ExFreePoolWithTag(%p): paged pool freed at DISPATCH_LEVEL", P);
+    if (!GuardIntact(Header))
+        KsimVerifierFail("pool block %p (tag '%s', %zu bytes) was written past its end", P,
+                         KsimTagText(Header->Tag, Text), (size_t)Header->Size);
+    RemoveEntryList(&Header->Link);
+    PoolOutstanding--;
+    PoolBytes -= Header->Size;
+    Entry = TagEntry(Header->Tag, FALSE);
+    if (Entry) {
+        Entry->Blocks--;
+        Entry->Bytes -= Header->Size;
+    }
+    Header->Magic = KSIM_POOL_FREED;
+    __builtin_memset(P, KSIM_POOL_FREE_FILL, Header->Size);
+    if (Header->Size <= KSIM_QUARANTINE_BYTES / 4) {
+        QuarantineTrim(Header->Size);
+        Quarantine[QuarantineHead] = Header;
+        QuarantineHead = (QuarantineHead + 1) % KSIM_QUARANTINE_BLOCKS;
+        QuarantineCount++;
+        QuarantineBytes += Header->Size;
+        KsimHostMutexUnlock(PoolLock);
+    } else {
+        KsimHostMutexUnlock(PoolLock);
+        KsimHostFree(Header);
+    }
+}
+
+void KsimPoolCounters(uint64_t *Allocations, uint64_t *Bytes, uint64_t *Total)
+{
+    KsimEnsureInitialized();
+    KsimHostMutexLock(PoolLock);
+    *Allocations = PoolOutstanding;
+    *Bytes = PoolBytes;
+    *Total = PoolTotal;
+    KsimHostMutexUnlock(PoolLock);
+}
+
+uint64_t KsimPoolOutstandingByTag(uint32_t Tag)
+{
+    KSIM_POOL_TAG *Entry;
+    uint64_t Blocks = 0;
+    KsimEnsureInitialized();
+    KsimHostMutexLock(PoolLock);
+    Entry = TagEntry(Tag, FALSE);
+    if (Entry)
+        Blocks = Entry->Blocks;
+    KsimHostMutexUnlock(PoolLock);
+    return Blocks;
+}
+
+uint64_t KsimPoolReportLeaks(const char *When)
+{
+    PLIST_ENTRY Link;
+    uint64_t Blocks = 0;
+    /* One line per tag: the blocks not yet reported, their bytes and the first of them. */
+    struct {
+        ULONG Tag;
+        uint64_t Blocks, Bytes, FirstSequence;
+        PVOID First;
+    } Report[32];
+    unsigned Reports = 0, Overflow = 0;
+
+    KsimEnsureInitialized();
+    KsimHostMutexLock(PoolLock);
+    for (Link = PoolBlocks.Flink; Link != &PoolBlocks; Link = Link->Flink) {
+        KSIM_POOL_HEADER *Header = CONTAINING_RECORD(Link, KSIM_POOL_HEADER, Link);
+        unsigned i;
+        Blocks++;
+        if (Header->Reported)
+            continue;
+        Header->Reported = TRUE;
+        for (i = 0; i < Reports && Report[i].Tag != Header->Tag; ++i)
+            ;
+        if (i == Reports) {
+            if (Reports == 32) {
+                Overflow++;
+                continue;
+            }
+            Report[i].Tag = Header->Tag;
+            Report[i].Blocks = Report[i].Bytes = 0;
+            Report[i].First = Header + 1;
+            Report[i].FirstSequence = Header->Sequence;
+            Reports++;
+        }
+        Report[i].Blocks++;
+        Report[i].Bytes += Header->Size;
+    }
+    KsimHostMutexUnlock(PoolLock);
+    for (unsigned i = 0; i < Reports; ++i) {
+        char Text[5];
+        KsimVerifierFail("pool leak %s: tag '%s': %llu block(s), %llu bytes (first at %p, allocation #%llu)", When,
+                         KsimTagText(Report[i].Tag, Text), (unsigned long long)Report[i].Blocks,
+                         (unsigned long long)Report[i].Bytes, Report[i].First,
+                         (unsigned long long)Report[i].FirstSequence);
+    }
+    if (Overflow)
+        KsimVerifierFail("pool leak %s: %u more block(s) under other tags", When, Overflow);
+    return Blocks;
+}
