@@ -10,6 +10,7 @@ import {
   assertErrorStatus,
   assertStatus,
   boundListener,
+  KSIM_CHOICE,
   logOf,
   nodeClient,
   openSession,
@@ -94,6 +95,7 @@ describe('accepting connections [R:nc-wsk-pfn_wsk_accept_event]', function () {
     await listener.enableEvents(WskEvent.Accept | WskEvent.Receive);
     const result = await listener.setEventCallbackRaw(WskEvent.Receive | WskEvent.Disable, { irp: true });
     assertErrorStatus(result.callStatus, 'disable RECEIVE on a listener');
+    assertStatus(result.callStatus, KSIM_CHOICE.listenerInheritedDisable, 'disable RECEIVE on a listener (ksim\'s choice)');
     // ...and it is still inherited.
     const log = logOf(listener);
     const client = await nodeClient(port);

@@ -106,6 +106,10 @@ export const KSIM_CHOICE = {
   eventCallbackTooEarly: STATUS.INVALID_DEVICE_STATE,
   /** [UNCONFIRMED 2] WSK_SET_STATIC_EVENT_CALLBACKS after the client's first socket. */
   staticTooLate: STATUS.INVALID_DEVICE_STATE,
+  /** Undocumented status (not in §7): disabling a static event. */
+  staticDisable: STATUS.INVALID_DEVICE_REQUEST,
+  /** Undocumented status (not in §7): disabling, on a listener, a connection event it passes on. */
+  listenerInheritedDisable: STATUS.INVALID_DEVICE_REQUEST,
   /** [UNCONFIRMED 4] whether a graceful FIN is (also) a NULL DataIndication to WskReceiveEvent. */
   finAsNullIndication: false as boolean,
 } as const;

@@ -168,6 +168,25 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
     }
   });
 
+  it('[R:nc-wsk-pfn_wsk_receive_event] a reset with only RECEIVE enabled is indicated as a NULL DataIndication (receiveClosed): the socket no longer works', async () => {
+    const session = await openSession();
+    const { socket, peer } = await connectedPair(session);
+    await socket.enableEvents(WskEvent.Receive);
+    const log = logOf(socket);
+    peer.resetAndDestroy();
+    await log.next('receiveClosed');
+    await log.none('disconnect', 50);
+  });
+
+  it('[R:nc-wsk-pfn_wsk_send_backlog_event] [UNCONFIRMED 10] enabling SEND_BACKLOG on a connected socket indicates the current ideal backlog', async () => {
+    const session = await openSession();
+    const { socket } = await connectedPair(session);
+    await socket.enableEvents(WskEvent.SendBacklog);
+    const log = logOf(socket);
+    const event = await log.next('sendBacklog');
+    assert.ok(event.idealBacklogSize > 0, `IdealBacklogSize ${event.idealBacklogSize}`);
+  });
+
   it('[L:sio-wsk-query-ideal-send-backlog] SIO_WSK_QUERY_IDEAL_SEND_BACKLOG (IRP) on a connected socket returns a SIZE_T', async () => {
     const session = await openSession();
     const { socket } = await connectedPair(session);

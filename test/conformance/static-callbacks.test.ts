@@ -72,6 +72,8 @@ describe('WSK_SET_STATIC_EVENT_CALLBACKS [L:wsk-set-static-event-callbacks]', fu
     const { socket, peer } = await connectedPair(session);
     const withIrp = await socket.setEventCallbackRaw(WskEvent.Receive | WskEvent.Disable, { irp: true });
     assertErrorStatus(withIrp.callStatus, 'disable a static RECEIVE with an IRP');
+    assertStatus(withIrp.callStatus, KSIM_CHOICE.staticDisable, 'disable a static RECEIVE (ksim\'s choice)');
+    assertStatus(withIrp.irpStatus, KSIM_CHOICE.staticDisable, 'its IRP');
     const withoutIrp = await socket.setEventCallbackRaw(WskEvent.Receive | WskEvent.Disable, { irp: false });
     assertErrorStatus(withoutIrp.callStatus, 'disable a static RECEIVE without an IRP');
     const log = logOf(socket);
