@@ -19,7 +19,21 @@
         "<!@(node scripts/gyp-sources.js driver)"
       ],
       "include_dirs": ["native/ksim/include", "native/ksim", "driver"],
-      "cflags": ["-fPIC"]
+      "cflags": ["-fPIC"],
+      "conditions": [
+        ["OS=='win'", {
+          # The Windows SDK's own headers include <ws2def.h> and <sal.h>; with ksim's headers
+          # of those names on the path they would get ksim's. So the host layer (the only ksim
+          # code that includes SDK headers) is the separate target ksim_host below.
+          "sources/": [["exclude", "native/ksim/host/[^/]*\\.c$"]],
+          "dependencies": ["ksim_host"],
+          # ksim and the driver sources are GNU C11 (__atomic builtins, __attribute__), which
+          # MSVC's C compiler does not take: clang-cl (Visual Studio component "C++ Clang
+          # tools for Windows"). Untested so far: see docs/windows.md.
+          "msbuild_toolset": "ClangCL",
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/clang:-std=gnu11", "-Wno-unused-parameter", "-Wno-multichar"] } }
+        }]
+      ]
     },
     {
       "target_name": "wskbridge",
@@ -41,5 +55,22 @@
         }]
       ]
     }
+  ],
+  "conditions": [
+    ["OS=='win'", {
+      "targets": [
+        {
+          # The Windows host layer (host_*_win.c: Win32 threads and Winsock), with only its own
+          # directory on the include path; see ksim_driver.
+          "target_name": "ksim_host",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/gyp-sources.js ksim)"],
+          "sources/": [["exclude", ".*"], ["include", "native/ksim/host/[^/]*\\.c$"]],
+          "include_dirs": ["native/ksim/host"],
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/std:c11"] } },
+          "link_settings": { "libraries": ["ws2_32.lib"] }
+        }
+      ]
+    }]
   ]
 }
