@@ -31,6 +31,7 @@ export {
   SOCK_DGRAM,
   MSG_BCAST,
   MSG_MCAST,
+  MSG_TRUNC,
   makeWskVersion,
   eventMaskNames,
   validEventsByKind,

@@ -7,7 +7,7 @@
 
 import { WskError } from './errors.js';
 import type { EventsOptions, WskBridgeEvent } from './events.js';
-import { isError } from './ntstatus.js';
+import { isError, NTSTATUS } from './ntstatus.js';
 import {
   decodeAcceptOut,
   decodeControlOut,
@@ -44,6 +44,7 @@ import {
 import type { WskSession } from './session.js';
 import {
   eventMaskNames,
+  MSG_TRUNC,
   SocketOption,
   SOL_SOCKET,
   validEventsByKind,
@@ -76,6 +77,9 @@ export interface ReceiveFromResult {
   data: Buffer;
   remoteAddress: WskAddress | null;
   controlFlags: number;
+  /** The datagram was longer than maxLength: WSK completed with the warning
+   * STATUS_BUFFER_OVERFLOW (or flagged MSG_TRUNC) and `data` is its head. */
+  truncated: boolean;
 }
 
 /** What SO_WSK_EVENT_CALLBACK returned: WSK's status, and the IRP's when one was passed. */
@@ -221,8 +225,13 @@ export class WskSocket {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
     const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
     const result = await this.ioctl('receiveFrom', WSKB_IOCTL_RECEIVE_FROM, input, layouts.WSKB_RECEIVE_FROM_OUT.size + maxLength);
+    if (result.status !== 0 && result.output.length < layouts.WSKB_RECEIVE_FROM_OUT.size) {
+      // A warning (not an error) with nothing copied back: the datagram is gone, say why.
+      throw new WskError('receiveFrom', result.status, 'the driver returned no WSKB_RECEIVE_FROM_OUT with this warning');
+    }
     const out = decodeReceiveFromOut(result.output.subarray(0, result.information));
-    return { data: out.data, remoteAddress: out.remoteAddress, controlFlags: out.controlFlags };
+    const truncated = result.status === NTSTATUS.STATUS_BUFFER_OVERFLOW || (out.controlFlags & MSG_TRUNC) !== 0;
+    return { data: out.data, remoteAddress: out.remoteAddress, controlFlags: out.controlFlags, truncated };
   }
 
   /** WskDisconnect: graceful (FIN, after optional final data) or abortive (RST). */

@@ -131,6 +131,8 @@ export const SocketIoctl = Object.freeze({
 /** WskReceiveFromEvent flags (Windows values, not BSD's). */
 export const MSG_BCAST = 0x0400;
 export const MSG_MCAST = 0x0800;
+/** WskReceiveFrom ControlFlags: the datagram did not fit (ws2def.h). */
+export const MSG_TRUNC = 0x0100;
 
 /** MAKE_WSK_VERSION. */
 export function makeWskVersion(major: number, minor: number): number {

@@ -27,7 +27,12 @@ export function payload(bytes: number): Buffer {
 
 /** A Node TCP server on host:0; resolves once listening, with its port. */
 export async function nodeServer(host: string, onConnection: (socket: net.Socket) => void): Promise<{ server: net.Server; port: number }> {
-  const server = net.createServer(onConnection);
+  const server = net.createServer((socket) => {
+    // The kernel side may reset connections on purpose (abortive disconnect, session close);
+    // a test that cares listens for 'error' itself.
+    socket.on('error', () => {});
+    onConnection(socket);
+  });
   server.listen(0, host);
   await once(server, 'listening');
   return { server, port: (server.address() as net.AddressInfo).port };
