@@ -10,7 +10,7 @@
 // is printed as it arrives, then a summary of what the kernel saw.
 
 import * as net from 'node:net';
-import { open, WskEvent, type WskBridgeEvent, type WskSocket } from '../lib/index.js';
+import { open, WskEvent, WskFlag, type WskBridgeEvent, type WskSocket } from '../lib/index.js';
 
 const PEERS = 3;
 const started = process.hrtime.bigint();
@@ -23,7 +23,7 @@ function describe(event: WskBridgeEvent): string {
         ? `new socket ${label(event.socket.id)}, ${fmt(event.remoteAddress)} -> ${fmt(event.localAddress)}`
         : 'AcceptSocket == NULL: the listener is dead';
     case 'receive':
-      return `${event.data.length} of ${event.bytesIndicated} bytes indicated, flags 0x${event.flags.toString(16)}: ${JSON.stringify(event.data.toString())}`;
+      return `${event.data.length} of ${event.bytesIndicated} bytes indicated [${receiveFlags(event.flags)}]: ${JSON.stringify(event.data.toString())}`;
     case 'disconnect':
       return event.abortive ? 'abortive (reset)' : 'graceful (FIN)';
     case 'receiveFrom':
@@ -42,6 +42,15 @@ function describe(event: WskBridgeEvent): string {
     default:
       return '';
   }
+}
+
+/** WskReceiveEvent's Flags by name. */
+function receiveFlags(flags: number): string {
+  const names: string[] = [];
+  if (flags & WskFlag.ReleaseAsap) names.push('RELEASE_ASAP');
+  if (flags & WskFlag.EntireMessage) names.push('ENTIRE_MESSAGE');
+  if (flags & WskFlag.AtDispatchLevel) names.push('AT_DISPATCH_LEVEL');
+  return names.join('|') || '0';
 }
 
 function fmt(address: { address: string; port: number } | null): string {
@@ -72,6 +81,8 @@ async function peer(index: number, port: number): Promise<void> {
   for (const message of [`hello from peer ${index}`, `bye from peer ${index}`]) {
     socket.write(message);
     await expect(message);
+    // A pause, so that the three conversations interleave in the event log.
+    await new Promise((resolve) => setTimeout(resolve, 15));
   }
   socket.end();
   await closed;
@@ -92,9 +103,10 @@ async function main(): Promise<void> {
   console.log(`${'seq'.padStart(4)}  ${'time'.padStart(10)}  ${'socket'.padEnd(9)}  ${'event'.padEnd(13)}  details`);
 
   const accepted = new Map<bigint, WskSocket>();
+  const echoedBytes = new Map<bigint, number>();
   const work: Promise<unknown>[] = [];
   const peers = Promise.all(
-    Array.from({ length: PEERS }, (_, i) => new Promise((resolve) => setTimeout(resolve, i * 40)).then(() => peer(i + 1, port))),
+    Array.from({ length: PEERS }, (_, i) => new Promise((resolve) => setTimeout(resolve, i * 10)).then(() => peer(i + 1, port))),
   );
   let closedConnections = 0;
 
@@ -106,6 +118,7 @@ async function main(): Promise<void> {
     } else if (event.type === 'receive') {
       // Echo, in the kernel, from the socket that received.
       work.push(accepted.get(event.socketId)!.send(event.data));
+      echoedBytes.set(event.socketId, (echoedBytes.get(event.socketId) ?? 0) + event.data.length);
     } else if (event.type === 'disconnect' || event.type === 'receiveClosed') {
       const socket = accepted.get(event.socketId)!;
       work.push(socket.disconnect().then(() => socket.close()));
@@ -122,6 +135,7 @@ async function main(): Promise<void> {
   console.log(`  event queue high water ${stats.eventBytesHighWater} bytes of a ${stats.eventBudgetBytes}-byte budget`);
   console.log(`  receive pauses ${stats.receivePauses}, resumes ${stats.receiveResumes}, datagrams dropped ${stats.datagramsDropped}, accepts refused ${stats.acceptsRefused}`);
   console.log(`  sockets open now ${stats.socketsOpen} (the listener)`);
+  for (const [id, bytes] of echoedBytes) console.log(`  ${label(id)}: received and echoed ${bytes} bytes`);
   await listener.close();
   await session.close();
   console.log('\ndone.');
