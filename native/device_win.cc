@@ -259,18 +259,22 @@ class WinDevice final : public Device {
   }
 
   void Close() override {
+    HANDLE file;
     {
+      // Once closing is set under the lock no Ioctl can be issuing, and none will start.
       std::lock_guard<std::mutex> lock(core_->mutex);
       if (core_->closing) return;
       core_->closing = true;
-      // CancelIoEx reaches the requests the driver left cancelable; closing the handle then
-      // sends IRP_MJ_CLEANUP, on which the driver completes whatever it still holds. The file
-      // object, and with it the port association, outlives the handle until the last request
-      // completes, so every completion still arrives at the port below.
-      CancelIoEx(core_->file, nullptr);
-      CloseHandle(core_->file);
+      file = core_->file;
       core_->file = INVALID_HANDLE_VALUE;
     }
+    // CancelIoEx reaches the requests the driver left cancelable; closing the handle then sends
+    // IRP_MJ_CLEANUP, on which the driver completes whatever it still holds. The file object,
+    // and with it the port association, outlives the handle until the last request completes,
+    // so every completion still arrives at the port below. Outside the lock: cleanup runs the
+    // driver's EvtFileCleanup in this thread, while the I/O thread must keep draining.
+    CancelIoEx(file, nullptr);
+    CloseHandle(file);
 
     if (std::this_thread::get_id() == thread_.get_id()) {
       // Called from the sink (the contract forbids it, but a Device may be destroyed there when
