@@ -206,9 +206,10 @@ void TestSeveralInFlightDrainedByClose() {
   // TimeoutSpecified; WCHAR Name[] at offset 14. Windows cancels these waits; Wine 8 does not
   // (neither CancelIoEx nor closing the handle reaches them), so a 3 s timeout bounds the test
   // there and the drain is still checked.
+  // (1 s.)
   std::vector<uint8_t> wait(16 + relative.size() * sizeof(wchar_t));
   LARGE_INTEGER timeout;
-  timeout.QuadPart = -30000000LL;
+  timeout.QuadPart = -10000000LL;
   ULONG nameLength = static_cast<ULONG>(relative.size() * sizeof(wchar_t));
   BOOLEAN timeoutSpecified = TRUE;
   std::memcpy(wait.data(), &timeout, 8);
@@ -242,6 +243,42 @@ void TestSeveralInFlightDrainedByClose() {
                           (RunningOnWine() ? "; Wine lets FSCTL_PIPE_WAIT time out with STATUS_IO_TIMEOUT)" : ")"));
   CloseHandle(client);
   CloseHandle(server);
+}
+
+void TestSeveralListensCancelledAndDrained() {
+  // Several pended requests on one handle, as several READ_EVENTS are: FSCTL_PIPE_LISTEN on a
+  // server instance queues each request until a client connects.
+  std::wstring name = PipeName(L"d");
+  HANDLE server = CreateServer(name);
+  Collector collector;
+  std::string error;
+  auto device = wskb::testing::OpenWinDeviceOnHandle(server, collector.Sink(), &error);
+  if (!device) {
+    Check(false, "wrap the pipe: " + error);
+    return;
+  }
+  const int kInFlight = 3;
+  for (int i = 0; i < kInFlight; i++) device->Ioctl(kFsctlPipeListen, nullptr, 0, 0, 200 + i);
+  Sleep(300);
+  Check(collector.Count() == 0, std::to_string(kInFlight) + " FSCTL_PIPE_LISTEN requests pend on one handle");
+  device->CancelAll();
+  int cancelled = 0;
+  for (int i = 0; i < kInFlight; i++) {
+    wskb::Completion c;
+    if (collector.Wait(200 + i, &c) && c.status == kStatusCancelled) cancelled++;
+  }
+  Check(cancelled == kInFlight, "CancelAll cancels every one of them (" + std::to_string(cancelled) + ")");
+  for (int i = 0; i < kInFlight; i++) device->Ioctl(kFsctlPipeListen, nullptr, 0, 0, 300 + i);
+  Sleep(200);
+  device->Close();
+  size_t drained = collector.Count();
+  bool allCancelled = true;
+  {
+    std::lock_guard<std::mutex> lock(collector.mutex);
+    for (auto& c : collector.completions) allCancelled = allCancelled && c.status == kStatusCancelled;
+  }
+  Check(drained == static_cast<size_t>(kInFlight) && allCancelled,
+        "Close cancels the pending ones and returns only after all " + std::to_string(drained) + " reached the sink");
 }
 
 void TestDestroyFromSink() {
@@ -281,6 +318,7 @@ void TestDestroyFromSink() {
 int main() {
   TestKernelDeviceAbsent();
   TestPendingCancelSyncAndWarning();
+  TestSeveralListensCancelledAndDrained();
   TestSeveralInFlightDrainedByClose();
   TestDestroyFromSink();
   Sleep(200);
