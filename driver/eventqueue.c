@@ -383,6 +383,9 @@ WskbEventQueueTrimLastLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_H
         Freed = Entry->Bytes - NewBytes;
         Entry->Bytes = NewBytes;
         Header->Size = WSKB_ALIGN8((ULONG)sizeof(WSKB_EVENT_HEADER) + BodyLength);
+        /* The new padding was body space: clear it, as at reservation. */
+        RtlZeroMemory((PUCHAR)Header + sizeof(WSKB_EVENT_HEADER) + BodyLength,
+                      Header->Size - sizeof(WSKB_EVENT_HEADER) - BodyLength);
         Queue->Tail = EntryOffset + NewBytes;
         if (Queue->Tail == Queue->Capacity)
             Queue->Tail = 0;

@@ -9,8 +9,8 @@
  *
  * Build and run (from the package root, ksim complete):
  *   cc -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-multichar -Wno-missing-field-initializers \
- *      -Inative/ksim/include -Inative/ksim -Idriver driver/test/events_ring_test.c driver/eventqueue.c \
- *      $(node scripts/gyp-sources.js ksim) -lpthread -o build/events_ring_test && build/events_ring_test
+ *      -Inative/ksim/include -Inative/ksim -Idriver driver/test/events_ring_test.c \
+ *      $(node scripts/gyp-sources.js driver) $(node scripts/gyp-sources.js ksim) -lpthread -o build/events_ring_test && build/events_ring_test
  * Exit status 0 on success; each failed check prints its line.
  */
 #include "driver.h"
