@@ -732,7 +732,9 @@ TestSessions(void)
     CHECK(Accept->Done && Receive->Done && Read->Done);
     CHECK_STATUS(Accept->Status, S_CANCELLED);
     CHECK_STATUS(Receive->Status, S_CANCELLED);
-    CHECK_STATUS(Read->Status, S_CANCELLED);
+    /* The pended READ_EVENTS either carries the SOCKET_CLOSED events of the cleanup or is
+     * cancelled by the framework's flush; both complete it. */
+    CHECK(Read->Status == S_SUCCESS || Read->Status == S_CANCELLED);
     Free(Accept);
     Free(Receive);
     Free(Read);
