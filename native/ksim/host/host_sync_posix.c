@@ -25,9 +25,13 @@ struct _KSIM_HOST_COND {
 
 struct _KSIM_HOST_THREAD {
     pthread_t Thread;
+};
+
+/* Owned by the new thread (the handle may be detached and freed before it runs). */
+typedef struct _KSIM_HOST_THREAD_START {
     KSIM_HOST_THREAD_ROUTINE *Routine;
     void *Context;
-};
+} KSIM_HOST_THREAD_START;
 
 static void HostDie(const char *What, int Error)
 {
@@ -142,21 +146,27 @@ void KsimHostCondBroadcast(KSIM_HOST_COND *Cond)
 
 static void *HostThreadStart(void *Argument)
 {
-    KSIM_HOST_THREAD *Thread = Argument;
-    Thread->Routine(Thread->Context);
+    KSIM_HOST_THREAD_START Start = *(KSIM_HOST_THREAD_START *)Argument;
+    free(Argument);
+    Start.Routine(Start.Context);
     return NULL;
 }
 
 int KsimHostThreadCreate(KSIM_HOST_THREAD_ROUTINE *Routine, void *Context, KSIM_HOST_THREAD **OutThread)
 {
     KSIM_HOST_THREAD *Thread = malloc(sizeof(*Thread));
+    KSIM_HOST_THREAD_START *Start = malloc(sizeof(*Start));
     int Error;
-    if (!Thread)
+    if (!Thread || !Start) {
+        free(Thread);
+        free(Start);
         return ENOMEM;
-    Thread->Routine = Routine;
-    Thread->Context = Context;
-    Error = pthread_create(&Thread->Thread, NULL, HostThreadStart, Thread);
+    }
+    Start->Routine = Routine;
+    Start->Context = Context;
+    Error = pthread_create(&Thread->Thread, NULL, HostThreadStart, Start);
     if (Error) {
+        free(Start);
         free(Thread);
         return Error;
     }

@@ -104,7 +104,7 @@ IoFreeIrp(PIRP Irp)
     KsimGlobalUnlock();
     Irp->KsimMagic = KSIM_IRP_FREED_MAGIC;
     Irp->Type = 0;
-    KsimHostFree(Irp);
+    KsimDeferredFree(Irp);
 }
 
 VOID
@@ -145,7 +145,10 @@ IoMarkIrpPending(PIRP Irp)
         return;
     }
     IoGetCurrentIrpStackLocation(Irp)->Control |= SL_PENDING_RETURNED;
-    __atomic_fetch_or(&Irp->KsimState, KSIM_IRP_HELD, __ATOMIC_SEQ_CST);
+    /* In a completion routine ("if (Irp->PendingReturned) IoMarkIrpPending(Irp)") the flag
+     * only propagates; the IRP is not being held by anyone. */
+    if (!(__atomic_load_n(&Irp->KsimState, __ATOMIC_SEQ_CST) & KSIM_IRP_COMPLETED))
+        __atomic_fetch_or(&Irp->KsimState, KSIM_IRP_HELD, __ATOMIC_SEQ_CST);
 }
 
 VOID
@@ -183,6 +186,12 @@ IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         KsimVerifierFail("IoCompleteRequest(%p) with IoStatus.Status == STATUS_PENDING", (void *)Irp);
         return;
     }
+    State = __atomic_load_n(&Irp->KsimState, __ATOMIC_SEQ_CST);
+    if (State & KSIM_IRP_COMPLETED) {
+        /* MULTIPLE_IRP_COMPLETE_REQUESTS (0x44) on Windows. */
+        KsimVerifierFail("IoCompleteRequest(%p): the IRP was already completed", (void *)Irp);
+        return;
+    }
     if (Irp->CurrentLocation > Irp->StackCount) {
         KsimVerifierFail("IoCompleteRequest(%p): no driver took the IRP (CurrentLocation %d of %d); the driver that "
                          "completes an IRP must first move to its stack location (IoSetNextIrpStackLocation)",
@@ -191,7 +200,6 @@ IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     }
     State = __atomic_fetch_or(&Irp->KsimState, KSIM_IRP_COMPLETED, __ATOMIC_SEQ_CST);
     if (State & KSIM_IRP_COMPLETED) {
-        /* MULTIPLE_IRP_COMPLETE_REQUESTS (0x44) on Windows. */
         KsimVerifierFail("IoCompleteRequest(%p): the IRP was already completed", (void *)Irp);
         return;
     }
@@ -422,7 +430,7 @@ IoFreeMdl(PMDL Mdl)
     MdlCount--;
     KsimGlobalUnlock();
     Outer->Magic = KSIM_MDL_FREED;
-    KsimHostFree(Outer);
+    KsimDeferredFree(Outer);
 }
 
 VOID

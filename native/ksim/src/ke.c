@@ -438,8 +438,6 @@ KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE Wai
         KsimCheckIrql("KeWaitForSingleObject (zero timeout)", DISPATCH_LEVEL);
     else
         KsimCheckIrql("KeWaitForSingleObject", APC_LEVEL);
-    if (KsimCurrentThread()->SpinLocksHeld > 0)
-        KsimVerifierFail("KeWaitForSingleObject while holding a spin lock");
     if (Header == NULL ||
         !(((Header->Type == KSIM_OBJECT_NOTIFICATION_EVENT || Header->Type == KSIM_OBJECT_SYNCHRONIZATION_EVENT) &&
            Header->Size == KSIM_EVENT_SIZE_UNITS) ||

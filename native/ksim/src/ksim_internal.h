@@ -81,6 +81,8 @@ void KsimCoreInitialize(void);
 int KsimFormat(char *Buffer, size_t Size, const char *Format, ...) __attribute__((format(printf, 3, 4)));
 uint64_t KsimVerifierFailureCount(void);
 const char *KsimTagText(ULONG Tag, char Text[5]);
+/* KsimHostFree, delayed: the block stays readable (with its poisoned magic) for a while. */
+void KsimDeferredFree(void *Block);
 
 /* An MDL for ksim's own buffers (the WSK provider's receive indications): counted as
  * outstanding like any MDL, never a fault-injection point, already built for nonpaged pool. */

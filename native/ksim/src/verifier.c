@@ -171,6 +171,26 @@ KsimListCorrupted(PLIST_ENTRY Entry)
                      (void *)Entry);
 }
 
+/* ---- deferred frees ----
+ * IRPs and MDLs are kept a while after they are freed, with a poisoned magic, so that a
+ * second free or a late use is recognized instead of reading memory the host reused. */
+
+#define KSIM_DEFERRED_FREES 2048
+static void *DeferredFrees[KSIM_DEFERRED_FREES];
+static unsigned DeferredNext;
+
+void KsimDeferredFree(void *Block)
+{
+    void *Evicted;
+    VerifierInitializeOnce();
+    KsimHostMutexLock(VerifierLock);
+    Evicted = DeferredFrees[DeferredNext];
+    DeferredFrees[DeferredNext] = Block;
+    DeferredNext = (DeferredNext + 1) % KSIM_DEFERRED_FREES;
+    KsimHostMutexUnlock(VerifierLock);
+    KsimHostFree(Evicted);
+}
+
 /* ---- fault injection ---- */
 
 void KsimFailAllocationAfter(uint64_t Nth)

@@ -131,8 +131,11 @@ KSIM_WDF_OBJECT *KsimWdfObjectFromHandle(WDFOBJECT Handle, KSIM_WDF_TYPE Type, c
         return NULL;
     }
     if (Object->Magic == KSIM_WDF_DEAD) {
-        KsimVerifierFail("%s: handle %p is of a %s that no longer exists (deleted, or a request already completed)",
-                         Routine, Handle, KsimWdfTypeName(Object->Type));
+        if (Object->Type == KsimWdfTypeRequest)
+            KsimVerifierFail("%s: request %p was already completed (completed twice, or used after its completion)",
+                             Routine, Handle);
+        else
+            KsimVerifierFail("%s: handle %p is of a %s that was deleted", Routine, Handle, KsimWdfTypeName(Object->Type));
         return NULL;
     }
     if (Object->Magic != KSIM_WDF_MAGIC) {
