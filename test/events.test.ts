@@ -102,6 +102,40 @@ describe('events', function () {
     }
   });
 
+  it('conditional accept: inspect events offer accept() and reject()', async () => {
+    const listener = await session.socket('listen');
+    await listener.setConditionalAccept(true); // before bind, with an IRP, as WSK requires
+    await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+    const port = (await listener.localAddress())!.port;
+    await listener.enableEvents(WskEvent.Accept);
+    const events = listener.events();
+
+    const welcome = net.connect(port, '127.0.0.1');
+    welcome.on('error', () => {});
+    const inspect = (await withTimeout(events.next(), 5000, 'the inspect event')).value!;
+    assert.equal(inspect.type, 'inspect');
+    if (inspect.type !== 'inspect') return;
+    assert.equal(inspect.remoteAddress?.address, '127.0.0.1');
+    assert.equal(inspect.localAddress?.port, port);
+    await inspect.accept();
+    const accept = (await withTimeout(events.next(), 5000, 'the accept event after accept()')).value!;
+    assert.equal(accept.type, 'accept');
+    if (accept.type !== 'accept') return;
+    assert.equal(accept.remoteAddress?.port, (await once(welcome, 'connect'), welcome.localPort));
+    await accept.socket!.send('welcome');
+    assert.equal(((await once(welcome, 'data')) as [Buffer])[0].toString(), 'welcome');
+
+    const unwanted = net.connect(port, '127.0.0.1');
+    const unwantedClosed = new Promise<void>((resolve) => unwanted.on('error', () => resolve()).on('close', () => resolve()));
+    const second = (await withTimeout(events.next(), 5000, 'the second inspect event')).value!;
+    assert.equal(second.type, 'inspect');
+    if (second.type !== 'inspect') return;
+    await second.reject();
+    await withTimeout(unwantedClosed, 5000, 'the rejected client to be turned away');
+    welcome.destroy();
+    await events.return!();
+  });
+
   it("a socket's iterator ends after its socketClosed event", async () => {
     const socket = await session.socket('datagram');
     await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
