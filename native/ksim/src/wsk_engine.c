@@ -226,7 +226,7 @@ KsimWskStepClose(_Inout_ KSIM_WSK_SOCKET *Socket)
     }
     if (Retained)
         KsimVerifierFail("WskCloseSocket(%p) with %u retained indication list(s) not released by WskRelease",
-                         (void *)&Socket->Socket, Retained);
+                         (void *)KsimWskPublic(Socket), Retained);
 
     KsimWskPollerForget(Socket);
     if (Socket->Host != HOST_NET_INVALID_SOCKET) {
@@ -707,7 +707,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
                 KsimWskCallbackLeave(Listener, KSIM_WSK_INPROGRESS_INSPECT, "WskInspectEvent");
             } else {
                 KsimVerifierFail("conditional-accept listener %p has no WskInspectEvent; accepting",
-                                 (void *)&Listener->Socket);
+                                 (void *)KsimWskPublic(Listener));
             }
             if (In->State != KSIM_WSK_IN_NEW)
                 return; /* the listener closed meanwhile and took it */
@@ -801,7 +801,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
                 KsimWskAddressFromHost(&Remote, Request->RemoteOut);
             Socket->BacklogIndicate = (Socket->Events & WSK_EVENT_SEND_BACKLOG) != 0;
             KsimWskMarkDirty(Socket);
-            KsimWskRequestFinish(Request, STATUS_SUCCESS, (ULONG_PTR)&Socket->Socket);
+            KsimWskRequestFinish(Request, STATUS_SUCCESS, (ULONG_PTR)KsimWskPublic(Socket));
             return;
         }
         {
@@ -810,7 +810,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             NTSTATUS Status;
             KsimWskCallbackEnter(Listener, WSK_EVENT_ACCEPT);
             Status = Client->WskAcceptEvent(Listener->Context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&LocalAddress,
-                                            (PSOCKADDR)&RemoteAddress, &Socket->Socket, &AcceptContext,
+                                            (PSOCKADDR)&RemoteAddress, KsimWskPublic(Socket), &AcceptContext,
                                             &AcceptDispatch);
             KsimWskCallbackLeave(Listener, WSK_EVENT_ACCEPT, "WskAcceptEvent");
             if (Status == STATUS_SUCCESS) {

@@ -23,6 +23,7 @@
 #include <wsk.h>
 #include "ksim_internal.h"
 #include "host/host_net.h"
+#include "host/host_sync.h"
 
 #define KSIM_WSK_TAG_CLIENT 'cKsW'
 #define KSIM_WSK_TAG_SOCKET 'sKsW'
@@ -111,6 +112,19 @@ typedef struct _KSIM_WSK_BLOCK {
 
 typedef struct _KSIM_WSK_SOCKET KSIM_WSK_SOCKET;
 
+/* What the client's PWSK_SOCKET points to. It lives on the host heap, not in the pool, and is
+ * kept for a while after its socket is freed (a bounded quarantine), so that a call on a
+ * socket whose close has completed is caught as a verifier failure instead of being a
+ * use-after-free. */
+#define KSIM_WSK_HANDLE_MAGIC 0x4b53574du
+#define KSIM_WSK_QUARANTINE 4096u
+typedef struct _KSIM_WSK_HANDLE {
+    WSK_SOCKET Socket;                  /* first */
+    ULONG Magic;
+    KSIM_WSK_SOCKET *Impl;              /* NULL once the socket is freed */
+    struct _KSIM_WSK_HANDLE *NextRetired;
+} KSIM_WSK_HANDLE;
+
 /* A connection accepted from the host on a conditional-accept listener, held before the
  * client's inspection decides (WskInspectEvent / WskInspectComplete). */
 #define KSIM_WSK_IN_NEW 0u       /* not yet inspected */
@@ -133,8 +147,10 @@ typedef struct _KSIM_WSK_INCOMING {
     unsigned PollEvents;
 } KSIM_WSK_INCOMING;
 
+#define KsimWskPublic(S) (&(S)->Handle->Socket)
+
 struct _KSIM_WSK_SOCKET {
-    WSK_SOCKET Socket;                  /* first: the client's PWSK_SOCKET points here */
+    KSIM_WSK_HANDLE *Handle;            /* the client's PWSK_SOCKET */
     KSIM_WSK_OBJECT Object;
     ULONG Magic;
     KSIM_WSK_CLIENT *Client;
@@ -241,6 +257,9 @@ typedef struct _KSIM_WSK_PROVIDER {
     volatile LONG Stop;
     BOOLEAN Running;
     volatile LONG64 WskSockets;
+    KSIM_WSK_HANDLE *RetiredHead;       /* quarantine of handles of freed sockets, oldest first */
+    KSIM_WSK_HANDLE *RetiredTail;
+    ULONG RetiredCount;
 } KSIM_WSK_PROVIDER;
 
 extern KSIM_WSK_PROVIDER KsimWskProvider;

@@ -248,6 +248,14 @@ KsimWskSocketAllocate(_In_ KSIM_WSK_CLIENT *Client, _In_ ULONG Kind, _In_ USHORT
         ExFreePoolWithTag(Socket, KSIM_WSK_TAG_SOCKET);
         return NULL;
     }
+    Socket->Handle = (KSIM_WSK_HANDLE *)KsimHostAllocZero(sizeof(KSIM_WSK_HANDLE));
+    if (!Socket->Handle) {
+        KsimWskRequestFree(Socket->CloseRequest);
+        ExFreePoolWithTag(Socket, KSIM_WSK_TAG_SOCKET);
+        return NULL;
+    }
+    Socket->Handle->Magic = KSIM_WSK_HANDLE_MAGIC;
+    Socket->Handle->Impl = Socket;
     Socket->Object.Type = KSIM_WSK_OBJECT_SOCKET;
     Socket->Magic = KSIM_WSK_SOCKET_MAGIC;
     Socket->Client = Client;
@@ -269,19 +277,19 @@ KsimWskSocketAllocate(_In_ KSIM_WSK_CLIENT *Client, _In_ ULONG Kind, _In_ USHORT
     InitializeListHead(&Socket->Incoming);
     switch (Kind) {
     case WSK_FLAG_LISTEN_SOCKET:
-        Socket->Socket.Dispatch = &KsimWskListenDispatch;
+        Socket->Handle->Socket.Dispatch = &KsimWskListenDispatch;
         Valid = KSIM_WSK_LISTEN_EVENTS;
         break;
     case WSK_FLAG_CONNECTION_SOCKET:
-        Socket->Socket.Dispatch = &KsimWskConnectionDispatch;
+        Socket->Handle->Socket.Dispatch = &KsimWskConnectionDispatch;
         Valid = KSIM_WSK_CONNECTION_EVENTS;
         break;
     case WSK_FLAG_DATAGRAM_SOCKET:
-        Socket->Socket.Dispatch = &KsimWskDatagramDispatch;
+        Socket->Handle->Socket.Dispatch = &KsimWskDatagramDispatch;
         Valid = KSIM_WSK_DATAGRAM_EVENTS;
         break;
     default:
-        Socket->Socket.Dispatch = &KsimWskBasicDispatch;
+        Socket->Handle->Socket.Dispatch = &KsimWskBasicDispatch;
         Valid = 0;
         break;
     }
@@ -306,6 +314,7 @@ KsimWskSocketFree(_In_ KSIM_WSK_SOCKET *Socket)
 {
     KIRQL OldIrql;
     KSIM_WSK_CLIENT *Client;
+    KSIM_WSK_HANDLE *Oldest = NULL;
 
     KsimWskLock(&OldIrql);
     RemoveEntryList(&Socket->Link);
@@ -316,6 +325,18 @@ KsimWskSocketFree(_In_ KSIM_WSK_SOCKET *Socket)
     Client = Socket->Client;
     Socket->Client = NULL;
     Socket->Magic = KSIM_WSK_DEAD_MAGIC;
+    /* The handle stays in quarantine, pointing nowhere. */
+    Socket->Handle->Impl = NULL;
+    if (KsimWskProvider.RetiredTail)
+        KsimWskProvider.RetiredTail->NextRetired = Socket->Handle;
+    else
+        KsimWskProvider.RetiredHead = Socket->Handle;
+    KsimWskProvider.RetiredTail = Socket->Handle;
+    if (++KsimWskProvider.RetiredCount > KSIM_WSK_QUARANTINE) {
+        Oldest = KsimWskProvider.RetiredHead;
+        KsimWskProvider.RetiredHead = Oldest->NextRetired;
+        KsimWskProvider.RetiredCount--;
+    }
     if (Client) {
         Client->OpenSockets--;
         if (Client->Deregistering && !Client->OpenSockets && !Client->Captures)
@@ -328,19 +349,29 @@ KsimWskSocketFree(_In_ KSIM_WSK_SOCKET *Socket)
     if (Socket->CloseRequest)
         KsimWskRequestFree(Socket->CloseRequest);
     ExFreePoolWithTag(Socket, KSIM_WSK_TAG_SOCKET);
+    if (Oldest) {
+        Oldest->Magic = KSIM_WSK_DEAD_MAGIC;
+        KsimHostFree(Oldest);
+    }
 }
 
 KSIM_WSK_SOCKET *
 KsimWskSocketFromClient(_In_opt_ PWSK_SOCKET WskSocket, _In_z_ PCSTR Routine)
 {
-    KSIM_WSK_SOCKET *Socket = (KSIM_WSK_SOCKET *)WskSocket;
+    KSIM_WSK_HANDLE *Handle = (KSIM_WSK_HANDLE *)WskSocket;
+    KSIM_WSK_SOCKET *Socket;
     (VOID) KsimCheckIrql(Routine, DISPATCH_LEVEL);
-    if (!Socket) {
+    if (!Handle) {
         KsimVerifierFail("%s: the socket is NULL", Routine);
         return NULL;
     }
-    if (Socket->Magic != KSIM_WSK_SOCKET_MAGIC) {
-        KsimVerifierFail("%s: %p is not a live WSK socket (freed after its close completed?)", Routine,
+    if (Handle->Magic != KSIM_WSK_HANDLE_MAGIC) {
+        KsimVerifierFail("%s: %p is not a WSK socket", Routine, (void *)WskSocket);
+        return NULL;
+    }
+    Socket = (KSIM_WSK_SOCKET *)ReadNoFence(&Handle->Impl);
+    if (!Socket) {
+        KsimVerifierFail("%s: called on socket %p after WskCloseSocket (its close has completed)", Routine,
                          (void *)WskSocket);
         return NULL;
     }
@@ -764,7 +795,7 @@ KsimWskSocket(_In_ PWSK_CLIENT ClientHandle, _In_ ADDRESS_FAMILY AddressFamily, 
         HostNetClose(Host);
         return KsimWskRequestCompleteLater(Request, STATUS_INSUFFICIENT_RESOURCES, 0);
     }
-    return KsimWskRequestCompleteLater(Request, STATUS_SUCCESS, (ULONG_PTR)&Socket->Socket);
+    return KsimWskRequestCompleteLater(Request, STATUS_SUCCESS, (ULONG_PTR)KsimWskPublic(Socket));
 }
 
 static NTSTATUS WSKAPI

@@ -12,7 +12,7 @@ KSIM_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(KSIM_SRC))
 
 $(BUILD)/%.o: %.c $(wildcard native/ksim/include/*.h native/ksim/src/*.h native/ksim/host/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(KSIM_INC) -c $< -o $@
+	@$(CC) $(CFLAGS_COMMON) $(KSIM_INC) -c $< -o $@
 
 $(BUILD)/native/ksim/test/wsk_test_peer.o: native/ksim/test/wsk_test_peer.c native/ksim/test/wsk_test_peer.h
 	@mkdir -p $(dir $@)
