@@ -501,7 +501,7 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
         KsimWskCallbackLeave(Socket, WSK_EVENT_RECEIVE, "WskReceiveEvent");
         if (Status == STATUS_SUCCESS) {
             if (Accepted > Indicated) {
-                KsimVerifierFail("WskReceiveEvent accepted %zu of %zu bytes", (size_t)Accepted, (size_t)Indicated);
+                KsimVerifierFail("WskReceiveEvent accepted %llu of %llu bytes", (unsigned long long)Accepted, (unsigned long long)Indicated);
                 Accepted = Indicated;
             }
             KsimWskConsumeHeld(Socket, Accepted);

@@ -129,7 +129,7 @@ KsimWskBufValidate(_In_ CONST WSK_BUF *Buffer, _In_z_ PCSTR Routine)
     if (!Buffer->Mdl) {
         if (Buffer->Length == 0)
             return STATUS_SUCCESS;
-        KsimVerifierFail("%s: WSK_BUF.Mdl is NULL with Length %zu", Routine, (size_t)Buffer->Length);
+        KsimVerifierFail("%s: WSK_BUF.Mdl is NULL with Length %llu", Routine, (unsigned long long)Buffer->Length);
         return STATUS_INVALID_PARAMETER;
     }
     /* The WDK: Offset must lie within the first MDL of the chain. */
@@ -144,8 +144,8 @@ KsimWskBufValidate(_In_ CONST WSK_BUF *Buffer, _In_z_ PCSTR Routine)
         Available += MmGetMdlByteCount(Mdl);
     /* Windows crashes here (Wine's WSK test notes it); ksim reports the client's bug. */
     if (Available < Buffer->Length) {
-        KsimVerifierFail("%s: WSK_BUF.Length %zu exceeds the MDL chain (%zu bytes after Offset)", Routine,
-                         (size_t)Buffer->Length, (size_t)Available);
+        KsimVerifierFail("%s: WSK_BUF.Length %llu exceeds the MDL chain (%llu bytes after Offset)", Routine,
+                         (unsigned long long)Buffer->Length, (unsigned long long)Available);
         return STATUS_INVALID_PARAMETER;
     }
     return STATUS_SUCCESS;

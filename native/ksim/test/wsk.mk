@@ -25,3 +25,10 @@ check: $(BUILD)/wsk_test
 	$(BUILD)/wsk_test
 
 .PHONY: check
+
+# The same under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) -f native/ksim/test/wsk.mk BUILD=$(BUILD)-asan \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" check
+
+.PHONY: asan
