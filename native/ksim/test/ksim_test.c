@@ -7,9 +7,12 @@
 #include "ksim_internal.h"
 #include "toy.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int Failures;
 static uint64_t ExpectedVerifierFailures;
@@ -70,13 +73,6 @@ static void OnComplete(void *Context, int32_t Status, uint64_t Information, cons
     __atomic_store_n(&Call->Done, 1, __ATOMIC_SEQ_CST);
 }
 
-static int WaitCall(CALL *Call)
-{
-    for (int i = 0; i < 5000 && !__atomic_load_n(&Call->Done, __ATOMIC_SEQ_CST); ++i)
-        KsimHostSleepNs(1000000);
-    return Call->Done;
-}
-
 static void Ioctl(KSIM_FILE *File, uint32_t Code, const void *In, uint32_t InLength, uint32_t OutLength, CALL *Call)
 {
     memset(Call, 0, sizeof(*Call));
@@ -126,6 +122,10 @@ static void TestOpenIoctlClose(void)
     Ioctl(File, IOCTL_TOY_THREAD, NULL, 0, sizeof(ULONG), &Call);
     EXPECT_STATUS(Call.Status, STATUS_SUCCESS);
     EXPECT(*(ULONG *)Call.Output == 0x5A5A);
+
+    Ioctl(File, IOCTL_TOY_REFERENCE, NULL, 0, 0, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_TIMEOUT);
+    EXPECT_STATUS(ToyState.StatusAfterCompletion, STATUS_TIMEOUT);
 
     SequenceBefore = ToyState.Sequence;
     KsimClose(File);
@@ -404,7 +404,8 @@ static void TestIrpCancel(void)
     memset(&Log, 0, sizeof(Log));
     Log.Return[3] = STATUS_MORE_PROCESSING_REQUIRED;
     IoSetCompletionRoutine(Irp, CompletionA, (PVOID)3, FALSE, FALSE, TRUE); /* on cancel only */
-    EXPECT(!IoCancelIrp(Irp) || TRUE);
+    EXPECT(!IoCancelIrp(Irp)); /* no cancel routine: nothing to call */
+    EXPECT(Irp->Cancel);
     IoReuseIrp(Irp, STATUS_SUCCESS);
     IoSetCompletionRoutine(Irp, CompletionA, (PVOID)3, FALSE, FALSE, TRUE);
     KsimIrpProviderAccept(Irp);
@@ -614,6 +615,21 @@ static void TestNtStatusNames(void)
     EXPECT(Defined == Count && Count > 40);
 }
 
+/* KSIM_VERIFIER_ABORT=1 (or KsimVerifierSetAbortOnFailure) turns a failure into an abort. */
+static void TestAbortMode(void)
+{
+    int Status = 0;
+    pid_t Child = fork();
+    if (Child == 0) {
+        KsimVerifierSetAbortOnFailure(1);
+        freopen("/dev/null", "w", stderr);
+        ExFreePoolWithTag(NULL, 'tsTp');
+        _exit(0); /* not reached in abort mode */
+    }
+    EXPECT(Child > 0 && waitpid(Child, &Status, 0) == Child);
+    EXPECT(WIFSIGNALED(Status) && WTERMSIG(Status) == SIGABRT);
+}
+
 static void TestLeakAtUnload(void)
 {
     KSIM_FILE *File;
@@ -641,6 +657,7 @@ int main(void)
     TestIrpMistakes();
     TestMdl();
     TestNtStatusNames();
+    TestAbortMode();
 
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS); /* reference counted */
@@ -655,6 +672,9 @@ int main(void)
         LONG Before = ToyState.Sequence;
         KsimDriverUnload();
         EXPECT(ToyState.UnloadSeen > Before && ToyState.DriverCleanupSeen > ToyState.UnloadSeen);
+        /* The device (a child of the driver) is cleaned up and destroyed before the driver. */
+        EXPECT(ToyState.DeviceCleanupSeen > ToyState.UnloadSeen && ToyState.DeviceDestroySeen > ToyState.DeviceCleanupSeen);
+        EXPECT(ToyState.DriverCleanupSeen > ToyState.DeviceDestroySeen);
     }
     KsimGetCounters(&Counters);
     EXPECT(Counters.PoolAllocations == 0 && Counters.Irps == 0 && Counters.Mdls == 0);

@@ -35,6 +35,7 @@
 #define IOCTL_TOY_IRQL TOY_IOCTL(12)           /* returns the IRQL of EvtIoDeviceControl */
 #define IOCTL_TOY_THREAD TOY_IOCTL(13)         /* runs a system thread and waits for it */
 #define IOCTL_TOY_HOLD_POLL TOY_IOCTL(14)      /* kept by the driver, not cancelable: RELEASE polls IsCanceled */
+#define IOCTL_TOY_REFERENCE TOY_IOCTL(15)      /* references the request across its completion */
 
 typedef struct _TOY_DEVICE_CONTEXT {
     WDFQUEUE PendQueue;
@@ -60,6 +61,8 @@ typedef struct _TOY_STATE {
     WDFDEVICE Device;
     volatile LONG Sequence;
     LONG CreateSeen, CleanupSeen, CloseSeen, FileContextCleanupSeen, DriverCleanupSeen, UnloadSeen;
+    LONG DeviceCleanupSeen, DeviceDestroySeen;
+    NTSTATUS StatusAfterCompletion;
     LONG CanceledOnQueueCount;
     KIRQL CanceledOnQueueIrql;
     LONG CancelRoutineCount;

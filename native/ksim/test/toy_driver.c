@@ -13,6 +13,8 @@ static EVT_WDF_DEVICE_FILE_CREATE ToyEvtDeviceFileCreate;
 static EVT_WDF_FILE_CLEANUP ToyEvtFileCleanup;
 static EVT_WDF_FILE_CLOSE ToyEvtFileClose;
 static EVT_WDF_OBJECT_CONTEXT_CLEANUP ToyEvtFileContextCleanup;
+static EVT_WDF_OBJECT_CONTEXT_CLEANUP ToyEvtDeviceCleanup;
+static EVT_WDF_OBJECT_CONTEXT_DESTROY ToyEvtDeviceDestroy;
 
 static VOID
 ToyEvtDriverUnload(_In_ WDFDRIVER Driver)
@@ -95,6 +97,21 @@ ToyEvtFileContextCleanup(_In_ WDFOBJECT Object)
     }
 }
 
+static VOID
+ToyEvtDeviceCleanup(_In_ WDFOBJECT Object)
+{
+    /* The context is still there during cleanup and destroy. */
+    if (ToyDeviceGetContext(Object)->Held == NULL)
+        ToyState.DeviceCleanupSeen = InterlockedIncrement(&ToyState.Sequence);
+}
+
+static VOID
+ToyEvtDeviceDestroy(_In_ WDFOBJECT Object)
+{
+    UNREFERENCED_PARAMETER(Object);
+    ToyState.DeviceDestroySeen = InterlockedIncrement(&ToyState.Sequence);
+}
+
 NTSTATUS
 DriverEntry(_In_ PDRIVER_OBJECT DriverObject, _In_ PUNICODE_STRING RegistryPath)
 {
@@ -132,6 +149,8 @@ DriverEntry(_In_ PDRIVER_OBJECT DriverObject, _In_ PUNICODE_STRING RegistryPath)
     Attributes.EvtCleanupCallback = ToyEvtFileContextCleanup;
     WdfDeviceInitSetFileObjectConfig(Init, &FileConfig, &Attributes);
     WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE(&Attributes, TOY_DEVICE_CONTEXT);
+    Attributes.EvtCleanupCallback = ToyEvtDeviceCleanup;
+    Attributes.EvtDestroyCallback = ToyEvtDeviceDestroy;
     Status = WdfDeviceCreate(&Init, &Attributes, &Device);
     if (!NT_SUCCESS(Status))
         goto cleanupInit;

@@ -213,6 +213,14 @@ ToyEvtIoDeviceControl(_In_ WDFQUEUE Queue, _In_ WDFREQUEST Request, _In_ size_t 
         return;
     }
 
+    case IOCTL_TOY_REFERENCE:
+        /* A driver reference keeps the object (not the request's ownership) past completion. */
+        WdfObjectReference(Request);
+        WdfRequestComplete(Request, STATUS_TIMEOUT); /* any status the test can recognize */
+        ToyState.StatusAfterCompletion = WdfRequestGetStatus(Request);
+        WdfObjectDereference(Request);
+        return;
+
     default:
         Status = STATUS_INVALID_DEVICE_REQUEST;
         break;

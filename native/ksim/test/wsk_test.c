@@ -1430,6 +1430,186 @@ TestTransportList(void)
     ClientClose(&C);
 }
 
+static void
+TestAbortiveDisconnect(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Socket;
+    REC R;
+    OP Receive = { 0 }, Op = { 0 };
+    BUF B;
+    uint16_t Port;
+    int Listener = PeerListen(4, &Port), Peer;
+
+    RecInit(&R);
+    ClientOpen(&C);
+    Socket = SocketConnectTo(&C, AF_INET, Port, &R, &RecConnection);
+    Peer = PeerAccept(Listener, 3000);
+    CHECK_STATUS(SocketEvents(Socket, WSK_EVENT_DISCONNECT, NULL), STATUS_SUCCESS);
+    BufInit(&B, 16);
+    CHECK_STATUS(Conn(Socket)->WskReceive(Socket, &B.Wsk, 0, OpStart(&Receive)), STATUS_PENDING);
+    CHECK_STATUS(Conn(Socket)->WskDisconnect(Socket, NULL, WSK_FLAG_ABORTIVE, OpStart(&Op)), STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    CHECK_STATUS(OpWait(&Receive, 3000), STATUS_CONNECTION_ABORTED);
+    CHECK(PeerWaitClosed(Peer, 3000) == -1);
+    CHECK_STATUS(Conn(Socket)->WskSend(Socket, &B.Wsk, 0, OpStart(&Op)), STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_CONNECTION_ABORTED);
+    PeerSleepMs(50);
+    CHECK(R.Disconnects == 0 && R.Abortive == 0); /* our own reset is not indicated */
+    SocketClose(Socket);
+    PeerClose(Peer);
+    PeerClose(Listener);
+    BufFree(&B);
+    OpFree(&Receive);
+    OpFree(&Op);
+    ClientClose(&C);
+    RecFree(&R);
+    CheckQuiescent("TestAbortiveDisconnect");
+}
+
+static void
+TestFaultInjection(void)
+{
+    CLIENT C;
+    OP Op = { 0 };
+    PIRP Irp;
+    ULONG Nth;
+    ClientOpen(&C);
+    /* Fail each allocation WskSocket makes in turn: a clean status, nothing left behind. */
+    for (Nth = 1; Nth <= 4; Nth++) {
+        NTSTATUS Status;
+        Irp = OpStart(&Op);
+        KsimFailAllocationAfter(Nth);
+        Status = C.Npi.Dispatch->WskSocket(C.Npi.Client, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET,
+                                           NULL, NULL, NULL, NULL, NULL, Irp);
+        KsimFailAllocationAfter(0);
+        CHECK(Status == STATUS_PENDING || Status == STATUS_INSUFFICIENT_RESOURCES);
+        CHECK_STATUS(OpWait(&Op, 3000) == STATUS_TIMEOUT ? STATUS_TIMEOUT : STATUS_SUCCESS, STATUS_SUCCESS);
+        if (NT_SUCCESS(Op.Irp->IoStatus.Status))
+            SocketClose((PWSK_SOCKET)Op.Irp->IoStatus.Information);
+        else
+            CHECK_STATUS(Op.Irp->IoStatus.Status, STATUS_INSUFFICIENT_RESOURCES);
+    }
+    OpFree(&Op);
+    ClientClose(&C);
+    CheckQuiescent("TestFaultInjection");
+}
+
+static void
+TestManyConnections(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener;
+    OP Accept = { 0 };
+    USHORT Port;
+    int i, FdsBefore = PeerOpenFds();
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, NULL, NULL);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    for (i = 0; i < 300; i++) {
+        int Peer;
+        NTSTATUS Status = Listen(Listener)->WskAccept(Listener, 0, NULL, NULL, NULL, NULL, OpStart(&Accept));
+        Peer = PeerConnect(4, Port);
+        Status = OpWait(&Accept, 3000);
+        if (!NT_SUCCESS(Status) || Peer < 0) {
+            CHECK(NT_SUCCESS(Status) && Peer >= 0);
+            break;
+        }
+        PeerClose(Peer);
+        SocketClose((PWSK_SOCKET)Accept.Irp->IoStatus.Information);
+    }
+    SocketClose(Listener);
+    OpFree(&Accept);
+    ClientClose(&C);
+    CheckQuiescent("TestManyConnections");
+    CHECK(PeerOpenFds() == FdsBefore);
+}
+
+static void
+TestListenerCloseWithHeld(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener;
+    REC L;
+    OP Op = { 0 };
+    ULONG On = 1;
+    USHORT Port;
+    int Peer1, Peer2;
+
+    RecInit(&L);
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET6, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &L, &RecListen);
+    CHECK_STATUS(Listen(Listener)->WskControlSocket(Listener, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET,
+                                                    sizeof(On), &On, 0, NULL, NULL, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    On = 0;
+    CHECK_STATUS(Listen(Listener)->WskControlSocket(Listener, WskGetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET, 0, NULL,
+                                                    sizeof(On), &On, NULL, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    CHECK(On == 1 && Op.Irp->IoStatus.Information == sizeof(ULONG));
+    CHECK_STATUS(SocketBind(Listener, AF_INET6, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    /* One pended, one accepted by inspection but not taken (no accept event, no WskAccept). */
+    L.InspectAction = WskInspectPend;
+    Peer1 = PeerConnect(6, Port);
+    CHECK(WaitFor(&L.Inspects, 1, 3000));
+    L.InspectAction = WskInspectAccept;
+    Peer2 = PeerConnect(6, Port);
+    CHECK(WaitFor(&L.Inspects, 2, 3000));
+    SocketClose(Listener);
+    CHECK(PeerWaitClosed(Peer1, 3000) == -1);
+    CHECK(PeerWaitClosed(Peer2, 3000) == -1);
+    CHECK(L.Aborts == 0 && L.Accepts == 0);
+    PeerClose(Peer1);
+    PeerClose(Peer2);
+    OpFree(&Op);
+    ClientClose(&C);
+    RecFree(&L);
+    CheckQuiescent("TestListenerCloseWithHeld");
+}
+
+static void
+TestStaticPerClient(void)
+{
+    CLIENT A, B;
+    WSK_EVENT_CALLBACK_CONTROL Control = { (PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE_FROM };
+    PWSK_SOCKET SA, SB;
+    REC RA, RB;
+    uint16_t PeerPort;
+    int Udp = PeerUdp(4, &PeerPort);
+
+    RecInit(&RA);
+    RecInit(&RB);
+    ClientOpen(&A);
+    ClientOpen(&B);
+    CHECK_STATUS(A.Npi.Dispatch->WskControlClient(A.Npi.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(Control),
+                                                  &Control, 0, NULL, NULL, NULL),
+                 STATUS_SUCCESS);
+    SA = SocketCreate(&A, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &RA, &RecDatagram);
+    SB = SocketCreate(&B, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &RB, &RecDatagram);
+    CHECK_STATUS(SocketBind(SA, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    CHECK_STATUS(SocketBind(SB, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    PeerSendTo(Udp, 4, SocketLocalPort(SA, WSK_FLAG_DATAGRAM_SOCKET), "a", 1);
+    PeerSendTo(Udp, 4, SocketLocalPort(SB, WSK_FLAG_DATAGRAM_SOCKET), "b", 1);
+    CHECK(WaitFor(&RA.Datagrams, 1, 3000));
+    PeerSleepMs(100);
+    CHECK(RB.Datagrams == 0); /* the other registration's sockets are not affected */
+    CHECK_STATUS(SocketEvents(SB, WSK_EVENT_RECEIVE_FROM, NULL), STATUS_SUCCESS);
+    CHECK(WaitFor(&RB.Datagrams, 1, 3000));
+    CHECK_STATUS(SocketEvents(SB, WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE, NULL), STATUS_SUCCESS);
+    SocketClose(SA);
+    SocketClose(SB);
+    ClientClose(&A);
+    ClientClose(&B);
+    PeerClose(Udp);
+    RecFree(&RA);
+    RecFree(&RB);
+    CheckQuiescent("TestStaticPerClient");
+}
+
 int
 main(void)
 {
@@ -1456,6 +1636,11 @@ main(void)
     RUN(TestAcceptEventInheritance());
     RUN(TestConditionalAccept());
     RUN(TestCloseCancelsAndVerifier());
+    RUN(TestAbortiveDisconnect());
+    RUN(TestFaultInjection());
+    RUN(TestManyConnections());
+    RUN(TestListenerCloseWithHeld());
+    RUN(TestStaticPerClient());
     FdsAfter = PeerOpenFds();
     CHECK(FdsAfter == FdsBefore);
     fprintf(stderr, "wsk_test: %d checks, %d failures (fds %d -> %d)\n", Checks, Failures, FdsBefore, FdsAfter);
