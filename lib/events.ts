@@ -104,6 +104,9 @@ export type WskBridgeEvent =
 
 export type WskBridgeEventType = WskBridgeEvent['type'];
 
+/** The event of one type: `WskBridgeEventOf<'receive'>`. */
+export type WskBridgeEventOf<T extends WskBridgeEventType> = Extract<WskBridgeEvent, { type: T }>;
+
 /** What the pump needs from its session to turn records into events. */
 export interface EventHost {
   /** Enters a socket accepted through WskAcceptEvent into the session. */

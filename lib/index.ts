@@ -8,7 +8,7 @@ export { open, WskSession, ioctlName } from './session.js';
 export type { BackendChoice, OpenOptions, SocketOptions, ControlClientOptions, RawIoctlResult } from './session.js';
 export { WskSocket } from './socket.js';
 export type { AcceptResult, ReceiveFromResult, ControlRequest, EventControlResult } from './socket.js';
-export type { WskBridgeEvent, WskBridgeEventType, EventsOptions, EventBase, InspectId, PumpOptions } from './events.js';
+export type { WskBridgeEvent, WskBridgeEventType, WskBridgeEventOf, EventsOptions, EventBase, InspectId, PumpOptions } from './events.js';
 export { WskError, AbortError } from './errors.js';
 export { NTSTATUS, statusName, statusValue, hexStatus, isError, ntSuccess } from './ntstatus.js';
 export type { NtStatusName } from './ntstatus.js';

@@ -311,7 +311,15 @@ export class WskSession {
     return decodeStatsOut(result.output);
   }
 
-  /** Every event of every socket of this session, in sequence order. */
+  /**
+   * Every event of every socket of this session, in sequence order, as an async iterator in
+   * the style of Node's events.on(): `break`/`return()` releases it, an AbortSignal rejects a
+   * waiting next() with an AbortError. Past `highWaterMark` buffered events the pump stops
+   * reading, the driver's budget fills and it pauses receive indications: nothing is dropped.
+   * Events no iterator takes are kept for a later iterator (up to the pump's unclaimedLimit,
+   * 4096 by default; past that reading pauses as well), except those of sockets the caller
+   * closed.
+   */
   events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
     if (this.isClosed) throw new Error('events(): the session is closed');
     return this.pump.subscribe(undefined, options);

@@ -326,7 +326,10 @@ export class WskSocket {
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 
-  /** This socket's events, in order; ends after its socketClosed event. */
+  /**
+   * This socket's events, in order; ends after its socketClosed event. Events that arrived
+   * before any iterator asked (say between enableEvents() and this call) are delivered first.
+   */
   events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
     // Once its last event went by, the iterator yields what was kept for it and ends.
     return this.session._socketEvents(this.id, options, this.lastEventSeen);
@@ -334,7 +337,8 @@ export class WskSocket {
 
   /** WskCloseSocket. Idempotent; pending requests on the socket complete (cancelled) first. */
   close(): Promise<void> {
-    if (this.sessionGone) return Promise.resolve();
+    // A closing session's cleanup closes every socket of the handle in the driver.
+    if (this.sessionGone || (this.session.isClosed && !this.closing)) return Promise.resolve();
     if (!this.closing) {
       this.session._forget(this.id);
       this.closing = this.ioctl('close', WSKB_IOCTL_CLOSE, encodeSocketId(this.id), 0).then(() => undefined);
