@@ -171,7 +171,9 @@ typedef struct _SINGLE_LIST_ENTRY {
 #define FIELD_OFFSET(type, field) ((LONG)__builtin_offsetof(type, field))
 #define RTL_FIELD_SIZE(type, field) (sizeof(((type *)0)->field))
 #define RTL_SIZEOF_THROUGH_FIELD(type, field) (FIELD_OFFSET(type, field) + RTL_FIELD_SIZE(type, field))
-#define CONTAINING_RECORD(address, type, field) ((type *)((PCHAR)(address) - (ULONG_PTR)(&((type *)0)->field)))
+/* offsetof rather than the WDK's &((type *)0)->field: same value, and no null member access
+ * for UBSan to report. */
+#define CONTAINING_RECORD(address, type, field) ((type *)((PCHAR)(address) - __builtin_offsetof(type, field)))
 #define RTL_NUMBER_OF(A) (sizeof(A) / sizeof((A)[0]))
 #define ARRAYSIZE(A) RTL_NUMBER_OF(A)
 #define UNREFERENCED_PARAMETER(P) ((void)(P))
