@@ -397,7 +397,14 @@ KsimWskProcessSends(_Inout_ KSIM_WSK_SOCKET *Socket)
 {
     BOOLEAN Completed = FALSE;
 
-    while (!IsListEmpty(&Socket->SendQueue) && !(Socket->State & KSIM_WSK_S_DEAD)) {
+    /* After a reset or our abortive disconnect every send fails with that status. */
+    if (Socket->State & KSIM_WSK_S_DEAD) {
+        while (!IsListEmpty(&Socket->SendQueue))
+            KsimWskRequestFinish(CONTAINING_RECORD(Socket->SendQueue.Flink, KSIM_WSK_REQUEST, Link),
+                                 Socket->DeadStatus, 0);
+        return;
+    }
+    while (!IsListEmpty(&Socket->SendQueue)) {
         KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Socket->SendQueue.Flink, KSIM_WSK_REQUEST, Link);
         SIZE_T Length = Request->HasBuffer ? Request->Buffer.Length : 0;
 
