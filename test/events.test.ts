@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, WskEvent, type WskBridgeEvent, type WskSession, type WskSocket } from '../lib/index.js';
+import { AbortError, WskError, WskEvent, type WskBridgeEvent, type WskSession, type WskSocket } from '../lib/index.js';
 import { WSKB_EVENT_BUDGET_MIN } from '../lib/protocol.js';
 import { closeServer, nodeServer, openSim, payload, sha256, withTimeout } from './helpers/util.js';
 
@@ -134,6 +134,24 @@ describe('events', function () {
     await withTimeout(unwantedClosed, 5000, 'the rejected client to be turned away');
     welcome.destroy();
     await events.return!();
+  });
+
+  it('static event callbacks apply to sockets created afterwards, without enableEvents()', async () => {
+    const static_ = await session.setStaticEventCallbacks(WskEvent.Receive | WskEvent.ReceiveFrom);
+    assert.equal(static_.callStatus, 0);
+    const { socket, peer, server } = await connectedPair(session);
+    try {
+      peer.write('static');
+      const { value } = await withTimeout(socket.events().next(), 5000, 'a receive event with no enableEvents()');
+      assert.equal(value?.type, 'receive');
+      if (value?.type === 'receive') assert.equal(value.data.toString(), 'static');
+      // Too late once a socket exists: WSK (ksim) refuses, and setStaticEventCallbacks throws.
+      await assert.rejects(session.setStaticEventCallbacks(WskEvent.Disconnect), (e: unknown) => e instanceof WskError && e.operation === 'setStaticEventCallbacks');
+      await assert.rejects(session.setStaticEventCallbacks(WskEvent.Disable | WskEvent.Receive), TypeError);
+    } finally {
+      peer.destroy();
+      await closeServer(server);
+    }
   });
 
   it("a socket's iterator ends after its socketClosed event", async () => {
