@@ -742,6 +742,169 @@ TestSessions(void)
     KsimClose(B);
 }
 
+/* Close with a pended RECEIVE and a pended ACCEPT: both complete with STATUS_CANCELLED (the
+ * close cancels the socket's IRPs); CancelIo cancels a pended ACCEPT; IPv6 loopback. */
+static void
+TestCloseCancels(KSIM_FILE *File)
+{
+    uint64_t Listener, Accepted;
+    WSKB_SOCKADDR Local, Any6;
+    WSKB_ACCEPT_IN AcceptIn;
+    WSKB_ACCEPT_OUT AcceptOut;
+    CALL *Accept, *Receive;
+    int Peer = -1;
+    struct sockaddr_in6 To;
+
+    CHECK_STATUS(SocketCreate(File, W_AF_INET6, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Listener), S_SUCCESS);
+    memset(&Any6, 0, sizeof(Any6));
+    Any6.Family = W_AF_INET6;
+    Any6.Address[15] = 1; /* ::1 */
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Listener, Any6), S_SUCCESS);
+    CHECK_STATUS(GetAddress(File, Listener, WSKB_ADDRESS_LOCAL, &Local), S_SUCCESS);
+    CHECK(Local.Family == W_AF_INET6 && Local.Address[15] == 1 && Local.Port != 0);
+
+    /* CancelIo on a pended ACCEPT. */
+    AcceptIn = (WSKB_ACCEPT_IN){ Listener, 0, 0 };
+    Accept = Start(File, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(AcceptOut));
+    CHECK(!Wait(Accept, 50));
+    KsimCancelIo(File);
+    CHECK(Wait(Accept, 5000));
+    CHECK_STATUS(Accept->Status, S_CANCELLED);
+    Free(Accept);
+
+    /* Accept over IPv6, then close the accepted socket under a pended RECEIVE. */
+    Accept = Start(File, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(AcceptOut));
+    Peer = socket(AF_INET6, SOCK_STREAM, 0);
+    memset(&To, 0, sizeof(To));
+    To.sin6_family = AF_INET6;
+    To.sin6_addr = in6addr_loopback;
+    To.sin6_port = htons(Local.Port);
+    CHECK(connect(Peer, (struct sockaddr *)&To, sizeof(To)) == 0);
+    CHECK(Wait(Accept, 5000));
+    CHECK_STATUS(Accept->Status, S_SUCCESS);
+    memcpy(&AcceptOut, Accept->Output, sizeof(AcceptOut));
+    Free(Accept);
+    Accepted = AcceptOut.AcceptedSocketId;
+    CHECK(AcceptOut.RemoteAddress.Family == W_AF_INET6);
+    {
+        WSKB_DATA_IN In = { Accepted, 0, 16 };
+        Receive = Start(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), 16);
+    }
+    CHECK(!Wait(Receive, 50));
+    CHECK_STATUS(CloseSocket(File, Accepted), S_SUCCESS);
+    CHECK(Wait(Receive, 5000));
+    CHECK_STATUS(Receive->Status, S_CANCELLED);
+    Free(Receive);
+
+    /* Close the listener under a pended ACCEPT. */
+    Accept = Start(File, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(AcceptOut));
+    CHECK(!Wait(Accept, 50));
+    CHECK_STATUS(CloseSocket(File, Listener), S_SUCCESS);
+    CHECK(Wait(Accept, 5000));
+    CHECK_STATUS(Accept->Status, S_CANCELLED);
+    Free(Accept);
+    close(Peer);
+}
+
+/* Raw control: the event mask conversion and WSK's own statuses. */
+static void
+TestControl(KSIM_FILE *File)
+{
+    uint64_t Listener, Information = 0;
+    struct { WSKB_CONTROL_SOCKET_IN H; uint32_t Mask; uint32_t Pad; } In;
+    struct { WSKB_CONTROL_CLIENT_IN H; uint32_t Mask; } Client;
+    uint8_t Out[sizeof(WSKB_CONTROL_OUT) + 256];
+    WSKB_CONTROL_OUT Result;
+
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Listener), S_SUCCESS);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Listener, Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+    memset(&In, 0, sizeof(In));
+    In.H.SocketId = Listener;
+    In.H.RequestType = 0; /* WskSetOption */
+    In.H.ControlCode = 0x4002; /* SO_WSK_EVENT_CALLBACK */
+    In.H.Level = W_SOL_SOCKET;
+    In.H.InputLength = 8; /* the mask is exactly 4 bytes */
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In.H) + 8, Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+    In.H.InputLength = 4;
+    In.Mask = 0x200; /* WSK_EVENT_ACCEPT */
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In.H) + 4, Out, sizeof(Out), &Information), S_SUCCESS);
+    memcpy(&Result, Out, sizeof(Result));
+    CHECK(Information == sizeof(Result));
+    CHECK_STATUS(Result.CallStatus, S_SUCCESS);
+    /* With an IRP: CallStatus is what WskControlSocket returned, IrpStatus the IRP's. */
+    In.H.Flags = WSKB_CONTROL_FLAG_USE_IRP;
+    In.Mask = 0x200 | 0x80000000u; /* disable ACCEPT */
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In.H) + 4, Out, sizeof(Out), &Information), S_SUCCESS);
+    memcpy(&Result, Out, sizeof(Result));
+    CHECK(Result.CallStatus == S_SUCCESS || Result.CallStatus == S_PENDING);
+    CHECK_STATUS(Result.IrpStatus, S_SUCCESS);
+    printf("  disable ACCEPT with IRP: CallStatus 0x%08X IrpStatus 0x%08X\n", (unsigned)Result.CallStatus,
+           (unsigned)Result.IrpStatus);
+
+    /* WSK_SET_STATIC_EVENT_CALLBACKS after sockets exist: WSK's own answer comes back. */
+    memset(&Client, 0, sizeof(Client));
+    Client.H.ControlCode = 7;
+    Client.H.InputLength = 4;
+    Client.Mask = 0x40;
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &Client, sizeof(Client), Out, sizeof(Out), &Information), S_SUCCESS);
+    memcpy(&Result, Out, sizeof(Result));
+    CHECK(Result.CallStatus < 0);
+    printf("  static callbacks after a socket: CallStatus 0x%08X\n", (unsigned)Result.CallStatus);
+    CHECK_STATUS(CloseSocket(File, Listener), S_SUCCESS);
+}
+
+/* Random IOCTLs (valid codes, random lengths and bytes, real socket ids half of the time):
+ * nothing crashes, every request completes by the time the handle is closed, nothing leaks. */
+static void
+TestRandom(void)
+{
+    enum { Count = 3000 };
+    static CALL *Calls[Count];
+    KSIM_FILE *File = NULL;
+    uint64_t Ids[4];
+    uint32_t Seed = 12345, i, Completed = 0;
+    uint8_t Input[256];
+
+    CHECK_STATUS(KsimOpen(WSKB_USER_PATH, &File), S_SUCCESS);
+    if (!File)
+        return;
+    CHECK_STATUS(DoHello(File), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Ids[0]), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_CONNECTION, &Ids[1]), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Ids[2]), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_BASIC, &Ids[3]), S_SUCCESS);
+    for (i = 0; i < Count; ++i) {
+        uint32_t Code, InputLength, OutputLength, j;
+        Seed = Seed * 1103515245u + 12345u;
+        Code = WSKB_IOCTL(0x801 + (Seed >> 16) % 16); /* everything but HELLO */
+        if (Code == WSKB_IOCTL_READ_EVENTS)
+            Code = WSKB_IOCTL_STATS;
+        Seed = Seed * 1103515245u + 12345u;
+        InputLength = (Seed >> 16) % 7 == 0 ? (Seed >> 8) % 256 : 8u * ((Seed >> 16) % 8);
+        Seed = Seed * 1103515245u + 12345u;
+        OutputLength = (Seed >> 16) % 300;
+        for (j = 0; j < sizeof(Input); ++j) {
+            Seed = Seed * 1103515245u + 12345u;
+            /* Mostly small values, so that lengths, kinds and flags are often plausible. */
+            Input[j] = (uint8_t)((Seed >> 16) % 4 == 0 ? (Seed >> 8) : (Seed >> 16) % 3);
+        }
+        if ((Seed >> 20) % 2)
+            memcpy(Input, &Ids[(Seed >> 21) % 4], 8);
+        /* Keep addresses on loopback: this machine has no network. */
+        if (Code == WSKB_IOCTL_CONNECT || Code == WSKB_IOCTL_SEND_TO || Code == WSKB_IOCTL_BIND) {
+            WSKB_SOCKADDR Loop = Ipv4(127, 0, 0, 1, (uint16_t)(40000 + (Seed >> 16) % 1000));
+            memcpy(Input + 8, &Loop, sizeof(Loop));
+        }
+        Calls[i] = Start(File, Code, Input, InputLength, OutputLength);
+    }
+    KsimClose(File);
+    for (i = 0; i < Count; ++i) {
+        Completed += Calls[i]->Done ? 1 : 0;
+        Free(Calls[i]);
+    }
+    CHECK(Completed == Count);
+}
+
 int
 main(void)
 {
@@ -762,7 +925,13 @@ main(void)
     TestConnect(File);
     printf("datagram\n");
     TestDatagram(File);
+    printf("close cancels, IPv6\n");
+    TestCloseCancels(File);
+    printf("raw control\n");
+    TestControl(File);
     KsimClose(File);
+    printf("random IOCTLs\n");
+    TestRandom();
     printf("sessions\n");
     TestSessions();
 
