@@ -8,6 +8,15 @@
 import { addon } from '../../lib/addon.js';
 
 let baseline = 0;
+let expected = 0;
+
+/**
+ * For negative tests of the verifier itself: the current test is expected to cause exactly
+ * `count` verifier failures (fewer or more still fail it).
+ */
+export function expectVerifierFailures(count: number): void {
+  expected += count;
+}
 
 function failures(): { count: number; message: string } {
   return addon().ksim.verifierLastFailure();
@@ -21,15 +30,19 @@ export const mochaHooks = {
   },
   beforeEach(): void {
     baseline = failures().count;
+    expected = 0;
   },
   afterEach(this: Mocha.Context): void {
     const now = failures();
-    if (now.count !== baseline) {
-      const extra = now.count - baseline;
-      baseline = now.count;
-      const error = new Error(`ksim verifier: ${extra} new failure(s) during this test; last: ${now.message}`);
-      // Fails the current test (mocha attributes an afterEach error to the hook's test).
-      throw error;
+    const extra = now.count - baseline;
+    const wanted = expected;
+    baseline = now.count;
+    expected = 0;
+    if (extra !== wanted) {
+      // Thrown from the hook, mocha reports it against the test that just ran.
+      throw new Error(
+        `ksim verifier: ${extra} new failure(s) during this test (expected ${wanted})${extra ? `; last: ${now.message}` : ''}`,
+      );
     }
   },
 };
