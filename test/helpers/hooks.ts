@@ -3,7 +3,9 @@
 // Mocha root hooks (loaded by .mocharc.json's `require`): ksim's verifier must stay at zero
 // failures through every test. A rule violation in the driver (double completion, a request
 // completed from a queue, a PASSIVE-only call at DISPATCH_LEVEL, a leak at unload) fails the
-// test during which it happened, with the verifier's message.
+// `"after each" hook for "<the test>"`, with the verifier's message. Mocha stops the run at a
+// failing root hook, which is deliberate: this is ksim's bugcheck, and after one the simulated
+// kernel's state proves nothing.
 
 import { addon } from '../../lib/addon.js';
 
