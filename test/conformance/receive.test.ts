@@ -146,10 +146,10 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
     const log = logOf(socket);
     peer.resetAndDestroy();
     await log.next('disconnect', (e) => e.abortive);
-    const sendError = await wskErrorOf(socket.send('into a reset connection'), 'send after a reset');
-    assert.ok(sendError.status !== 0);
-    const receiveError = await wskErrorOf(socket.receive(100), 'receive after a reset');
+    const receiveError = await withTimeout(wskErrorOf(socket.receive(100), 'receive after a reset'), 5000, 'WskReceive after a reset to fail');
     assert.ok(receiveError.status !== 0);
+    const sendError = await withTimeout(wskErrorOf(socket.send('into a reset connection'), 'send after a reset'), 5000, 'WskSend after a reset to fail');
+    assert.ok(sendError.status !== 0);
   });
 
   it('[R:nc-wsk-pfn_wsk_receive_event] [UNCONFIRMED 4] with RECEIVE enabled and DISCONNECT not, a graceful FIN is not indicated as a NULL DataIndication', async () => {
