@@ -37,7 +37,11 @@ extern "C" {
 #define ANYSIZE_ARRAY 1
 #define FORCEINLINE static inline __attribute__((always_inline))
 #define DECLSPEC_NORETURN __attribute__((noreturn))
+#if defined(_WIN32)
+#define DECLSPEC_SELECTANY __declspec(selectany)
+#else
 #define DECLSPEC_SELECTANY __attribute__((weak))
+#endif
 #define DECLSPEC_ALIGN(x) __attribute__((aligned(x)))
 #define C_ASSERT(e) _Static_assert(e, #e)
 

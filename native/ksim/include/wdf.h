@@ -127,10 +127,10 @@ FORCEINLINE VOID WDF_OBJECT_ATTRIBUTES_INIT(_Out_ PWDF_OBJECT_ATTRIBUTES Attribu
     WDF_OBJECT_ATTRIBUTES_SET_CONTEXT_TYPE(_attributes, _contexttype)
 
 /* The WDK emits the type info as __declspec(selectany) so that every translation unit that
- * includes the declaring header shares one instance; weak linkage does the same with gcc. */
+ * includes the declaring header shares one instance (DECLSPEC_SELECTANY: weak linkage on ELF). */
 #define WDF_DECLARE_TYPE_AND_GLOBALS(_contexttype, _UniqueType, _GetUniqueType, _section)       \
     typedef _contexttype *WDF_TYPE_NAME_POINTER_TYPE(_contexttype);                              \
-    __attribute__((weak)) const WDF_OBJECT_CONTEXT_TYPE_INFO WDF_TYPE_NAME_TO_TYPE_INFO(_contexttype) = { \
+    DECLSPEC_SELECTANY const WDF_OBJECT_CONTEXT_TYPE_INFO WDF_TYPE_NAME_TO_TYPE_INFO(_contexttype) = { \
         sizeof(WDF_OBJECT_CONTEXT_TYPE_INFO),                                                    \
         (PCHAR) #_contexttype,                                                                   \
         sizeof(_contexttype),                                                                    \

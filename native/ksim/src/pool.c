@@ -103,8 +103,9 @@ static void QuarantineTrim(size_t Incoming)
         for (SIZE_T i = 0; i < Header->Size; ++i) {
             if (Data[i] != KSIM_POOL_FREE_FILL) {
                 char Text[5];
-                KsimVerifierFail("pool block %p (tag '%s', %zu bytes) was written after it was freed (offset %zu)",
-                                 (void *)Data, KsimTagText(Header->Tag, Text), (size_t)Header->Size, (size_t)i);
+                KsimVerifierFail("pool block %p (tag '%s', %llu bytes) was written after it was freed (offset %llu)",
+                                 (void *)Data, KsimTagText(Header->Tag, Text), (unsigned long long)Header->Size,
+                                 (unsigned long long)i);
                 break;
             }
         }
@@ -200,8 +201,8 @@ ExFreePoolWithTag(PVOID P, ULONG Tag)
     KsimHostMutexLock(PoolLock);
     if (Header->Magic == KSIM_POOL_FREED) {
         KsimHostMutexUnlock(PoolLock);
-        KsimVerifierFail("ExFreePoolWithTag(%p): double free (block of tag '%s', %zu bytes)", P,
-                         KsimTagText(Header->Tag, Text), (size_t)Header->Size);
+        KsimVerifierFail("ExFreePoolWithTag(%p): double free (block of tag '%s', %llu bytes)", P,
+                         KsimTagText(Header->Tag, Text), (unsigned long long)Header->Size);
         return;
     }
     if (Header->Magic != KSIM_POOL_LIVE) {
@@ -219,8 +220,8 @@ ExFreePoolWithTag(PVOID P, ULONG Tag)
     if (Header->Paged && KeGetCurrentIrql() > APC_LEVEL)
         KsimVerifierFail("ExFreePoolWithTag(%p): paged pool freed at DISPATCH_LEVEL", P);
     if (!GuardIntact(Header))
-        KsimVerifierFail("pool block %p (tag '%s', %zu bytes) was written past its end", P,
-                         KsimTagText(Header->Tag, Text), (size_t)Header->Size);
+        KsimVerifierFail("pool block %p (tag '%s', %llu bytes) was written past its end", P,
+                         KsimTagText(Header->Tag, Text), (unsigned long long)Header->Size);
     RemoveEntryList(&Header->Link);
     PoolOutstanding--;
     PoolBytes -= Header->Size;

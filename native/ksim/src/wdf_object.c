@@ -70,8 +70,9 @@ NTSTATUS KsimWdfObjectCreate(KSIM_WDF_TYPE Type, size_t Size, PWDF_OBJECT_ATTRIB
             ContextSize = Info->ContextSize;
             if (Attributes->ContextSizeOverride) {
                 if (Attributes->ContextSizeOverride < Info->ContextSize) {
-                    KsimVerifierFail("%s: ContextSizeOverride %zu is smaller than the context type (%zu)", Routine,
-                                     Attributes->ContextSizeOverride, Info->ContextSize);
+                    KsimVerifierFail("%s: ContextSizeOverride %llu is smaller than the context type (%llu)",
+                                     Routine, (unsigned long long)Attributes->ContextSizeOverride,
+                                     (unsigned long long)Info->ContextSize);
                     return STATUS_INVALID_PARAMETER;
                 }
                 ContextSize = Attributes->ContextSizeOverride;

@@ -297,8 +297,8 @@ static void RequestComplete(KSIM_WDF_REQUEST *Request, NTSTATUS Status, ULONG_PT
         }
     }
     if (Request->Type == WdfRequestTypeDeviceControl && !NT_ERROR(Status) && Information > Request->OutputLength) {
-        KsimVerifierFail("%s: request %p: Information %llu exceeds the output buffer length %zu", Routine,
-                         (void *)Request, (unsigned long long)Information, Request->OutputLength);
+        KsimVerifierFail("%s: request %p: Information %llu exceeds the output buffer length %llu", Routine,
+                         (void *)Request, (unsigned long long)Information, (unsigned long long)Request->OutputLength);
     }
     Request->State = KsimRequestCompleted;
     Request->Status = Status;
