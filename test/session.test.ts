@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { open, WskError, WskEvent, WskSession } from '../lib/index.js';
+import { open, statusName, WskClientControl, WskError, WskEvent, WskSession } from '../lib/index.js';
 import { WSKB_EVENT_BUDGET_MIN } from '../lib/protocol.js';
 import { closeServer, counters, eventually, leakCounters, nodeServer, openSim, withTimeout } from './helpers/util.js';
 
@@ -154,6 +154,23 @@ describe('session', () => {
       await session.close();
     }
     await eventually(() => JSON.stringify(leakCounters()) === JSON.stringify(before), 'ksim counters back at baseline');
+  });
+
+  it('controlClient is raw: WSK statuses come back, errors included, without throwing', async () => {
+    const session = await openSim();
+    try {
+      const unknown = await session.controlClient(0x12345);
+      assert.equal(statusName(unknown.callStatus), 'STATUS_NOT_SUPPORTED');
+      // WSK_SET_STATIC_EVENT_CALLBACKS requires a NULL IRP; passing one is refused by WSK.
+      const withIrp = await session.controlClient(WskClientControl.SetStaticEventCallbacks, Buffer.from([0x40, 0, 0, 0]), { irp: true });
+      assert.equal(statusName(withIrp.callStatus), 'STATUS_INVALID_PARAMETER');
+      // WSK_TRANSPORT_LIST_QUERY fills WSK_TRANSPORT entries (28 bytes: 2+2+4+2, padding, a GUID).
+      const transports = await session.controlClient(WskClientControl.TransportListQuery, null, { outputLength: 256 });
+      assert.equal(transports.callStatus, 0);
+      assert.ok(transports.output.length > 0 && transports.output.length % 28 === 0, `${transports.output.length} bytes`);
+    } finally {
+      await session.close();
+    }
   });
 
   it('two sessions are independent: a socket id of one is unknown to the other', async () => {
