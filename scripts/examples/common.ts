@@ -35,6 +35,21 @@ export function printControl(call: string, result: ControlOut, irp: boolean): vo
   console.log(`  ${call} returned ${statusName(result.callStatus)} (${hexStatus(result.callStatus)})${irpPart}`);
 }
 
+/**
+ * Runs one bridge call and prints its NTSTATUS: STATUS_SUCCESS when it resolved, the WskError's
+ * status when it failed (then rethrown).
+ */
+export async function step<T>(call: string, promise: Promise<T>): Promise<T> {
+  try {
+    const value = await promise;
+    printStatus(call, 0);
+    return value;
+  } catch (error) {
+    if (error instanceof WskError) printStatus(call, error.status);
+    throw error;
+  }
+}
+
 /** The NTSTATUS a bridge call ended with: STATUS_SUCCESS when it resolved, the WskError's otherwise. */
 export async function statusOf(promise: Promise<unknown>): Promise<number> {
   try {
@@ -62,9 +77,9 @@ export function describeEvent(event: WskBridgeEvent): string {
     case 'accept':
       return `${head}: ${event.socket ? `socket 0x${event.socket.id.toString(16)}` : 'NULL AcceptSocket'} from ${event.remoteAddress?.address}:${event.remoteAddress?.port}`;
     case 'inspect':
-      return `${head}: ${event.remoteAddress?.address}:${event.remoteAddress?.port} (inspect id ${event.inspectId.key}/${event.inspectId.serialNumber})`;
+      return `${head}: ${event.remoteAddress?.address}:${event.remoteAddress?.port} (WSK_INSPECT_ID 0x${event.inspectId.key.toString(16)}/${event.inspectId.serialNumber})`;
     case 'abort':
-      return `${head}: inspect id ${event.inspectId.key}/${event.inspectId.serialNumber}`;
+      return `${head}: WSK_INSPECT_ID 0x${event.inspectId.key.toString(16)}/${event.inspectId.serialNumber}`;
     case 'sendBacklog':
       return `${head}: ideal backlog ${event.idealBacklogSize} bytes`;
     case 'flowPaused':
@@ -139,11 +154,16 @@ export async function nodeServer(): Promise<{ server: net.Server; port: number; 
 /** A bridge connection socket connected to a Node server, with the Node side. */
 export async function connectToNode(session: WskSession): Promise<{ socket: WskSocket; peer: net.Socket; server: net.Server }> {
   const { server, port, peer } = await nodeServer();
-  const socket = await session.socket('connection');
-  await socket.bind({ family: 'ipv4', address: '0.0.0.0', port: 0 });
-  await socket.connect({ family: 'ipv4', address: '127.0.0.1', port });
-  console.log(`  connection socket 0x${socket.id.toString(16)} connected to a Node server on 127.0.0.1:${port}`);
+  const socket = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET)', session.socket('connection'));
+  await step('WskBind(0.0.0.0:0)', socket.bind({ family: 'ipv4', address: '0.0.0.0', port: 0 }));
+  await step(`WskConnect(127.0.0.1:${port}) to a Node server`, socket.connect({ family: 'ipv4', address: '127.0.0.1', port }));
   return { socket, peer: await peer, server };
+}
+
+/** Ends a connection gracefully (WskDisconnect, so that the close is not a reset), then closes it. */
+export async function disconnectAndClose(socket: WskSocket): Promise<void> {
+  await step('WskDisconnect(graceful)', socket.disconnect()).catch(() => undefined);
+  await step('WskCloseSocket', socket.close());
 }
 
 export function sleep(ms: number): Promise<void> {

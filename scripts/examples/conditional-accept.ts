@@ -10,7 +10,7 @@
 
 import * as net from 'node:net';
 import { WskEvent, type WskBridgeEvent } from '../../lib/index.js';
-import { openSession, printControl, printStatus, run, sleep, statusOf, watch } from './common.js';
+import { openSession, printControl, printStatus, run, sleep, statusOf, step, watch } from './common.js';
 
 function connect(port: number, name: string): net.Socket {
   const client = net.connect({ host: '127.0.0.1', port });
@@ -21,10 +21,10 @@ function connect(port: number, name: string): net.Socket {
 
 run(async () => {
   await using session = await openSession();
-  const listener = await session.socket('listen');
+  const listener = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET)', session.socket('listen'));
   const conditional = await listener.setConditionalAccept(true);
   printStatus('WskControlSocket(SO_CONDITIONAL_ACCEPT = 1, IRP) before bind', conditional.irpStatus);
-  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  await step('WskBind(127.0.0.1:0)', listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }));
   const port = (await listener.localAddress())!.port;
   printControl('SO_WSK_EVENT_CALLBACK ACCEPT', await listener.setEventCallbackRaw(WskEvent.Accept, { irp: false }), false);
   const events = watch(listener, 'listener');
@@ -55,6 +55,7 @@ run(async () => {
   if (abort) printStatus('WskInspectComplete(WskInspectAccept) for the aborted client 3 (the bridge forgot it)', await statusOf(third.accept()));
 
   await sleep(100);
+  await step('WskCloseSocket (listener)', listener.close());
   await events.stop();
   accepted.destroy();
   rejected.destroy();

@@ -10,7 +10,7 @@
 //   node dist/scripts/examples/disable-event.js
 
 import { WskEvent } from '../../lib/index.js';
-import { connectToNode, maskName, openSession, printControl, run, sleep, watch } from './common.js';
+import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, sleep, step, watch } from './common.js';
 
 run(async () => {
   await using session = await openSession();
@@ -29,12 +29,12 @@ run(async () => {
   console.log('  node peer: write "still receiving" then end()');
   peer.end('still receiving');
   await events.waitFor('receive', 5000);
-  const fin = await socket.receive(100);
-  console.log(`  WskReceive (IRP) completed with ${fin.length} bytes: the peer's FIN`);
+  const fin = await step('WskReceive (IRP)', socket.receive(100));
+  console.log(`  WskReceive completed with ${fin.length} bytes: the peer's FIN`);
   await sleep(300);
   const disconnects = events.seen.filter((e) => e.type === 'disconnect').length;
   console.log(`  disconnect events after the disable: ${disconnects}`);
-  await socket.close();
+  await disconnectAndClose(socket);
   await events.stop();
   server.close();
 });

@@ -10,7 +10,7 @@
 //   node dist/scripts/examples/enable-events.js
 
 import { SocketOption, SOL_SOCKET, WskControlSocketType, WskEvent } from '../../lib/index.js';
-import { connectToNode, maskName, openSession, printControl, run, watch } from './common.js';
+import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, watch } from './common.js';
 
 run(async () => {
   await using session = await openSession();
@@ -33,7 +33,7 @@ run(async () => {
   peer.end('hello, kernel');
   const disconnect = await events.waitFor('disconnect', 5000);
   console.log(disconnect ? '  done: receive and disconnect arrived with one enable call' : '  no disconnect event within 5 s');
-  await socket.close();
+  await disconnectAndClose(socket);
   await events.stop();
   server.close();
 });

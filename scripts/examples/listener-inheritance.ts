@@ -12,7 +12,7 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { WskEvent } from '../../lib/index.js';
-import { maskName, openSession, printControl, run, sleep, watch } from './common.js';
+import { maskName, openSession, printControl, run, sleep, step, watch } from './common.js';
 
 async function nodeClient(port: number, text: string): Promise<net.Socket> {
   const client = net.connect({ host: '127.0.0.1', port });
@@ -25,8 +25,8 @@ async function nodeClient(port: number, text: string): Promise<net.Socket> {
 
 run(async () => {
   await using session = await openSession();
-  const listener = await session.socket('listen');
-  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  const listener = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET)', session.socket('listen'));
+  await step('WskBind(127.0.0.1:0)', listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }));
   const port = (await listener.localAddress())!.port;
   console.log(`  listening socket 0x${listener.id.toString(16)} on 127.0.0.1:${port}`);
   const listenerEvents = watch(listener, 'listener');
@@ -50,13 +50,16 @@ run(async () => {
   const pending = listener.accept();
   await sleep(50);
   const second = await nodeClient(port, 'not inherited');
-  const { socket: irpAccepted } = await pending;
-  console.log(`  WskAccept (IRP) completed: socket 0x${irpAccepted.id.toString(16)}`);
+  const { socket: irpAccepted } = await step('WskAccept (IRP)', pending);
+  console.log(`  the WskAccept'ed socket is 0x${irpAccepted.id.toString(16)}`);
   const irpEvents = watch(irpAccepted, 'irp-accepted');
   await sleep(300);
-  console.log(`  WskAccept'ed socket: receive events ${irpEvents.seen.filter((e) => e.type === 'receive').length}; WskReceive gets ${JSON.stringify((await irpAccepted.receive(100)).toString())}`);
+  console.log(`  WskAccept'ed socket: ${irpEvents.seen.filter((e) => e.type === 'receive').length} receive events`);
+  const data = await step('WskReceive (IRP) on the WskAccept\'ed socket', irpAccepted.receive(100));
+  console.log(`  it got ${JSON.stringify(data.toString())}`);
 
   await irpEvents.stop();
+  await step('WskCloseSocket (listener)', listener.close());
   await listenerEvents.stop();
   first.destroy();
   second.destroy();

@@ -13,7 +13,7 @@
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { WskClientControl, WskEvent } from '../../lib/index.js';
-import { connectToNode, maskName, openSession, printControl, run, watch } from './common.js';
+import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, step, watch } from './common.js';
 
 function u32(value: number): Buffer {
   const buffer = Buffer.alloc(4);
@@ -30,8 +30,8 @@ run(async () => {
     false,
   );
 
-  const datagram = await session.socket('datagram');
-  await datagram.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  const datagram = await step('WskSocket(AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET)', session.socket('datagram'));
+  await step('WskBind(127.0.0.1:0)', datagram.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }));
   const port = (await datagram.localAddress())!.port;
   const datagramEvents = watch(datagram, 'datagram');
   const udp = dgram.createSocket('udp4');
@@ -56,10 +56,10 @@ run(async () => {
   );
 
   udp.close();
-  await socket.close();
-  await datagram.close();
+  await disconnectAndClose(socket);
+  await step('WskCloseSocket (datagram)', datagram.close());
   await events.stop();
   await datagramEvents.stop();
-  peer.destroy();
+  peer.end();
   server.close();
 });
