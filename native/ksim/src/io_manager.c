@@ -58,8 +58,12 @@ static void EnterFromUser(const char *Routine)
 
 static void VerifyNothingLeft(const char *When)
 {
-    uint64_t HostSockets = 0, WskSockets = 0, Threads;
+    uint64_t HostSockets = 0, WskSockets = 0, Threads, Requests;
     KsimPoolReportLeaks(When);
+    Requests = KsimWdfRequestsLive();
+    if (Requests)
+        KsimVerifierFail("%s: %llu WDF request(s) were never completed by the driver", When,
+                         (unsigned long long)Requests);
     KsimIrpReportLeaks(When);
     KsimMdlReportLeaks(When);
     Threads = KsimSystemThreadsRunning();
@@ -381,7 +385,7 @@ static void OrphanRequest(KSIM_WDF_REQUEST *Request)
                          "(%s); the caller gets STATUS_CANCELLED and the request is abandoned",
                          (void *)Request, (unsigned)Request->IoControlCode,
                          Request->State == KsimRequestQueued ? "still queued" : "held by the driver");
-        Request->Orphaned = TRUE;
+        KsimWdfRequestOrphan(Request);
         Answer = TRUE;
     }
     Callback = Request->Callback;

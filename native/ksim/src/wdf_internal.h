@@ -144,6 +144,11 @@ void KsimWdfRequestCompleteByFramework(KSIM_WDF_REQUEST *Request, NTSTATUS Statu
 /* Cancels a request (IoCancelIrp on its IRP): queued ones leave their queue. The caller
  * holds a reference. */
 void KsimWdfRequestCancel(KSIM_WDF_REQUEST *Request);
+/* Requests created by the I/O manager and not yet completed by anyone. */
+uint64_t KsimWdfRequestsLive(void);
+/* KsimClose gave up on the request (FxLock held): the host is answered, the driver's late
+ * completion will be dropped. */
+void KsimWdfRequestOrphan(KSIM_WDF_REQUEST *Request);
 /* Cancels the requests of File still in any queue of its device (the cleanup flush). */
 void KsimWdfFlushQueuesForFile(KSIM_WDF_FILE *File);
 

@@ -176,6 +176,20 @@ WdfIoQueueRetrieveRequestByFileObject(WDFQUEUE Queue, WDFFILEOBJECT FileObject, 
 
 /* ---- requests ---- */
 
+static volatile uint64_t RequestsLive; /* created and not yet completed (or orphaned) */
+
+uint64_t KsimWdfRequestsLive(void)
+{
+    return __atomic_load_n(&RequestsLive, __ATOMIC_SEQ_CST);
+}
+
+void KsimWdfRequestOrphan(KSIM_WDF_REQUEST *Request)
+{
+    /* FxLock held. Reported once, by KsimClose: no longer counted as live. */
+    Request->Orphaned = TRUE;
+    __atomic_sub_fetch(&RequestsLive, 1, __ATOMIC_SEQ_CST);
+}
+
 static void RequestDestroy(KSIM_WDF_OBJECT *Object)
 {
     KSIM_WDF_REQUEST *Request = (KSIM_WDF_REQUEST *)Object;
@@ -200,6 +214,7 @@ KSIM_WDF_REQUEST *KsimWdfRequestCreate(KSIM_WDF_DEVICE *Device, KSIM_WDF_FILE *F
     Request->State = KsimRequestDriverOwned;
     InitializeListHead(&Request->QueueLink);
     InitializeListHead(&Request->FileLink);
+    __atomic_add_fetch(&RequestsLive, 1, __ATOMIC_SEQ_CST);
     if (File) {
         KsimWdfObjectReference(&File->Header);
         KsimFxLock();
@@ -301,6 +316,8 @@ static void RequestComplete(KSIM_WDF_REQUEST *Request, NTSTATUS Status, ULONG_PT
                          (void *)Request, (unsigned long long)Information, (unsigned long long)Request->OutputLength);
     }
     Request->State = KsimRequestCompleted;
+    if (!Request->Orphaned)
+        __atomic_sub_fetch(&RequestsLive, 1, __ATOMIC_SEQ_CST);
     Request->Status = Status;
     Request->Information = Information;
     Orphaned = Request->Orphaned;
