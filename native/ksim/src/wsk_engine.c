@@ -910,12 +910,18 @@ KsimWskReadDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _Out_ int *Error)
 }
 
 static VOID
-KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket)
+KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
 {
     CONST WSK_CLIENT_DATAGRAM_DISPATCH *Client = (CONST WSK_CLIENT_DATAGRAM_DISPATCH *)Socket->Dispatch;
 
     if (!(Socket->State & KSIM_WSK_S_BOUND))
         return;
+    /* An ICMP error on a connected UDP socket: reading it clears the level-triggered report
+     * (datagram errors are not sticky on Windows either). */
+    if (Events & HOST_NET_POLL_ERROR) {
+        int Ignored;
+        (VOID) HostNetGetOption(Socket->Host, HOST_NET_OPT_ERROR, &Ignored);
+    }
 
     while (!IsListEmpty(&Socket->SendQueue)) {
         KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Socket->SendQueue.Flink, KSIM_WSK_REQUEST, Link);
@@ -1047,7 +1053,7 @@ KsimWskSocketStep(_Inout_ KSIM_WSK_SOCKET *Socket, _Inout_ KIRQL *OldIrql)
         KsimWskStepListen(Socket);
         break;
     case WSK_FLAG_DATAGRAM_SOCKET:
-        KsimWskStepDatagram(Socket);
+        KsimWskStepDatagram(Socket, Events);
         break;
     default:
         break;
