@@ -153,10 +153,19 @@ WskbFlowRearm(_Inout_ WSKB_SESSION *Session)
 
         InitializeListHead(&Socket->Events.RearmLink);
         if (!WskbSocketCallBegin(Socket)) {
-            /* Closing: WskCloseSocket will end the socket; nothing to re-arm. */
+            /* Closing: WskCloseSocket will end the socket; nothing to re-arm. If the close has
+             * already completed, WskbEventsSocketClosed saw the re-arm in flight and left the
+             * IRP to us. */
+            PIRP Orphan = NULL;
             KeAcquireSpinLock(&Session->Lock, &OldIrql);
             Socket->Events.RearmInFlight = FALSE;
+            if (Socket->Events.Closed) {
+                Orphan = Socket->Events.RearmIrp;
+                Socket->Events.RearmIrp = NULL;
+            }
             KeReleaseSpinLock(&Session->Lock, OldIrql);
+            if (Orphan)
+                IoFreeIrp(Orphan);
             WskbSocketDereference(Socket);
             continue;
         }
