@@ -6,7 +6,8 @@
 //
 // Backend-neutral by construction: the backend comes from WSKB_BACKEND (default 'sim'), and
 // nothing here reaches into ksim. The same files run against the real kernel on Windows:
-//   WSKB_BACKEND=kernel npx mocha 'dist/test/conformance/**/*.test.js'
+//   WSKB_BACKEND=kernel npx mocha --no-config --require dist/test/helpers/hooks.js \
+//     --timeout 20000 'dist/test/conformance/**/*.test.js'
 //
 // This file is also a spec (mocha loads every *.test.js), and tests the harness itself.
 
