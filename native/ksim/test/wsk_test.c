@@ -1610,6 +1610,76 @@ TestStaticPerClient(void)
     CheckQuiescent("TestStaticPerClient");
 }
 
+static void
+TestResetWithoutDisconnectEvent(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Socket;
+    REC R;
+    uint16_t Port;
+    int Listener = PeerListen(4, &Port), Peer;
+
+    RecInit(&R);
+    ClientOpen(&C);
+    Socket = SocketConnectTo(&C, AF_INET, Port, &R, &RecConnection);
+    Peer = PeerAccept(Listener, 3000);
+    CHECK_STATUS(SocketEvents(Socket, WSK_EVENT_RECEIVE, NULL), STATUS_SUCCESS);
+    CHECK(PeerSendAll(Peer, "abc", 3) == 3);
+    CHECK(WaitFor(&R.Bytes, 3, 3000));
+    /* A reset with only receive indications on: one NULL indication (the socket is dead). */
+    PeerCloseReset(Peer);
+    CHECK(WaitFor(&R.NullReceives, 1, 3000));
+    PeerSleepMs(50);
+    CHECK(R.NullReceives == 1 && R.Disconnects == 0 && R.Abortive == 0);
+    SocketClose(Socket);
+    PeerClose(Listener);
+    ClientClose(&C);
+    RecFree(&R);
+    CheckQuiescent("TestResetWithoutDisconnectEvent");
+}
+
+static void
+TestBacklogInherited(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener;
+    REC L, A;
+    USHORT Port;
+    int Peer;
+
+    RecInit(&L);
+    RecInit(&A);
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &L, &RecListen);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    L.AcceptContext = &A;
+    L.AcceptDispatch = &RecConnection;
+    CHECK_STATUS(SocketEvents(Listener, WSK_EVENT_ACCEPT | WSK_EVENT_SEND_BACKLOG, NULL), STATUS_SUCCESS);
+    Peer = PeerConnect(4, Port);
+    CHECK(WaitFor(&L.AcceptedCount, 1, 3000));
+    /* The accepted socket inherited the send-backlog event: its first value is indicated. */
+    CHECK(WaitFor(&A.Backlogs, 1, 3000));
+    CHECK(A.LastBacklog > 0);
+    /* Disabling the accept event keeps the inherited set for later accepts. */
+    CHECK_STATUS(SocketEvents(Listener, WSK_EVENT_ACCEPT | WSK_EVENT_DISABLE, NULL), STATUS_SUCCESS);
+    CHECK_STATUS(SocketEvents(Listener, WSK_EVENT_ACCEPT, NULL), STATUS_SUCCESS);
+    {
+        int Peer2 = PeerConnect(4, Port);
+        CHECK(WaitFor(&L.AcceptedCount, 2, 3000));
+        CHECK(WaitFor(&A.Backlogs, 2, 3000));
+        SocketClose(L.AcceptedSockets[1]);
+        PeerClose(Peer2);
+    }
+    SocketClose(L.AcceptedSockets[0]);
+    SocketClose(Listener);
+    PeerClose(Peer);
+    ClientClose(&C);
+    RecFree(&L);
+    RecFree(&A);
+    CheckQuiescent("TestBacklogInherited");
+}
+
 int
 main(void)
 {
@@ -1641,6 +1711,8 @@ main(void)
     RUN(TestManyConnections());
     RUN(TestListenerCloseWithHeld());
     RUN(TestStaticPerClient());
+    RUN(TestResetWithoutDisconnectEvent());
+    RUN(TestBacklogInherited());
     FdsAfter = PeerOpenFds();
     CHECK(FdsAfter == FdsBefore);
     fprintf(stderr, "wsk_test: %d checks, %d failures (fds %d -> %d)\n", Checks, Failures, FdsBefore, FdsAfter);
