@@ -218,6 +218,10 @@ cleanupSocket:
 
 /* ---- data ------------------------------------------------------------------------------- */
 
+/* Success and warning statuses (e.g. STATUS_BUFFER_OVERFLOW for a datagram cut to the buffer)
+ * carry data: METHOD_BUFFERED copies the output back for both, only errors carry none. */
+#define WSKB_STATUS_CARRIES_DATA(Status) (NT_SUCCESS(Status) || ((ULONG)(Status) >> 30) == 2)
+
 static WSKB_OPERATION_CALL WskbCallSend;
 static WSKB_OPERATION_CALL WskbCallDisconnect;
 static WSKB_OPERATION_CALL WskbCallReceive;
@@ -283,7 +287,7 @@ _Use_decl_annotations_
 static VOID
 WskbFinishTransfer(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Information)
 {
-    if (Op->Output && Op->OutputLength >= sizeof(WSKB_TRANSFER_OUT) && NT_SUCCESS(*Status)) {
+    if (Op->Output && Op->OutputLength >= sizeof(WSKB_TRANSFER_OUT) && WSKB_STATUS_CARRIES_DATA(*Status)) {
         ((WSKB_TRANSFER_OUT *)Op->Output)->BytesTransferred = *Information;
         *Information = sizeof(WSKB_TRANSFER_OUT);
     } else {
@@ -297,7 +301,7 @@ WskbFinishReceive(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Information)
 {
     /* The data already sits in the output buffer (the MDL describes it); never report more
      * than was asked for, whatever the provider claims. */
-    if (!NT_SUCCESS(*Status))
+    if (!WSKB_STATUS_CARRIES_DATA(*Status))
         *Information = 0;
     else if (*Information > Op->Buffer.Length)
         *Information = Op->Buffer.Length;
@@ -310,7 +314,7 @@ WskbFinishReceiveFrom(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Informati
     WSKB_RECEIVE_FROM_OUT *Out = (WSKB_RECEIVE_FROM_OUT *)Op->Output;
     ULONG_PTR Received = *Information;
 
-    if (!NT_SUCCESS(*Status)) {
+    if (!WSKB_STATUS_CARRIES_DATA(*Status)) {
         *Information = 0;
         return;
     }
