@@ -10,6 +10,9 @@
  *  2. UDP: a datagram socket with WSK_EVENT_RECEIVE_FROM flooded while nobody reads: every
  *     datagram is either a RECEIVE_FROM record with its remote address or counted, and the
  *     DATAGRAMS_DROPPED events add up to STATS.DatagramsDropped.
+ *  2b. Conditional accept: two connections give two INSPECT events with distinct tokens; the
+ *     first INSPECT_COMPLETE(Accept) succeeds and an ACCEPT follows, the same token again is
+ *     STATUS_INVALID_PARAMETER, INSPECT_COMPLETE(Reject) gives neither ACCEPT nor ABORT.
  *  3. READ_EVENTS pending then CancelIo: STATUS_CANCELLED. INSPECT_COMPLETE with an unknown
  *     token on a listener: STATUS_INVALID_PARAMETER.
  *  4. Unload: no pool, IRP or MDL left, no verifier failure.
@@ -44,6 +47,9 @@
 #define WSK_EVENT_RECEIVE 0x40u
 #define WSK_EVENT_DISCONNECT 0x80u
 #define SO_WSK_EVENT_CALLBACK 0x4002u
+#define SO_CONDITIONAL_ACCEPT 0x3002u
+#define WSK_INSPECT_REJECT 0u
+#define WSK_INSPECT_ACCEPT 1u
 #define SOL_SOCKET_WSK 0xffffu
 #define WSK_SET_OPTION 0u
 #define ST_SUCCESS 0
@@ -231,12 +237,14 @@ BindLoopback(KSIM_FILE *File, uint64_t Id)
     return Local.Port;
 }
 
-static void
-EnableEvents(KSIM_FILE *File, uint64_t Id, uint32_t Mask)
+/* WskControlSocket(WskSetOption, Code, SOL_SOCKET) with a ULONG; returns the call's status
+ * (or the IRP's, when one is used). */
+static int32_t
+SetOptionU32(KSIM_FILE *File, uint64_t Id, uint32_t Code, uint32_t Value, int UseIrp)
 {
     struct {
         WSKB_CONTROL_SOCKET_IN In;
-        uint32_t Mask;
+        uint32_t Value;
         uint32_t Pad;
     } Request;
     WSKB_CONTROL_OUT Out;
@@ -244,13 +252,20 @@ EnableEvents(KSIM_FILE *File, uint64_t Id, uint32_t Mask)
     memset(&Request, 0, sizeof(Request));
     Request.In.SocketId = Id;
     Request.In.RequestType = WSK_SET_OPTION;
-    Request.In.ControlCode = SO_WSK_EVENT_CALLBACK;
+    Request.In.ControlCode = Code;
     Request.In.Level = SOL_SOCKET_WSK;
     Request.In.InputLength = sizeof(uint32_t);
-    Request.Mask = Mask;
+    Request.In.Flags = UseIrp ? WSKB_CONTROL_FLAG_USE_IRP : 0;
+    Request.Value = Value;
     REQUIRE(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &Request, sizeof(WSKB_CONTROL_SOCKET_IN) + sizeof(uint32_t), &Out,
                   sizeof(Out), NULL) == ST_SUCCESS);
-    CHECK(Out.CallStatus == ST_SUCCESS);
+    return UseIrp ? Out.IrpStatus : Out.CallStatus;
+}
+
+static void
+EnableEvents(KSIM_FILE *File, uint64_t Id, uint32_t Mask)
+{
+    CHECK(SetOptionU32(File, Id, SO_WSK_EVENT_CALLBACK, Mask, 0) == ST_SUCCESS);
 }
 
 static void
@@ -543,6 +558,129 @@ TestUdp(KSIM_FILE *File)
            (unsigned long long)State.Dropped, UDP_DATAGRAMS);
 }
 
+/* ---- 2b. conditional accept: INSPECT pends, INSPECT_COMPLETE decides ---- */
+
+typedef struct {
+    uint64_t Listener;
+    uint16_t Port;
+    uint64_t Tokens[4];
+    uint32_t Serials[4];
+    int Inspects, Accepts, Aborts, Refused, Other;
+    uint64_t AcceptedIds[4];
+} INSPECT_STATE;
+
+static void
+InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
+{
+    INSPECT_STATE *State = Context;
+
+    switch (Header->Type) {
+    case WSKB_EVENT_INSPECT: {
+        const WSKB_INSPECT_BODY *Body = (const WSKB_INSPECT_BODY *)(Header + 1);
+        CHECK(Header->SocketId == State->Listener);
+        CHECK(Header->Size == sizeof(WSKB_EVENT_HEADER) + sizeof(WSKB_INSPECT_BODY));
+        CHECK(Header->Param != 0);
+        CHECK(Body->LocalAddress.Port == State->Port);
+        CHECK(Body->RemoteAddress.Family == 2 && Body->RemoteAddress.Port != 0);
+        if (State->Inspects < 4) {
+            State->Tokens[State->Inspects] = Header->Param;
+            State->Serials[State->Inspects] = Body->InspectSerialNumber;
+        }
+        State->Inspects++;
+        break;
+    }
+    case WSKB_EVENT_ACCEPT:
+        CHECK(Header->SocketId == State->Listener);
+        CHECK(Header->Param != 0);
+        if (State->Accepts < 4)
+            State->AcceptedIds[State->Accepts] = Header->Param;
+        State->Accepts++;
+        break;
+    case WSKB_EVENT_ABORT:
+        State->Aborts++;
+        break;
+    case WSKB_EVENT_ACCEPTS_REFUSED:
+        State->Refused += (int)Header->Param;
+        break;
+    case WSKB_EVENT_SOCKET_CLOSED:
+        break;
+    default:
+        fprintf(stderr, "unexpected inspect-test event type %u\n", Header->Type);
+        State->Other++;
+    }
+}
+
+static int
+HostConnect(uint16_t Port)
+{
+    struct sockaddr_in To;
+    int Fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(Fd >= 0);
+    memset(&To, 0, sizeof(To));
+    To.sin_family = AF_INET;
+    To.sin_port = htons(Port);
+    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    return Fd;
+}
+
+static void
+TestInspect(KSIM_FILE *File)
+{
+    INSPECT_STATE State;
+    WSKB_INSPECT_COMPLETE_IN In;
+    int Fd1, Fd2, Waited;
+    int i;
+
+    memset(&State, 0, sizeof(State));
+    State.Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
+    /* Before bind, with an IRP (wsk-facts 3.4). */
+    CHECK(SetOptionU32(File, State.Listener, SO_CONDITIONAL_ACCEPT, 1, 1) == ST_SUCCESS);
+    State.Port = BindLoopback(File, State.Listener);
+    EnableEvents(File, State.Listener, WSK_EVENT_ACCEPT);
+
+    Fd1 = HostConnect(State.Port);
+    Fd2 = HostConnect(State.Port);
+    for (Waited = 0; State.Inspects < 2 && Waited < 20; ++Waited)
+        ReadEvents(File, 250, InspectVisit, &State);
+    REQUIRE(State.Inspects == 2);
+    CHECK(State.Tokens[0] != State.Tokens[1]);
+    CHECK(State.Accepts == 0);
+
+    /* Accept the first: WSK completes the inspection, then the connection is accepted. */
+    memset(&In, 0, sizeof(In));
+    In.SocketId = State.Listener;
+    In.InspectToken = State.Tokens[0];
+    In.Action = WSK_INSPECT_ACCEPT;
+    CHECK(Ioctl(File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
+    /* The same token again: already completed, the driver's own check refuses it. */
+    CHECK(Ioctl(File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), NULL, 0, NULL) == ST_INVALID_PARAMETER);
+    /* Reject the second. */
+    In.InspectToken = State.Tokens[1];
+    In.Action = WSK_INSPECT_REJECT;
+    CHECK(Ioctl(File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
+
+    for (Waited = 0; State.Accepts < 1 && Waited < 20; ++Waited)
+        ReadEvents(File, 250, InspectVisit, &State);
+    CHECK(State.Accepts == 1);
+    /* Nothing more: no accept and no abort for the rejected one. */
+    while (ReadEvents(File, 300, InspectVisit, &State) > 0)
+        ;
+    CHECK(State.Accepts == 1);
+    CHECK(State.Aborts == 0);
+    CHECK(State.Refused == 0);
+    CHECK(State.Other == 0);
+
+    close(Fd1);
+    close(Fd2);
+    for (i = 0; i < State.Accepts && i < 4; ++i)
+        CloseSocket(File, State.AcceptedIds[i]);
+    CloseSocket(File, State.Listener);
+    while (ReadEvents(File, 300, InspectVisit, &State) > 0)
+        ;
+    printf("inspect: 2 pended, 1 accepted through INSPECT_COMPLETE, 1 rejected\n");
+}
+
 /* ---- 3. cancel and the driver's own checks ---- */
 
 static void
@@ -613,6 +751,7 @@ main(void)
     TestCancelAndChecks(File);
     TestTcp(File);
     TestUdp(File);
+    TestInspect(File);
 
     KsimClose(File);
     KsimDriverUnload();
