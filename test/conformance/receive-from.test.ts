@@ -80,8 +80,8 @@ describe('receiving datagrams [R:nc-wsk-pfn_wsk_receive_from_event]', function (
       const message = Buffer.alloc(size, i & 0xff);
       message.writeUInt32LE(i, 0);
       await udp.send(message, port);
-      // Paced, so that no datagram is lost below WSK (in the host's socket buffer).
-      if (i % 20 === 19) await sleep(2);
+      // Paced, so that no datagram is lost below WSK (in the host's socket buffer, ~90 of them).
+      if (i % 5 === 4) await sleep(1);
     }
     // Wait until the driver has seen them all (indicated or counted as dropped) before reading.
     const deadline = Date.now() + 10_000;
