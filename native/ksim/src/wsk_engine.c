@@ -324,6 +324,10 @@ KsimWskProcessReceives(_Inout_ KSIM_WSK_SOCKET *Socket)
         KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Socket->ReceiveQueue.Flink, KSIM_WSK_REQUEST, Link);
         BOOLEAN WaitAll = (Request->Flags & WSK_FLAG_WAITALL) != 0;
 
+        /* Out of cancellation while data is copied into it; cancelable again if it must wait
+         * with nothing in it (a receive holding data completes with that data instead). */
+        if (!KsimWskRequestClaim(Request))
+            continue;
         if (Request->Flags & WSK_FLAG_DRAIN) {
             /* Discard everything until the peer's FIN (or the connection's death). */
             while (KsimWskFillHeld(Socket))
@@ -332,8 +336,10 @@ KsimWskProcessReceives(_Inout_ KSIM_WSK_SOCKET *Socket)
                 KsimWskFinishReceive(Socket, Request, Socket->DeadStatus);
             else if (Socket->State & KSIM_WSK_S_PEER_FIN)
                 KsimWskFinishReceive(Socket, Request, STATUS_SUCCESS);
-            else
+            else {
+                KsimWskRequestRearm(Request);
                 return;
+            }
             continue;
         }
         if (Request->Buffer.Length == 0) {
@@ -343,8 +349,10 @@ KsimWskProcessReceives(_Inout_ KSIM_WSK_SOCKET *Socket)
                 KsimWskFinishReceive(Socket, Request, STATUS_SUCCESS);
             else if (Socket->State & KSIM_WSK_S_DEAD)
                 KsimWskFinishReceive(Socket, Request, Socket->DeadStatus);
-            else
+            else {
+                KsimWskRequestRearm(Request);
                 return;
+            }
             continue;
         }
         while (Request->Done < Request->Buffer.Length) {
@@ -387,8 +395,11 @@ KsimWskProcessReceives(_Inout_ KSIM_WSK_SOCKET *Socket)
             KsimWskFinishReceive(Socket, Request, STATUS_SUCCESS);
         else if (Socket->State & KSIM_WSK_S_DEAD)
             KsimWskFinishReceive(Socket, Request, Request->Done ? STATUS_SUCCESS : Socket->DeadStatus);
-        else
+        else {
+            if (!Request->Done)
+                KsimWskRequestRearm(Request);
             return;
+        }
     }
 }
 
@@ -408,6 +419,9 @@ KsimWskProcessSends(_Inout_ KSIM_WSK_SOCKET *Socket)
         KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Socket->SendQueue.Flink, KSIM_WSK_REQUEST, Link);
         SIZE_T Length = Request->HasBuffer ? Request->Buffer.Length : 0;
 
+        /* A send partly on the wire is no longer cancelable: it completes. */
+        if (!KsimWskRequestClaim(Request))
+            continue;
         while (Request->Done < Length) {
             HOST_NET_IOVEC Vector[HOST_NET_MAX_IOVEC];
             SIZE_T Sent = 0;
@@ -425,8 +439,11 @@ KsimWskProcessSends(_Inout_ KSIM_WSK_SOCKET *Socket)
             }
             Request->Done += Sent;
         }
-        if (Request->Done < Length)
+        if (Request->Done < Length) {
+            if (!Request->Done)
+                KsimWskRequestRearm(Request);
             break; /* the host's send buffer is full: wait for writable */
+        }
         if (Request->Type == KsimWskRequestDisconnect) {
             /* Graceful: the FIN follows the final data. */
             NTSTATUS Status = KsimWskStatusFromHost(HostNetShutdownSend(Socket->Host));
@@ -458,9 +475,13 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
         }
         if (!(Events & (HOST_NET_POLL_WRITE | HOST_NET_POLL_ERROR | HOST_NET_POLL_HUP)))
             break;
+        if (!KsimWskRequestClaim(Request))
+            continue;
         Error = HostNetConnectResult(Socket->Host);
-        if (Error == HOST_NET_E_INPROGRESS || Error == HOST_NET_E_WOULDBLOCK)
+        if (Error == HOST_NET_E_INPROGRESS || Error == HOST_NET_E_WOULDBLOCK) {
+            KsimWskRequestRearm(Request);
             break;
+        }
         Socket->State &= ~KSIM_WSK_S_CONNECTING;
         if (Error == HOST_NET_OK) {
             Socket->State |= KSIM_WSK_S_CONNECTED;
@@ -472,6 +493,12 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
             KsimWskRequestFinish(Request, KsimWskStatusFromHost(Error), 0);
         }
         Events &= ~(HOST_NET_POLL_ERROR | HOST_NET_POLL_HUP);
+    }
+    /* The connect IRP was cancelled: the attempt is abandoned (reset if it got through). */
+    if ((Socket->State & KSIM_WSK_S_CONNECTING) && IsListEmpty(&Socket->ConnectQueue)) {
+        Socket->State &= ~KSIM_WSK_S_CONNECTING;
+        Socket->State |= KSIM_WSK_S_CONNECT_FAILED;
+        KsimWskDie(Socket, STATUS_CANCELLED, TRUE, FALSE);
     }
     if (!(Socket->State & KSIM_WSK_S_CONNECTED))
         return;
@@ -763,6 +790,16 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
         HOST_NET_ADDRESS Local, Remote;
         SOCKADDR_STORAGE LocalAddress, RemoteAddress;
         KSIM_WSK_SOCKET *Socket;
+        KSIM_WSK_REQUEST *Request = NULL;
+
+        /* A WskAccept being cancelled must not take a connection it could never return. */
+        if (!IsListEmpty(&Listener->AcceptQueue)) {
+            Request = CONTAINING_RECORD(Listener->AcceptQueue.Flink, KSIM_WSK_REQUEST, Link);
+            if (!KsimWskRequestClaim(Request)) {
+                KsimWskMarkDirty(Listener);
+                return;
+            }
+        }
 
         if (Ready) {
             Host = Ready->Host;
@@ -775,8 +812,11 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
         } else {
             int Error = HostNetAccept(Listener->Host, &Host, &Remote);
             if (Error == HOST_NET_E_WOULDBLOCK || Error == HOST_NET_E_CONNABORTED || Error == HOST_NET_E_MFILE ||
-                Error == HOST_NET_E_NOMEM)
+                Error == HOST_NET_E_NOMEM) {
+                if (Request)
+                    KsimWskRequestRearm(Request);
                 return;
+            }
             if (Error != HOST_NET_OK) {
                 KsimWskListenerDies(Listener, KsimWskStatusFromHost(Error));
                 goto indicateDeath;
@@ -786,9 +826,8 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
         Socket = KsimWskAcceptedSocket(Listener, Host);
         if (!Socket) {
             HostNetCloseAbortive(Host);
-            if (!IsListEmpty(&Listener->AcceptQueue))
-                KsimWskRequestFinish(CONTAINING_RECORD(Listener->AcceptQueue.Flink, KSIM_WSK_REQUEST, Link),
-                                     STATUS_INSUFFICIENT_RESOURCES, 0);
+            if (Request)
+                KsimWskRequestFinish(Request, STATUS_INSUFFICIENT_RESOURCES, 0);
             KsimWskMarkDirty(Listener);
             return;
         }
@@ -796,8 +835,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
         KsimWskAddressFromHost(&Remote, (PSOCKADDR)&RemoteAddress);
         KsimWskMarkDirty(Listener);
 
-        if (!IsListEmpty(&Listener->AcceptQueue)) {
-            KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Listener->AcceptQueue.Flink, KSIM_WSK_REQUEST, Link);
+        if (Request) {
             /* WskAccept: the socket gets the caller's context and dispatch, no inherited
              * events (only static ones, which apply to every socket). */
             Socket->Context = Request->AcceptContext;
@@ -927,16 +965,23 @@ KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
         KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Socket->SendQueue.Flink, KSIM_WSK_REQUEST, Link);
         HOST_NET_IOVEC Vector[HOST_NET_MAX_IOVEC];
         SIZE_T Sent = 0;
-        int Count = KsimWskBufToIovec(&Request->Buffer, 0, Request->Buffer.Length, Vector);
-        int Error = HostNetSendTo(Socket->Host, Vector, Count, Request->HasAddress ? &Request->Address : NULL, &Sent);
-        if (Error == HOST_NET_E_WOULDBLOCK)
+        int Count, Error;
+        if (!KsimWskRequestClaim(Request))
+            continue;
+        Count = KsimWskBufToIovec(&Request->Buffer, 0, Request->Buffer.Length, Vector);
+        Error = HostNetSendTo(Socket->Host, Vector, Count, Request->HasAddress ? &Request->Address : NULL, &Sent);
+        if (Error == HOST_NET_E_WOULDBLOCK) {
+            KsimWskRequestRearm(Request);
             break;
+        }
         KsimWskRequestFinish(Request, KsimWskStatusFromHost(Error), Error == HOST_NET_OK ? Sent : 0);
     }
 
     while (!IsListEmpty(&Socket->ReceiveQueue)) {
         KSIM_WSK_REQUEST *Request = CONTAINING_RECORD(Socket->ReceiveQueue.Flink, KSIM_WSK_REQUEST, Link);
         HOST_NET_ADDRESS Remote;
+        if (!KsimWskRequestClaim(Request))
+            continue;
         if (!IsListEmpty(&Socket->HeldDatagrams)) {
             KSIM_WSK_BLOCK *Block = CONTAINING_RECORD(RemoveHeadList(&Socket->HeldDatagrams), KSIM_WSK_BLOCK, Link);
             SIZE_T Copy = Block->Length < Request->Buffer.Length ? Block->Length : Request->Buffer.Length;
@@ -952,8 +997,10 @@ KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
             int Truncated = 0;
             int Count = KsimWskBufToIovec(&Request->Buffer, 0, Request->Buffer.Length, Vector);
             int Error = HostNetReceiveFrom(Socket->Host, Vector, Count, &Got, &Remote, &Truncated);
-            if (Error == HOST_NET_E_WOULDBLOCK)
+            if (Error == HOST_NET_E_WOULDBLOCK) {
+                KsimWskRequestRearm(Request);
                 break;
+            }
             if (Error != HOST_NET_OK) {
                 KsimWskRequestFinish(Request, KsimWskStatusFromHost(Error), 0);
                 continue;

@@ -294,6 +294,17 @@ KsimWskRequestFree(_In_ KSIM_WSK_REQUEST *Request);
 VOID
 KsimWskRequestQueue(_Inout_ KSIM_WSK_REQUEST *Request, _Inout_ PLIST_ENTRY Queue);
 
+/* Lock held. Takes a queued request out of cancellation before the provider works on it
+ * (copies data into or out of it, or hands it a new socket). FALSE when its cancel routine
+ * already runs: the request has then left the socket's queue and is the cancel routine's. */
+_Must_inspect_result_
+BOOLEAN
+KsimWskRequestClaim(_Inout_ KSIM_WSK_REQUEST *Request);
+
+/* Lock held. Makes a claimed request, still queued and untouched, cancelable again. */
+VOID
+KsimWskRequestRearm(_Inout_ KSIM_WSK_REQUEST *Request);
+
 /* Lock held. Moves a request to the completion list with its result (or leaves it to a
  * running cancel routine). */
 VOID

@@ -136,23 +136,47 @@ KsimWskRequestQueue(_Inout_ KSIM_WSK_REQUEST *Request, _Inout_ PLIST_ENTRY Queue
     }
 }
 
-VOID
-KsimWskRequestFinish(_Inout_ KSIM_WSK_REQUEST *Request, _In_ NTSTATUS Status, _In_ ULONG_PTR Information)
+BOOLEAN
+KsimWskRequestClaim(_Inout_ KSIM_WSK_REQUEST *Request)
 {
-    if (Request->Cancelable) {
+    if (!Request->Cancelable)
+        return TRUE;
+    Request->Cancelable = FALSE;
+    RemoveEntryList(&Request->AllLink);
+    InitializeListHead(&Request->AllLink);
+    if (IoSetCancelRoutine(Request->Irp, NULL) != NULL)
+        return TRUE;
+    /* IoCancelIrp took the routine first: the cancel routine completes this IRP. Park the
+     * request where it will look, detached from the socket. */
+    RemoveEntryList(&Request->Link);
+    InitializeListHead(&Request->Link);
+    Request->Socket = NULL;
+    InsertTailList(&KsimWskProvider.CancelOwned, &Request->AllLink);
+    return FALSE;
+}
+
+VOID
+KsimWskRequestRearm(_Inout_ KSIM_WSK_REQUEST *Request)
+{
+    if (Request->Cancelable)
+        return;
+    InsertTailList(&KsimWskProvider.Requests, &Request->AllLink);
+    Request->Cancelable = TRUE;
+    IoSetCancelRoutine(Request->Irp, KsimWskCancelRoutine);
+    /* Canceled while it was claimed: IoCancelIrp found no routine to call, so it is ours. */
+    if (Request->Irp->Cancel && IoSetCancelRoutine(Request->Irp, NULL) != NULL) {
         Request->Cancelable = FALSE;
         RemoveEntryList(&Request->AllLink);
         InitializeListHead(&Request->AllLink);
-        if (IoSetCancelRoutine(Request->Irp, NULL) == NULL) {
-            /* IoCancelIrp took the routine first: the cancel routine completes this IRP. Park
-             * the request where it will look, detached from the socket. */
-            RemoveEntryList(&Request->Link);
-            InitializeListHead(&Request->Link);
-            Request->Socket = NULL;
-            InsertTailList(&KsimWskProvider.CancelOwned, &Request->AllLink);
-            return;
-        }
+        KsimWskRequestFinish(Request, STATUS_CANCELLED, 0);
     }
+}
+
+VOID
+KsimWskRequestFinish(_Inout_ KSIM_WSK_REQUEST *Request, _In_ NTSTATUS Status, _In_ ULONG_PTR Information)
+{
+    if (!KsimWskRequestClaim(Request))
+        return;
     RemoveEntryList(&Request->Link);
     Request->Status = Status;
     Request->Information = Information;

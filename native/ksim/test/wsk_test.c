@@ -1680,6 +1680,60 @@ TestBacklogInherited(void)
     CheckQuiescent("TestBacklogInherited");
 }
 
+static void
+TestCancelRaces(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener, Socket;
+    OP Accept = { 0 }, Receive = { 0 };
+    BUF B;
+    USHORT Port;
+    int Peer, i;
+    UCHAR Data[4000], Got[4000];
+
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, NULL, NULL);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    /* A cancelled WskAccept never takes a connection: the next one gets it. */
+    CHECK_STATUS(Listen(Listener)->WskAccept(Listener, 0, NULL, NULL, NULL, NULL, OpStart(&Accept)), STATUS_PENDING);
+    IoCancelIrp(Accept.Irp);
+    CHECK_STATUS(OpWait(&Accept, 3000), STATUS_CANCELLED);
+    Peer = PeerConnect(4, Port);
+    CHECK_STATUS(Listen(Listener)->WskAccept(Listener, 0, NULL, NULL, NULL, NULL, OpStart(&Accept)), STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Accept, 3000), STATUS_SUCCESS);
+    Socket = (PWSK_SOCKET)Accept.Irp->IoStatus.Information;
+    /* Receives cancelled while data streams in: no byte is lost or duplicated. */
+    Pattern(Data, sizeof(Data), 11);
+    BufInit(&B, 100);
+    {
+        SIZE_T Total = 0;
+        for (i = 0; i < 40 && Total < sizeof(Data); i++) {
+            NTSTATUS Status;
+            CHECK_STATUS(Conn(Socket)->WskReceive(Socket, &B.Wsk, 0, OpStart(&Receive)), STATUS_PENDING);
+            if (i % 2 == 0)
+                CHECK(PeerSendAll(Peer, Data + i / 2 * 200, 200) == 200);
+            IoCancelIrp(Receive.Irp);
+            Status = OpWait(&Receive, 3000);
+            CHECK(Status == STATUS_SUCCESS || Status == STATUS_CANCELLED);
+            if (Status == STATUS_SUCCESS) {
+                RtlCopyMemory(Got + Total, B.Data, Receive.Irp->IoStatus.Information);
+                Total += Receive.Irp->IoStatus.Information;
+            }
+        }
+        CHECK_STATUS(ReceiveExactly(Socket, Got + Total, sizeof(Data) - Total), STATUS_SUCCESS);
+        CHECK(!memcmp(Got, Data, sizeof(Data)));
+    }
+    SocketClose(Socket);
+    SocketClose(Listener);
+    PeerClose(Peer);
+    BufFree(&B);
+    OpFree(&Accept);
+    OpFree(&Receive);
+    ClientClose(&C);
+    CheckQuiescent("TestCancelRaces");
+}
+
 int
 main(void)
 {
@@ -1713,6 +1767,7 @@ main(void)
     RUN(TestStaticPerClient());
     RUN(TestResetWithoutDisconnectEvent());
     RUN(TestBacklogInherited());
+    RUN(TestCancelRaces());
     FdsAfter = PeerOpenFds();
     CHECK(FdsAfter == FdsBefore);
     fprintf(stderr, "wsk_test: %d checks, %d failures (fds %d -> %d)\n", Checks, Failures, FdsBefore, FdsAfter);
