@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+//
+// `npm run bench`: the bridge against Node's own sockets, side by side in one run, on the same
+// loopback traffic from the same sender (a child process, so that sending never competes with
+// the receiver's JavaScript thread). Prints a table and writes bench/results.json.
+//
+//   tcp-throughput   a peer streams N MiB; the bridge receives them as WskReceiveEvent events
+//                    (for await), Node as 'data' events on a net.Socket
+//   udp-rate         a peer sends 64-byte datagrams for T seconds; WskReceiveFromEvent events vs
+//                    dgram 'message' events; datagrams the driver dropped are counted, not hidden
+//   event-delivery   events per second reaching `for await` in the udp-rate run, with the mean
+//                    number of events per READ_EVENTS completion (the batching)
+//   echo-latency     ping-pong of 64 bytes, p50/p99: the kernel echoes from its receive event vs a
+//                    net.Server echoing from 'data'
+//
+// Environment: WSKB_BENCH_MIB (default 256), WSKB_BENCH_SECONDS (default 3),
+// WSKB_BENCH_ROUNDS (default 5000), WSKB_BACKEND (default sim).
+
+import { fork, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { open, WskEvent, type WskSession } from '../lib/index.js';
+
+const MIB = Number(process.env.WSKB_BENCH_MIB ?? 256);
+const SECONDS = Number(process.env.WSKB_BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.WSKB_BENCH_ROUNDS ?? 5000);
+
+interface Row {
+  benchmark: string;
+  unit: string;
+  bridge: number;
+  node: number;
+  ratio: number; // bridge / node, higher is better (for latency: node / bridge)
+  goal: string;
+  met: boolean;
+  notes: string;
+}
+
+// ---- the sender, in a child process -------------------------------------------------------
+
+type SenderCommand =
+  | { kind: 'tcp'; port: number; bytes: number }
+  | { kind: 'udp'; port: number; family: 'udp4'; seconds: number; size: number };
+
+function sender(command: SenderCommand): Promise<{ sent: number }> {
+  const child: ChildProcess = fork(__filename, ['--sender'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { sent: number }));
+    child.once('error', reject);
+    child.once('exit', (code) => code !== 0 && reject(new Error(`sender exited with ${code}`)));
+    child.send(command);
+  });
+}
+
+async function runSender(command: SenderCommand): Promise<number> {
+  if (command.kind === 'tcp') {
+    const socket = net.connect(command.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const chunk = Buffer.alloc(256 * 1024, 0x5a);
+    let sent = 0;
+    while (sent < command.bytes) {
+      const n = Math.min(chunk.length, command.bytes - sent);
+      sent += n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        await new Promise((resolve) => socket.once('drain', resolve));
+      }
+    }
+    await new Promise<void>((resolve) => socket.end(resolve));
+    return sent;
+  }
+  const socket = dgram.createSocket(command.family);
+  const payload = Buffer.alloc(command.size, 0x42);
+  const deadline = Date.now() + command.seconds * 1000;
+  let sent = 0;
+  while (Date.now() < deadline) {
+    // Bursts with a yield in between, so that the send queue never grows without bound.
+    await new Promise<void>((resolve) => {
+      let left = 64;
+      for (let i = 0; i < 64; i++) socket.send(payload, command.port, '127.0.0.1', () => --left === 0 && resolve());
+    });
+    sent += 64;
+  }
+  socket.close();
+  return sent;
+}
+
+// ---- TCP receive throughput -----------------------------------------------------------------
+
+async function tcpBridge(session: WskSession, bytes: number): Promise<number> {
+  const listener = await session.socket('listen');
+  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
+  const port = (await listener.localAddress())!.port;
+  const sending = sender({ kind: 'tcp', port, bytes });
+  let received = 0;
+  let first = 0n;
+  let last = 0n;
+  for await (const event of session.events({ highWaterMark: 4096 })) {
+    if (event.type === 'receive') {
+      if (received === 0) first = process.hrtime.bigint();
+      received += event.data.length;
+      last = process.hrtime.bigint();
+    } else if (event.type === 'accept' && event.socket) {
+      // kept by the session; closed with it
+    } else if (event.type === 'disconnect' || event.type === 'receiveClosed') {
+      if (received >= bytes) break;
+    }
+  }
+  await sending;
+  await listener.close();
+  if (received !== bytes) throw new Error(`bridge received ${received} of ${bytes} bytes`);
+  return bytes / (Number(last - first) / 1e9) / (1 << 20);
+}
+
+async function tcpNode(bytes: number): Promise<number> {
+  let received = 0;
+  let first = 0n;
+  let last = 0n;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const server = net.createServer((socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      if (received === 0) first = process.hrtime.bigint();
+      received += chunk.length;
+      last = process.hrtime.bigint();
+    });
+    socket.on('end', () => done());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const sending = sender({ kind: 'tcp', port, bytes });
+  await finished;
+  await sending;
+  server.close();
+  if (received !== bytes) throw new Error(`node received ${received} of ${bytes} bytes`);
+  return bytes / (Number(last - first) / 1e9) / (1 << 20);
+}
+
+// ---- datagram rate and event delivery ---------------------------------------------------------
+
+interface UdpResult {
+  rate: number;
+  received: number;
+  sent: number;
+  dropped: number;
+  eventsPerRead: number;
+}
+
+async function udpBridge(session: WskSession): Promise<UdpResult> {
+  const socket = await session.socket('datagram');
+  await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  await socket.enableEvents(WskEvent.ReceiveFrom);
+  const port = (await socket.localAddress())!.port;
+  const before = await session.stats();
+  let received = 0;
+  let first = 0n;
+  let last = 0n;
+  const sending = sender({ kind: 'udp', port, family: 'udp4', seconds: SECONDS, size: 64 }).then((r) => {
+    sendingDone = true;
+    return r;
+  });
+  let sendingDone = false;
+  const controller = new AbortController();
+  // Stop once the sender is done and nothing has arrived for 200 ms.
+  const idle = setInterval(() => {
+    if (sendingDone && process.hrtime.bigint() - last > 200_000_000n) controller.abort();
+  }, 50);
+  try {
+    for await (const event of socket.events({ signal: controller.signal, highWaterMark: 65536 })) {
+      if (event.type === 'receiveFrom') {
+        if (received === 0) first = process.hrtime.bigint();
+        received++;
+        last = process.hrtime.bigint();
+      }
+    }
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError') throw error;
+  } finally {
+    clearInterval(idle);
+  }
+  const { sent } = await sending;
+  const after = await session.stats();
+  await socket.close();
+  const reads = Number(after.readEventsCompleted - before.readEventsCompleted);
+  const events = Number(after.eventsDelivered - before.eventsDelivered);
+  return {
+    rate: received / (Number(last - first) / 1e9),
+    received,
+    sent,
+    dropped: Number(after.datagramsDropped - before.datagramsDropped),
+    eventsPerRead: reads ? events / reads : 0,
+  };
+}
+
+async function udpNode(): Promise<UdpResult> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  let received = 0;
+  let first = 0n;
+  let last = 0n;
+  socket.on('message', () => {
+    if (received === 0) first = process.hrtime.bigint();
+    received++;
+    last = process.hrtime.bigint();
+  });
+  const { sent } = await sender({ kind: 'udp', port, family: 'udp4', seconds: SECONDS, size: 64 });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  socket.close();
+  return { rate: received / (Number(last - first) / 1e9), received, sent, dropped: sent - received, eventsPerRead: 0 };
+}
+
+// ---- echo latency -------------------------------------------------------------------------
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function pingPong(port: number): Promise<number[]> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const payload = Buffer.alloc(64, 0x33);
+  const samples: number[] = [];
+  let pending: { resolve: () => void; got: number } | null = null;
+  socket.on('data', (chunk: Buffer) => {
+    if (!pending) return;
+    pending.got += chunk.length;
+    if (pending.got >= payload.length) pending.resolve();
+  });
+  for (let i = 0; i < ROUNDS; i++) {
+    const start = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      pending = { resolve, got: 0 };
+      socket.write(payload);
+    });
+    samples.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  pending = null;
+  await new Promise<void>((resolve) => socket.end(resolve));
+  return samples.sort((a, b) => a - b);
+}
+
+async function echoBridge(session: WskSession): Promise<number[]> {
+  const listener = await session.socket('listen');
+  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
+  const port = (await listener.localAddress())!.port;
+  const sockets = new Map<bigint, import('../lib/index.js').WskSocket>();
+  const serving = (async () => {
+    for await (const event of session.events()) {
+      if (event.type === 'accept' && event.socket) sockets.set(event.socket.id, event.socket);
+      else if (event.type === 'receive') void sockets.get(event.socketId)!.send(event.data);
+      else if (event.type === 'disconnect' || event.type === 'receiveClosed') break;
+    }
+  })();
+  const samples = await pingPong(port);
+  await serving;
+  for (const socket of sockets.values()) await socket.close();
+  await listener.close();
+  return samples;
+}
+
+async function echoNode(): Promise<number[]> {
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('end', () => socket.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const samples = await pingPong((server.address() as net.AddressInfo).port);
+  server.close();
+  return samples;
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+function row(benchmark: string, unit: string, bridge: number, node: number, goal: number, higherIsBetter: boolean, notes: string): Row {
+  const ratio = higherIsBetter ? bridge / node : node / bridge;
+  return {
+    benchmark,
+    unit,
+    bridge: Number(bridge.toFixed(2)),
+    node: Number(node.toFixed(2)),
+    ratio: Number(ratio.toFixed(3)),
+    goal: higherIsBetter ? `>= ${goal}x node` : `bridge <= ${(1 / goal).toFixed(2)}x node`,
+    met: ratio >= goal,
+    notes,
+  };
+}
+
+async function main(): Promise<void> {
+  const session = await open({ backend: (process.env.WSKB_BACKEND as 'sim' | 'kernel' | undefined) ?? 'sim', eventBudget: 32 << 20 });
+  const rows: Row[] = [];
+  try {
+    const tcpB = await tcpBridge(session, MIB << 20);
+    const tcpN = await tcpNode(MIB << 20);
+    rows.push(row('tcp-throughput', 'MiB/s', tcpB, tcpN, 1.0, true, `${MIB} MiB, every byte counted`));
+
+    const udpB = await udpBridge(session);
+    const udpN = await udpNode();
+    rows.push(row('udp-rate', 'datagrams/s', udpB.rate, udpN.rate, 2.0, true,
+      `64 B for ${SECONDS} s; bridge ${udpB.received}/${udpB.sent} received, ${udpB.dropped} dropped by budget (counted); node ${udpN.received}/${udpN.sent}`));
+    rows.push({
+      benchmark: 'event-delivery',
+      unit: 'events/s',
+      bridge: Number(udpB.rate.toFixed(0)),
+      node: NaN,
+      ratio: NaN,
+      goal: '>= 2000000 events/s',
+      met: udpB.rate >= 2_000_000,
+      notes: `receive-from events into for await, ${udpB.eventsPerRead.toFixed(1)} events per READ_EVENTS completion`,
+    });
+
+    const echoB = await echoBridge(session);
+    const echoN = await echoNode();
+    const p50 = row('echo-latency-p50', 'µs', percentile(echoB, 50), percentile(echoN, 50), 1 / 1.5, false, `${ROUNDS} round trips of 64 B`);
+    rows.push(p50);
+    rows.push({ ...row('echo-latency-p99', 'µs', percentile(echoB, 99), percentile(echoN, 99), 0, false, 'no goal set'), goal: '-', met: true });
+  } finally {
+    await session.close();
+  }
+
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, backend: session.backend };
+  console.log(`\nwsk-bridge bench — ${session.backend} backend, ${machine.cpus} x ${machine.model}, Node ${machine.node}\n`);
+  console.table(rows.map((r) => ({ benchmark: r.benchmark, unit: r.unit, bridge: r.bridge, node: r.node, ratio: r.ratio, goal: r.goal, met: r.met ? 'yes' : 'NO' })));
+  for (const r of rows) console.log(`  ${r.benchmark}: ${r.notes}`);
+  const out = path.join(__dirname, '..', '..', 'bench', 'results.json');
+  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2) + '\n');
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+}
+
+if (process.argv.includes('--sender')) {
+  process.once('message', (command: SenderCommand) => {
+    runSender(command).then(
+      (sent) => process.send!({ sent }, () => process.exit(0)),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
