@@ -17,3 +17,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 
 # Windows 10 APIs (CancelIoEx, GetQueuedCompletionStatusEx, WSAPoll, high-resolution timers).
 add_compile_definitions(_WIN32_WINNT=0x0A00 WINVER=0x0A00)
+# printf-family functions with C99 formats (%zu, %llu): msvcrt's own do not know them, and a
+# mismatched format reads the wrong arguments.
+add_compile_definitions(__USE_MINGW_ANSI_STDIO=1)
