@@ -905,6 +905,106 @@ TestRandom(void)
     CHECK(Completed == Count);
 }
 
+/* One session's life, tolerating a failure at any step: every allocation it makes (driver and
+ * ksim) is failed in turn by the caller. */
+static void
+FaultScenario(void)
+{
+    KSIM_FILE *File = NULL;
+    uint64_t Listener = 0, Accepted = 0, Sent = 0, Information = 0;
+    WSKB_SOCKADDR Local;
+    WSKB_ACCEPT_IN AcceptIn;
+    CALL *Accept;
+    int Peer = -1;
+
+    if (KsimOpen(WSKB_USER_PATH, &File) != S_SUCCESS || !File)
+        return;
+    if (DoHello(File) != S_SUCCESS)
+        goto close;
+    if (SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Listener) != S_SUCCESS)
+        goto close;
+    if (AddressCall(File, WSKB_IOCTL_BIND, Listener, Ipv4(127, 0, 0, 1, 0)) != S_SUCCESS)
+        goto close;
+    if (GetAddress(File, Listener, WSKB_ADDRESS_LOCAL, &Local) != S_SUCCESS)
+        goto close;
+    AcceptIn = (WSKB_ACCEPT_IN){ Listener, 0, 0 };
+    Accept = Start(File, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(WSKB_ACCEPT_OUT));
+    Peer = HostConnect(Local.Port);
+    if (!Wait(Accept, 5000)) {
+        /* Pended and never completed by the peer: the close below must complete it. */
+        KsimClose(File);
+        CHECK(Accept->Done);
+        Free(Accept);
+        File = NULL;
+        goto close;
+    }
+    if (Accept->Status == S_SUCCESS)
+        Accepted = ((WSKB_ACCEPT_OUT *)Accept->Output)->AcceptedSocketId;
+    Free(Accept);
+    if (!Accepted)
+        goto close;
+    if (Send(File, Accepted, "fault", 5, &Sent) == S_SUCCESS) {
+        uint8_t Back[5];
+        CHECK(HostReadAll(Peer, Back, 5) == 0);
+    }
+    if (Peer >= 0 && HostWriteAll(Peer, (const uint8_t *)"again", 5) == 0) {
+        WSKB_DATA_IN In = { Accepted, 0, 5 };
+        uint8_t Out[5];
+        (void)Ioctl(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), Out, sizeof(Out), &Information);
+    }
+    {
+        struct { WSKB_CONTROL_SOCKET_IN H; uint32_t Mask; } In;
+        uint8_t Out[sizeof(WSKB_CONTROL_OUT)];
+        memset(&In, 0, sizeof(In));
+        In.H.SocketId = Accepted;
+        In.H.ControlCode = 0x4002;
+        In.H.Level = W_SOL_SOCKET;
+        In.H.InputLength = 4;
+        In.H.Flags = WSKB_CONTROL_FLAG_USE_IRP;
+        In.Mask = 0x40;
+        (void)Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In), Out, sizeof(Out), NULL);
+    }
+    (void)CloseSocket(File, Accepted);
+close:
+    if (Peer >= 0)
+        close(Peer);
+    if (File)
+        KsimClose(File);
+}
+
+/* Fails the 1st, 2nd, ... allocation of the scenario until one run no longer reaches the
+ * failure point: after each run, the pool, IRPs, MDLs and WSK sockets are back at baseline and
+ * the verifier saw nothing. */
+static void
+TestFaultInjection(void)
+{
+    KSIM_COUNTERS Before, After;
+    uint64_t Nth, Runs = 0;
+
+    for (Nth = 1; Nth < 2000; ++Nth) {
+        KsimGetCounters(&Before);
+        KsimFailAllocationAfter(Nth);
+        FaultScenario();
+        KsimFailAllocationAfter(0);
+        KsimGetCounters(&After);
+        ++Runs;
+        CHECK(After.PoolAllocations == Before.PoolAllocations);
+        CHECK(After.Irps == Before.Irps && After.Mdls == Before.Mdls);
+        CHECK(After.WskSockets == Before.WskSockets);
+        CHECK(After.VerifierFailures == Before.VerifierFailures);
+        if (After.PoolAllocations != Before.PoolAllocations || After.VerifierFailures != Before.VerifierFailures) {
+            printf("  fault at allocation %llu: pool %llu -> %llu, verifier %llu -> %llu\n", (unsigned long long)Nth,
+                   (unsigned long long)Before.PoolAllocations, (unsigned long long)After.PoolAllocations,
+                   (unsigned long long)Before.VerifierFailures, (unsigned long long)After.VerifierFailures);
+            break;
+        }
+        if (After.PoolAllocationsTotal - Before.PoolAllocationsTotal < Nth)
+            break; /* the whole scenario ran without reaching the failure point */
+    }
+    printf("  %llu fault-injection runs\n", (unsigned long long)Runs);
+    CHECK(Runs > 10);
+}
+
 int
 main(void)
 {
@@ -934,6 +1034,8 @@ main(void)
     TestRandom();
     printf("sessions\n");
     TestSessions();
+    printf("fault injection\n");
+    TestFaultInjection();
 
     KsimGetCounters(&Counters);
     CHECK(Counters.WskSockets == 0);
