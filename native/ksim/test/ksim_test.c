@@ -274,6 +274,49 @@ static void TestThreads(void)
     }
 }
 
+/* Completion racing cancellation: every held request is completed exactly once, by the
+ * driver (STATUS_SUCCESS) or by its cancel routine (STATUS_CANCELLED). */
+typedef struct _RACE {
+    KSIM_FILE *File;
+    volatile int Stop;
+} RACE;
+
+static void CancelLoop(void *Context)
+{
+    RACE *Race = Context;
+    while (!__atomic_load_n(&Race->Stop, __ATOMIC_SEQ_CST))
+        KsimCancelIo(Race->File);
+}
+
+static void TestCancelRace(void)
+{
+    RACE Race = { OpenToy(), 0 };
+    KSIM_HOST_THREAD *Canceler;
+    int Succeeded = 0, Canceled = 0, Other = 0;
+    EXPECT(KsimHostThreadCreate(CancelLoop, &Race, &Canceler) == 0);
+    for (int i = 0; i < 2000; ++i) {
+        CALL Held, Release;
+        Ioctl(Race.File, IOCTL_TOY_HOLD, NULL, 0, 0, &Held);
+        Ioctl(Race.File, IOCTL_TOY_RELEASE, NULL, 0, 0, &Release);
+        for (int Spin = 0; Spin < 5000 && !__atomic_load_n(&Held.Done, __ATOMIC_SEQ_CST); ++Spin)
+            KsimHostSleepNs(100000);
+        if (Held.Calls != 1)
+            Other++;
+        else if (Held.Status == STATUS_SUCCESS)
+            Succeeded++;
+        else if (Held.Status == STATUS_CANCELLED)
+            Canceled++;
+        else
+            Other++;
+    }
+    __atomic_store_n(&Race.Stop, 1, __ATOMIC_SEQ_CST);
+    KsimHostThreadJoin(Canceler);
+    KsimClose(Race.File);
+    EXPECT(Other == 0);
+    EXPECT(Succeeded + Canceled == 2000);
+    printf("cancel race: %d completed by the driver, %d canceled\n", Succeeded, Canceled);
+}
+
 static void TestFaultInjection(void)
 {
     KSIM_FILE *File = OpenToy();
@@ -686,6 +729,7 @@ int main(void)
     TestInvertedCall();
     TestCancel();
     TestThreads();
+    TestCancelRace();
     TestFaultInjection();
     TestDriverMistakes();
     {
