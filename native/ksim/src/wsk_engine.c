@@ -487,10 +487,16 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
             Socket->State |= KSIM_WSK_S_CONNECTED;
             Socket->IdealBacklog = KsimWskIdealBacklog(Socket);
             Socket->BacklogIndicate = (Socket->Events & WSK_EVENT_SEND_BACKLOG) != 0;
-            KsimWskRequestFinish(Request, STATUS_SUCCESS, 0);
+            /* WskSocketConnect returns the new socket in Information. */
+            KsimWskRequestFinish(Request, STATUS_SUCCESS, Socket->Implicit ? (ULONG_PTR)KsimWskPublic(Socket) : 0);
+            Socket->Implicit = FALSE;
         } else {
             Socket->State |= KSIM_WSK_S_CONNECT_FAILED;
             KsimWskRequestFinish(Request, KsimWskStatusFromHost(Error), 0);
+            if (Socket->Implicit) {
+                KsimWskSocketDiscard(Socket);
+                return;
+            }
         }
         Events &= ~(HOST_NET_POLL_ERROR | HOST_NET_POLL_HUP);
     }
@@ -499,6 +505,10 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
         Socket->State &= ~KSIM_WSK_S_CONNECTING;
         Socket->State |= KSIM_WSK_S_CONNECT_FAILED;
         KsimWskDie(Socket, STATUS_CANCELLED, TRUE, FALSE);
+        if (Socket->Implicit) {
+            KsimWskSocketDiscard(Socket);
+            return;
+        }
     }
     if (!(Socket->State & KSIM_WSK_S_CONNECTED))
         return;
@@ -621,8 +631,8 @@ KsimWskAcceptedSocket(_In_ KSIM_WSK_SOCKET *Listener, _In_ HOST_NET_SOCKET Host)
 }
 
 /* Lock held: frees a socket object that never reached the client (refused or failed). */
-static VOID
-KsimWskAcceptedSocketDiscard(_Inout_ KSIM_WSK_SOCKET *Socket)
+VOID
+KsimWskSocketDiscard(_Inout_ KSIM_WSK_SOCKET *Socket)
 {
     KsimWskPollerForget(Socket);
     if (Socket->Host != HOST_NET_INVALID_SOCKET) {
@@ -881,7 +891,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
                     KsimVerifierFail("WskAcceptEvent returned 0x%08x (SUCCESS or REQUEST_NOT_ACCEPTED expected)",
                                      (unsigned)Status);
                 /* Refused: the provider closes the socket; the client must not touch it. */
-                KsimWskAcceptedSocketDiscard(Socket);
+                KsimWskSocketDiscard(Socket);
             }
         }
         return;

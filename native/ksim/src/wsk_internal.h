@@ -196,6 +196,7 @@ struct _KSIM_WSK_SOCKET {
     SIZE_T IdealBacklog;                /* last value indicated or queried */
     BOOLEAN BacklogIndicate;
 
+    BOOLEAN Implicit;                   /* made by WskSocketConnect, not yet handed to the client */
     HOST_NET_ADDRESS Remote;            /* datagram: fixed remote address */
     BOOLEAN ExclusiveAddressUse;        /* recorded only: the host is exclusive already */
     ULONG AbortedCount;                 /* KSIM_WSK_IN_ABORTED entries kept */
@@ -347,6 +348,11 @@ KsimWskSocketStep(_Inout_ KSIM_WSK_SOCKET *Socket, _Inout_ KIRQL *OldIrql);
 /* Network thread, lock held: routes a poll report. */
 VOID
 KsimWskPollReport(_In_ PVOID Context, _In_ unsigned Events);
+
+/* Lock held: frees a socket object the client never received (a connection refused by
+ * WskAcceptEvent, a failed WskSocketConnect); the completion drain frees the memory. */
+VOID
+KsimWskSocketDiscard(_Inout_ KSIM_WSK_SOCKET *Socket);
 
 /* Lock held: the current ideal send backlog estimate of a connected socket. */
 SIZE_T

@@ -1734,6 +1734,48 @@ TestCancelRaces(void)
     CheckQuiescent("TestCancelRaces");
 }
 
+static void
+TestSocketConnect(void)
+{
+    CLIENT C;
+    OP Op = { 0 };
+    SOCKADDR_STORAGE Local, Remote;
+    PWSK_SOCKET Socket;
+    uint16_t Port;
+    int Listener = PeerListen(6, &Port), Peer;
+    UCHAR Got[2];
+
+    ClientOpen(&C);
+    MakeAddress(&Local, AF_INET6, 0, TRUE);
+    MakeAddress(&Remote, AF_INET6, Port, FALSE);
+    CHECK_STATUS(C.Npi.Dispatch->WskSocketConnect(C.Npi.Client, SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&Local,
+                                                  (PSOCKADDR)&Remote, 0, NULL, NULL, NULL, NULL, NULL, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    Socket = (PWSK_SOCKET)Op.Irp->IoStatus.Information;
+    CHECK(Socket != NULL);
+    Peer = PeerAccept(Listener, 3000);
+    if (Socket) {
+        CHECK_STATUS(SendAll(Socket, (PUCHAR)"hi", 2), STATUS_SUCCESS);
+        CHECK(PeerRecvAll(Peer, Got, 2, 3000) == 2 && !memcmp(Got, "hi", 2));
+        SocketClose(Socket);
+    }
+    PeerClose(Peer);
+    PeerClose(Listener);
+    /* Refused: the IRP fails and no socket is left behind. */
+    CHECK_STATUS(C.Npi.Dispatch->WskSocketConnect(C.Npi.Client, SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&Local,
+                                                  (PSOCKADDR)&Remote, 0, NULL, NULL, NULL, NULL, NULL, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_CONNECTION_REFUSED);
+    CHECK(Op.Irp->IoStatus.Information == 0);
+    CHECK_STATUS(C.Npi.Dispatch->WskSocketConnect(C.Npi.Client, SOCK_DGRAM, IPPROTO_UDP, (PSOCKADDR)&Local,
+                                                  (PSOCKADDR)&Remote, 0, NULL, NULL, NULL, NULL, NULL, OpStart(&Op)),
+                 STATUS_NOT_SUPPORTED);
+    OpFree(&Op);
+    ClientClose(&C);
+    CheckQuiescent("TestSocketConnect");
+}
+
 int
 main(void)
 {
@@ -1768,6 +1810,7 @@ main(void)
     RUN(TestResetWithoutDisconnectEvent());
     RUN(TestBacklogInherited());
     RUN(TestCancelRaces());
+    RUN(TestSocketConnect());
     FdsAfter = PeerOpenFds();
     CHECK(FdsAfter == FdsBefore);
     fprintf(stderr, "wsk_test: %d checks, %d failures (fds %d -> %d)\n", Checks, Failures, FdsBefore, FdsAfter);
