@@ -164,6 +164,21 @@ describe('SO_WSK_EVENT_CALLBACK [L:so-wsk-event-callback]', function () {
     await log.until(() => log.receivedData().toString() === 'enabled with an IRP', 'receive events');
   });
 
+  it('[L:enabling-and-disabling-event-callback-functions] a socket created without a client dispatch table has no events to enable ("does not need to provide a client dispatch table")', async () => {
+    const session = await openSession();
+    const { server } = await connectedPair(session); // a Node server to connect to (its first peer is taken)
+    const socket = await session.socket('connection', { dispatch: false });
+    await socket.bind({ family: 'ipv4', address: '0.0.0.0', port: 0 });
+    await socket.connect({ family: 'ipv4', address: LOOPBACK, port: server.port });
+    const result = await socket.setEventCallbackRaw(WskEvent.Receive, { irp: false });
+    assertErrorStatus(result.callStatus, 'enable RECEIVE without a dispatch table');
+    assertStatus(result.callStatus, KSIM_CHOICE.enableWithoutDispatch, 'enable RECEIVE without a dispatch table (ksim\'s choice)');
+    // The socket works IRP-style all the same.
+    const peer = await server.nextPeer();
+    peer.write('irp only');
+    assert.equal((await withTimeout(socket.receive(100), 5000, 'WskReceive')).toString(), 'irp only');
+  });
+
   it('[L:so-wsk-event-callback] [UNCONFIRMED 9] SOL_SOCKET is 0xffff: SO_WSK_EVENT_CALLBACK (0x4002) at level 0xffff enables events', async () => {
     const session = await openSession();
     const { socket, peer } = await connectedPair(session);

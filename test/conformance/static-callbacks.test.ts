@@ -8,15 +8,19 @@ import { WskClientControl, WskError, WskEvent } from '../../lib/index.js';
 import {
   assertErrorStatus,
   assertStatus,
+  boundListener,
   connectedPair,
   KSIM_CHOICE,
   logOf,
   LOOPBACK,
+  nodeClient,
   nodeUdp,
   openSession,
   QUIET_MS,
+  sleep,
   STATUS,
   useConformanceCleanup,
+  withTimeout,
 } from './harness.test.js';
 
 function mask(value: number): Buffer {
@@ -120,10 +124,32 @@ describe('WSK_SET_STATIC_EVENT_CALLBACKS [L:wsk-set-static-event-callbacks]', fu
     assert.equal((await datagramLog.next('receiveFrom')).data.toString(), 'to b');
   });
 
+  it('[L:wsk-set-static-event-callbacks] a static RECEIVE applies to accepted sockets too, whether taken with WskAccept or through WskAcceptEvent (ksim: fidelity #19)', async () => {
+    const session = await openSession();
+    await session.setStaticEventCallbacks(WskEvent.Receive | WskEvent.Accept);
+    const { listener, port } = await boundListener(session);
+    const listenerLog = logOf(listener);
+    // Through WskAcceptEvent (ACCEPT is static too).
+    const first = await nodeClient(port);
+    const eventAccepted = (await listenerLog.next('accept')).socket!;
+    const firstLog = logOf(eventAccepted);
+    first.write('event-accepted');
+    await firstLog.until(() => firstLog.receivedData().toString() === 'event-accepted', 'static receive events on an event-accepted socket');
+    // Through WskAccept: a queued IRP takes the next connection before the accept event.
+    const pending = listener.accept();
+    await sleep(50);
+    const second = await nodeClient(port);
+    const { socket: irpAccepted } = await withTimeout(pending, 5000, 'WskAccept');
+    const secondLog = logOf(irpAccepted);
+    second.write('irp-accepted');
+    await secondLog.until(() => secondLog.receivedData().toString() === 'irp-accepted', 'static receive events on a WskAccept\'ed socket');
+  });
+
   it('[L:wsk-set-static-event-callbacks] the operation needs a NULL IRP: with an IRP it is refused', async () => {
     const session = await openSession();
     const result = await session.controlClient(WskClientControl.SetStaticEventCallbacks, mask(WskEvent.Receive), { irp: true });
     assertErrorStatus(result.callStatus, 'WSK_SET_STATIC_EVENT_CALLBACKS with an IRP');
+    assertStatus(result.callStatus, KSIM_CHOICE.staticWithIrp, 'WSK_SET_STATIC_EVENT_CALLBACKS with an IRP (ksim\'s choice)');
     // Nothing was set: a connection socket still starts with events disabled.
     const { socket, peer } = await connectedPair(session);
     const log = logOf(socket);
