@@ -701,8 +701,11 @@ export interface RawEventRecord {
   wskFlags: number;
   dataLength: number;
   param: bigint;
-  /** Everything after the header, up to Size (padding included). */
-  body: Buffer;
+  /** The batch the record lies in, and where its body (after the header, up to Size,
+   * padding included) starts and ends: no Buffer is made per record until one is needed. */
+  batch: Buffer;
+  bodyStart: number;
+  bodyEnd: number;
 }
 
 /**
@@ -732,7 +735,9 @@ export function decodeEventRecords(buf: Buffer): RawEventRecord[] {
         wskFlags: v.getUint32(at + H.offsets.WskFlags, true),
         dataLength,
         param: v.getBigUint64(at + H.offsets.Param, true),
-        body: buf.subarray(at + H.size, at + size),
+        batch: buf,
+        bodyStart: at + H.size,
+        bodyEnd: at + size,
       });
     }
     at += size;
@@ -758,18 +763,18 @@ export function fixedBodySize(type: number): number {
 /** The payload of a record (after its fixed body part), checked against the record's size. */
 export function recordPayload(r: RawEventRecord): Buffer {
   const start = fixedBodySize(r.type);
-  if (start + r.dataLength > r.body.byteLength) {
+  if (start + r.dataLength > r.bodyEnd - r.bodyStart) {
     throw new ProtocolError(`event ${r.sequence} (type ${r.type}): DataLength ${r.dataLength} overruns its record`);
   }
-  return r.body.subarray(start, start + r.dataLength);
+  return r.batch.subarray(r.bodyStart + start, r.bodyStart + start + r.dataLength);
 }
 
 export function recordFixedBody(r: RawEventRecord): DataView {
   const size = fixedBodySize(r.type);
-  if (size > r.body.byteLength) {
-    throw new ProtocolError(`event ${r.sequence} (type ${r.type}): body of ${r.body.byteLength} bytes, ${size} expected`);
+  if (size > r.bodyEnd - r.bodyStart) {
+    throw new ProtocolError(`event ${r.sequence} (type ${r.type}): body of ${r.bodyEnd - r.bodyStart} bytes, ${size} expected`);
   }
-  return new DataView(r.body.buffer, r.body.byteOffset, size);
+  return new DataView(r.batch.buffer, r.batch.byteOffset + r.bodyStart, size);
 }
 
 export interface InspectBody {
@@ -793,7 +798,9 @@ export function decodeAddressPair(view: DataView): { localAddress: WskAddress | 
 }
 
 /** Builds an event record (used by tests of the decoder; the driver is the real producer). */
-export function encodeEventRecord(r: Omit<RawEventRecord, 'body' | 'dataLength'> & { body: Uint8Array; dataLength?: number }): Buffer {
+export function encodeEventRecord(
+  r: Omit<RawEventRecord, 'batch' | 'bodyStart' | 'bodyEnd' | 'dataLength'> & { body: Uint8Array; dataLength?: number },
+): Buffer {
   const H = L.WSKB_EVENT_HEADER;
   const size = Math.ceil((H.size + r.body.byteLength) / 8) * 8;
   const { buf, view } = alloc(size);
