@@ -126,6 +126,34 @@ describe('TCP (sim backend, Node net peers)', function () {
     }
   });
 
+  it('disconnect sends final data then FIN; abortive disconnect resets the peer', async () => {
+    const peers: net.Socket[] = [];
+    const { server, port } = await nodeServer('127.0.0.1', (peer) => peers.push(peer));
+    try {
+      const graceful = await connectTo(session, '127.0.0.1', port);
+      while (peers.length < 1) await new Promise((r) => setTimeout(r, 2));
+      const gotAll = readAll(peers[0]!);
+      await graceful.send('body;');
+      await graceful.disconnect({ data: 'trailer' });
+      assert.equal((await withTimeout(gotAll, 5000, 'FIN at the peer')).toString(), 'body;trailer');
+
+      const abortive = await connectTo(session, '127.0.0.1', port);
+      while (peers.length < 2) await new Promise((r) => setTimeout(r, 2));
+      const reset = new Promise<string>((resolve) => {
+        peers[1]!.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        peers[1]!.on('end', () => resolve('end'));
+        peers[1]!.resume();
+      });
+      await abortive.disconnect({ abortive: true });
+      assert.equal(await withTimeout(reset, 5000, 'RST at the peer'), 'ECONNRESET');
+      await graceful.close();
+      await abortive.close();
+    } finally {
+      for (const p of peers) p.destroy();
+      await closeServer(server);
+    }
+  });
+
   it('sees the peer close: receive resolves with an empty Buffer', async () => {
     const { server, port } = await nodeServer('127.0.0.1', (peer) => peer.end('last words'));
     try {
