@@ -89,9 +89,9 @@ WskbOperationSetBuffer(WSKB_OPERATION *Operation, PVOID Data, ULONG Length)
     return STATUS_SUCCESS;
 }
 
-_Use_decl_annotations_
-VOID
-WskbOperationFree(WSKB_OPERATION *Operation)
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static VOID
+WskbOperationUnlink(_Inout_ WSKB_OPERATION *Operation)
 {
     WSKB_SESSION *Session = Operation->Session;
     KIRQL OldIrql;
@@ -99,6 +99,15 @@ WskbOperationFree(WSKB_OPERATION *Operation)
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     RemoveEntryList(&Operation->Link);
     KeReleaseSpinLock(&Session->Lock, OldIrql);
+}
+
+/* Frees an unlinked operation. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static VOID
+WskbOperationDestroy(_In_ _Post_ptr_invalid_ WSKB_OPERATION *Operation)
+{
+    WSKB_SESSION *Session = Operation->Session;
+
     if (Operation->InputPool)
         ExFreePoolWithTag(Operation->InputPool, WSKB_TAG_OPERATION);
     if (Operation->OutputPool)
@@ -111,6 +120,14 @@ WskbOperationFree(WSKB_OPERATION *Operation)
         WskbSocketDereference(Operation->Socket);
     ExFreePoolWithTag(Operation, WSKB_TAG_OPERATION);
     ExReleaseRundownProtection(&Session->Rundown);
+}
+
+_Use_decl_annotations_
+VOID
+WskbOperationFree(WSKB_OPERATION *Operation)
+{
+    WskbOperationUnlink(Operation);
+    WskbOperationDestroy(Operation);
 }
 
 /* Drops one reference; the last one finishes the request. */
@@ -136,8 +153,11 @@ WskbOperationRelease(WSKB_OPERATION *Operation)
      * the caller's output buffer, whatever WSK reported. */
     if (Information > Operation->OutputLength)
         Information = Operation->OutputLength;
+    /* Off the list before the request completes: once completed, its handle value may be
+     * reused by a new request, whose cancel routine must never find this operation. */
+    WskbOperationUnlink(Operation);
     WdfRequestCompleteWithInformation(Operation->Request, Status, Information);
-    WskbOperationFree(Operation);
+    WskbOperationDestroy(Operation);
 }
 
 _Use_decl_annotations_
