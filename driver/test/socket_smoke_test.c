@@ -905,6 +905,90 @@ TestRandom(void)
     CHECK(Completed == Count);
 }
 
+typedef struct _RACE {
+    KSIM_FILE *File;
+    int Peer;
+    volatile int Stop;
+} RACE;
+
+static void *
+RaceThread(void *Context)
+{
+    RACE *Race = Context;
+    unsigned n = 0;
+
+    while (!__atomic_load_n(&Race->Stop, __ATOMIC_ACQUIRE)) {
+        if (write(Race->Peer, "r", 1) != 1)
+            break;
+        if (++n % 3 == 0)
+            KsimCancelIo(Race->File);
+        usleep(50);
+    }
+    return NULL;
+}
+
+/* Completion and cancellation racing on many pended RECEIVEs: each completes exactly once,
+ * with data or STATUS_CANCELLED, and every byte the peer wrote is received or still queued. */
+static void
+TestCancelRace(void)
+{
+    enum { Count = 2000 };
+    static CALL *Calls[Count];
+    KSIM_FILE *File = NULL;
+    uint64_t Listener, Accepted = 0, Received = 0;
+    WSKB_SOCKADDR Local;
+    WSKB_ACCEPT_IN AcceptIn;
+    CALL *Accept;
+    RACE Race;
+    pthread_t Thread;
+    uint32_t i, Done = 0, Cancelled = 0;
+
+    CHECK_STATUS(KsimOpen(WSKB_USER_PATH, &File), S_SUCCESS);
+    if (!File)
+        return;
+    CHECK_STATUS(DoHello(File), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_STREAM, W_IPPROTO_TCP, W_FLAG_LISTEN, &Listener), S_SUCCESS);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Listener, Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+    CHECK_STATUS(GetAddress(File, Listener, WSKB_ADDRESS_LOCAL, &Local), S_SUCCESS);
+    AcceptIn = (WSKB_ACCEPT_IN){ Listener, 0, 0 };
+    Accept = Start(File, WSKB_IOCTL_ACCEPT, &AcceptIn, sizeof(AcceptIn), sizeof(WSKB_ACCEPT_OUT));
+    Race.Peer = HostConnect(Local.Port);
+    CHECK(Wait(Accept, 5000) && Accept->Status == S_SUCCESS);
+    if (Accept->Done && Accept->Status == S_SUCCESS)
+        Accepted = ((WSKB_ACCEPT_OUT *)Accept->Output)->AcceptedSocketId;
+    Free(Accept);
+    Race.File = File;
+    Race.Stop = 0;
+    pthread_create(&Thread, NULL, RaceThread, &Race);
+    for (i = 0; i < Count; ++i) {
+        WSKB_DATA_IN In = { Accepted, 0, 1 };
+        Calls[i] = Start(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), 1);
+        if (i % 64 == 63)
+            usleep(200);
+    }
+    __atomic_store_n(&Race.Stop, 1, __ATOMIC_RELEASE);
+    pthread_join(Thread, NULL);
+    KsimCancelIo(File);
+    for (i = 0; i < Count; ++i) {
+        CHECK(Wait(Calls[i], 5000));
+        if (Calls[i]->Done) {
+            ++Done;
+            if (Calls[i]->Status == S_CANCELLED)
+                ++Cancelled;
+            else if (Calls[i]->Status == S_SUCCESS)
+                Received += Calls[i]->Information;
+            else
+                CHECK_STATUS(Calls[i]->Status, S_SUCCESS);
+        }
+        Free(Calls[i]);
+    }
+    CHECK(Done == Count);
+    printf("  %u receives: %llu bytes, %u cancelled\n", Count, (unsigned long long)Received, Cancelled);
+    CHECK(Received > 0 && Cancelled > 0);
+    close(Race.Peer);
+    KsimClose(File);
+}
+
 /* One session's life, tolerating a failure at any step: every allocation it makes (driver and
  * ksim) is failed in turn by the caller. */
 static void
@@ -1034,6 +1118,8 @@ main(void)
     TestRandom();
     printf("sessions\n");
     TestSessions();
+    printf("cancel race\n");
+    TestCancelRace();
     printf("fault injection\n");
     TestFaultInjection();
 
