@@ -12,7 +12,7 @@
  *   cc -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-multichar -Wno-missing-field-initializers \
  *      -Inative/ksim/include -Inative/ksim -Idriver driver/test/socket_smoke_test.c \
  *      $(node scripts/gyp-sources.js driver) $(node scripts/gyp-sources.js ksim) -lpthread \
- *      -o build/socket_smoke_test && build/socket_smoke_test
+ *      -o .cache/socket_smoke_test && .cache/socket_smoke_test
  * Exit status 0 on success; each failed check prints its line.
  *
  * This file is user-mode code: it includes host headers and ksim.h, never the simulated kernel
