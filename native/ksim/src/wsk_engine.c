@@ -135,8 +135,8 @@ KsimWskUpdateInterest(_Inout_ KSIM_WSK_SOCKET *Socket)
     switch (Socket->Kind) {
     case WSK_FLAG_LISTEN_SOCKET:
         Register = (Socket->State & KSIM_WSK_S_LISTENING) && !(Socket->State & KSIM_WSK_S_LISTENER_DEAD);
-        if (Register && (Socket->ConditionalAccept || !IsListEmpty(&Socket->AcceptQueue) ||
-                         (Socket->Events & WSK_EVENT_ACCEPT)))
+        if (Register && !Socket->AcceptStalled &&
+            (Socket->ConditionalAccept || !IsListEmpty(&Socket->AcceptQueue) || (Socket->Events & WSK_EVENT_ACCEPT)))
             Interest |= HOST_NET_POLL_READ;
         break;
     case WSK_FLAG_CONNECTION_SOCKET:
@@ -651,6 +651,17 @@ KsimWskSocketDiscard(_Inout_ KSIM_WSK_SOCKET *Socket)
     Socket->CloseRequest = NULL;
 }
 
+/* The host could not accept for want of descriptors or memory: stop polling the listener
+ * (the pending connection would report readable for ever) until a socket is freed. */
+static VOID
+KsimWskListenerStall(_Inout_ KSIM_WSK_SOCKET *Listener)
+{
+    if (!Listener->AcceptStalled) {
+        Listener->AcceptStalled = TRUE;
+        KsimWskProvider.StalledListeners++;
+    }
+}
+
 static VOID
 KsimWskListenerDies(_Inout_ KSIM_WSK_SOCKET *Listener, _In_ NTSTATUS Status)
 {
@@ -777,8 +788,9 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             }
             return;
         }
-        if (Error != HOST_NET_E_WOULDBLOCK && Error != HOST_NET_E_CONNABORTED && Error != HOST_NET_E_MFILE &&
-            Error != HOST_NET_E_NOMEM) {
+        if (Error == HOST_NET_E_MFILE || Error == HOST_NET_E_NOMEM)
+            KsimWskListenerStall(Listener);
+        else if (Error != HOST_NET_E_WOULDBLOCK && Error != HOST_NET_E_CONNABORTED) {
             KsimWskListenerDies(Listener, KsimWskStatusFromHost(Error));
             goto indicateDeath;
         }
@@ -823,6 +835,8 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             int Error = HostNetAccept(Listener->Host, &Host, &Remote);
             if (Error == HOST_NET_E_WOULDBLOCK || Error == HOST_NET_E_CONNABORTED || Error == HOST_NET_E_MFILE ||
                 Error == HOST_NET_E_NOMEM) {
+                if (Error != HOST_NET_E_WOULDBLOCK && Error != HOST_NET_E_CONNABORTED)
+                    KsimWskListenerStall(Listener);
                 if (Request)
                     KsimWskRequestRearm(Request);
                 return;

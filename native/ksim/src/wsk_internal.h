@@ -197,6 +197,7 @@ struct _KSIM_WSK_SOCKET {
     BOOLEAN BacklogIndicate;
 
     BOOLEAN Implicit;                   /* made by WskSocketConnect, not yet handed to the client */
+    BOOLEAN AcceptStalled;              /* listener: the host is out of descriptors or memory */
     HOST_NET_ADDRESS Remote;            /* datagram: fixed remote address */
     BOOLEAN ExclusiveAddressUse;        /* recorded only: the host is exclusive already */
     ULONG AbortedCount;                 /* KSIM_WSK_IN_ABORTED entries kept */
@@ -261,6 +262,7 @@ typedef struct _KSIM_WSK_PROVIDER {
     KSIM_WSK_HANDLE *RetiredHead;       /* quarantine of handles of freed sockets, oldest first */
     KSIM_WSK_HANDLE *RetiredTail;
     ULONG RetiredCount;
+    ULONG StalledListeners;             /* listeners waiting for a descriptor to be freed */
 } KSIM_WSK_PROVIDER;
 
 extern KSIM_WSK_PROVIDER KsimWskProvider;

@@ -366,6 +366,21 @@ KsimWskSocketFree(_In_ KSIM_WSK_SOCKET *Socket)
         if (Client->Deregistering && !Client->OpenSockets && !Client->Captures)
             KeSetEvent(&Client->Idle, IO_NO_INCREMENT, FALSE);
     }
+    if (Socket->AcceptStalled)
+        KsimWskProvider.StalledListeners--;
+    /* A descriptor came back: listeners that ran out may accept again. */
+    if (KsimWskProvider.StalledListeners) {
+        PLIST_ENTRY Entry;
+        for (Entry = KsimWskProvider.Sockets.Flink; Entry != &KsimWskProvider.Sockets; Entry = Entry->Flink) {
+            KSIM_WSK_SOCKET *Listener = CONTAINING_RECORD(Entry, KSIM_WSK_SOCKET, Link);
+            if (Listener->AcceptStalled) {
+                Listener->AcceptStalled = FALSE;
+                KsimWskProvider.StalledListeners--;
+                KsimWskMarkDirty(Listener);
+            }
+        }
+        KsimWskWake();
+    }
     KsimWskUnlock(OldIrql);
     InterlockedDecrement64(&KsimWskProvider.WskSockets);
     /* Still here only when the socket never reached WskCloseSocket (an accepted socket the

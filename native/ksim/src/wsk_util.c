@@ -134,7 +134,7 @@ KsimWskBufValidate(_In_ CONST WSK_BUF *Buffer, _In_z_ PCSTR Routine)
     }
     /* The WDK: Offset must lie within the first MDL of the chain. */
     if (Buffer->Offset > MmGetMdlByteCount(Buffer->Mdl) ||
-        (Buffer->Offset == MmGetMdlByteCount(Buffer->Mdl) && Buffer->Length != 0 && !Buffer->Mdl->Next)) {
+        (Buffer->Offset == MmGetMdlByteCount(Buffer->Mdl) && Buffer->Length != 0)) {
         KsimVerifierFail("%s: WSK_BUF.Offset %u is outside the first MDL (%u bytes)", Routine, Buffer->Offset,
                          MmGetMdlByteCount(Buffer->Mdl));
         return STATUS_INVALID_PARAMETER;
