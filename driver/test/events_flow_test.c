@@ -7,6 +7,8 @@
  *     FLOW_RESUMED once READ_EVENTS drains, every byte in order in RECEIVE records, a graceful
  *     DISCONNECT, SOCKET_CLOSED as the socket's last event; sequence numbers 1, 2, 3 ... across
  *     all completions; STATS agreeing with what was seen.
+ *  1b. Four connections at once, with two READ_EVENTS always outstanding (as the addon's pump):
+ *     every stream intact, and sequence numbers consecutive in the order completions arrive.
  *  2. UDP: a datagram socket with WSK_EVENT_RECEIVE_FROM flooded while nobody reads: every
  *     datagram is either a RECEIVE_FROM record with its remote address or counted, and the
  *     DATAGRAMS_DROPPED events add up to STATS.DatagramsDropped.
@@ -455,6 +457,294 @@ TestTcp(KSIM_FILE *File)
            State.Paused, State.Resumed, (unsigned long long)EventsSeen);
 }
 
+/* ---- 1b. several connections, two READ_EVENTS always outstanding ---- */
+
+#define CONC_CONNECTIONS 4
+#define CONC_BYTES (256u * 1024u)
+
+/* Completions of READ_EVENTS in the order their callbacks ran. */
+typedef struct {
+    pthread_mutex_t Mutex;
+    pthread_cond_t Cond;
+    uint8_t *Batches[64];
+    uint32_t Lengths[64];
+    int32_t Statuses[64];
+    unsigned Head, Tail;
+} COMPLETIONS;
+
+static COMPLETIONS Completions = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void
+ReadDone(void *Context, int32_t Status, uint64_t Information, const void *Output, uint32_t OutputLength)
+{
+    (void)Context;
+    (void)Information;
+    pthread_mutex_lock(&Completions.Mutex);
+    Completions.Batches[Completions.Tail % 64] = malloc(OutputLength ? OutputLength : 1);
+    if (OutputLength)
+        memcpy(Completions.Batches[Completions.Tail % 64], Output, OutputLength);
+    Completions.Lengths[Completions.Tail % 64] = OutputLength;
+    Completions.Statuses[Completions.Tail % 64] = Status;
+    Completions.Tail++;
+    pthread_cond_broadcast(&Completions.Cond);
+    pthread_mutex_unlock(&Completions.Mutex);
+}
+
+typedef struct {
+    uint64_t Id;
+    int Index;          /* the host connection, from the stream's first 4 bytes; -1 until known */
+    uint8_t First[4];
+    uint64_t Received;
+    int Mismatches, Disconnected, Closed;
+} CONC_SOCKET;
+
+typedef struct {
+    uint64_t Listener;
+    CONC_SOCKET Sockets[CONC_CONNECTIONS];
+    int Count, Unknown, Paused, Resumed;
+} CONC_STATE;
+
+static uint8_t
+ConcPattern(int Index, uint64_t Offset)
+{
+    return (uint8_t)(Offset * 13 + (uint64_t)Index * 101 + (Offset >> 9));
+}
+
+static CONC_SOCKET *
+ConcFind(CONC_STATE *State, uint64_t Id)
+{
+    int i;
+    for (i = 0; i < State->Count; ++i)
+        if (State->Sockets[i].Id == Id)
+            return &State->Sockets[i];
+    State->Unknown++;
+    return NULL;
+}
+
+static void
+ConcVisit(const WSKB_EVENT_HEADER *Header, void *Context)
+{
+    CONC_STATE *State = Context;
+    const uint8_t *Body = (const uint8_t *)(Header + 1);
+    CONC_SOCKET *Socket;
+    uint32_t i;
+
+    switch (Header->Type) {
+    case WSKB_EVENT_ACCEPT:
+        REQUIRE(State->Count < CONC_CONNECTIONS);
+        State->Sockets[State->Count].Id = Header->Param;
+        State->Sockets[State->Count].Index = -1;
+        State->Count++;
+        break;
+    case WSKB_EVENT_RECEIVE:
+        if (!(Socket = ConcFind(State, Header->SocketId)))
+            break;
+        for (i = 0; i < Header->DataLength; ++i) {
+            uint64_t Offset = Socket->Received + i;
+            if (Offset < 4) {
+                Socket->First[Offset] = Body[i];
+                if (Offset == 3)
+                    memcpy(&Socket->Index, Socket->First, 4);
+            } else {
+                Socket->Mismatches += Body[i] != ConcPattern(Socket->Index, Offset);
+            }
+        }
+        Socket->Received += Header->DataLength;
+        break;
+    case WSKB_EVENT_FLOW_PAUSED:
+        State->Paused++;
+        break;
+    case WSKB_EVENT_FLOW_RESUMED:
+        State->Resumed++;
+        break;
+    case WSKB_EVENT_DISCONNECT:
+        if ((Socket = ConcFind(State, Header->SocketId)))
+            Socket->Disconnected++;
+        break;
+    case WSKB_EVENT_SOCKET_CLOSED:
+        if (Header->SocketId != State->Listener && (Socket = ConcFind(State, Header->SocketId)))
+            Socket->Closed++;
+        break;
+    default:
+        fprintf(stderr, "unexpected event type %u\n", Header->Type);
+        State->Unknown++;
+    }
+}
+
+typedef struct {
+    int Fd, Index;
+    uint64_t Sent;
+} CONC_WRITER;
+
+static void *
+ConcWriterThread(void *Context)
+{
+    CONC_WRITER *Writer = Context;
+    uint8_t Chunk[8192];
+    while (Writer->Sent < CONC_BYTES) {
+        size_t n = sizeof(Chunk), i;
+        ssize_t Done;
+        if (CONC_BYTES - Writer->Sent < n)
+            n = CONC_BYTES - Writer->Sent;
+        for (i = 0; i < n; ++i) {
+            uint64_t Offset = Writer->Sent + i;
+            Chunk[i] = Offset < 4 ? ((const uint8_t *)&Writer->Index)[Offset] : ConcPattern(Writer->Index, Offset);
+        }
+        Done = send(Writer->Fd, Chunk, n, MSG_NOSIGNAL);
+        if (Done <= 0) {
+            if (Done < 0 && errno == EINTR)
+                continue;
+            break;
+        }
+        Writer->Sent += (uint64_t)Done;
+    }
+    shutdown(Writer->Fd, SHUT_WR);
+    return NULL;
+}
+
+/* Processes the next completion in callback order; returns its record count, -1 on timeout. */
+static int
+ConcNext(KSIM_FILE *File, CONC_STATE *State, int Ms)
+{
+    struct timespec Deadline;
+    uint8_t *Batch;
+    uint32_t Length, Offset = 0;
+    int32_t Status;
+    int Records = 0;
+
+    clock_gettime(CLOCK_REALTIME, &Deadline);
+    Deadline.tv_sec += Ms / 1000 + 1;
+    pthread_mutex_lock(&Completions.Mutex);
+    while (Completions.Head == Completions.Tail)
+        if (pthread_cond_timedwait(&Completions.Cond, &Completions.Mutex, &Deadline) != 0)
+            break;
+    if (Completions.Head == Completions.Tail) {
+        pthread_mutex_unlock(&Completions.Mutex);
+        return -1;
+    }
+    Batch = Completions.Batches[Completions.Head % 64];
+    Length = Completions.Lengths[Completions.Head % 64];
+    Status = Completions.Statuses[Completions.Head % 64];
+    Completions.Head++;
+    pthread_mutex_unlock(&Completions.Mutex);
+
+    if (Status == ST_SUCCESS) {
+        while (Offset + sizeof(WSKB_EVENT_HEADER) <= Length) {
+            const WSKB_EVENT_HEADER *Header = (const WSKB_EVENT_HEADER *)(Batch + Offset);
+            REQUIRE(Header->Size >= sizeof(WSKB_EVENT_HEADER) && Offset + Header->Size <= Length);
+            /* Across completions too: batches are taken and completed in one order. */
+            if (Header->Sequence != NextSequence)
+                fprintf(stderr, "sequence %llu, expected %llu\n", (unsigned long long)Header->Sequence,
+                        (unsigned long long)NextSequence);
+            CHECK(Header->Sequence == NextSequence);
+            NextSequence = Header->Sequence + 1;
+            ++EventsSeen;
+            ConcVisit(Header, State);
+            Offset += Header->Size;
+            ++Records;
+        }
+        CHECK(Offset == Length);
+        CHECK(Records > 0);
+    } else {
+        CHECK(Status == ST_CANCELLED);
+    }
+    free(Batch);
+    (void)File;
+    return Status == ST_SUCCESS ? Records : 0;
+}
+
+static void
+TestConcurrent(KSIM_FILE *File)
+{
+    CONC_STATE State;
+    CONC_WRITER Writers[CONC_CONNECTIONS];
+    pthread_t Threads[CONC_CONNECTIONS];
+    uint16_t Port;
+    int i, Outstanding = 0, Done = 0, Idle = 0;
+
+    memset(&State, 0, sizeof(State));
+    State.Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
+    Port = BindLoopback(File, State.Listener);
+    EnableEvents(File, State.Listener, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT);
+
+    for (i = 0; i < CONC_CONNECTIONS; ++i) {
+        struct sockaddr_in To;
+        Writers[i].Fd = socket(AF_INET, SOCK_STREAM, 0);
+        Writers[i].Index = i;
+        Writers[i].Sent = 0;
+        memset(&To, 0, sizeof(To));
+        To.sin_family = AF_INET;
+        To.sin_port = htons(Port);
+        To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(connect(Writers[i].Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    }
+    /* Every connection accepted before any data flows: an accept that finds the budget spent
+     * is refused by design (ACCEPTS_REFUSED), which is not what this test is about. */
+    while (State.Count < CONC_CONNECTIONS && Idle < 20) {
+        int Got;
+        while (Outstanding < 2) {
+            KsimDeviceIoControl(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT, ReadDone, NULL);
+            Outstanding++;
+        }
+        Got = ConcNext(File, &State, 500);
+        if (Got < 0) {
+            Idle++;
+            continue;
+        }
+        Outstanding--;
+    }
+    REQUIRE(State.Count == CONC_CONNECTIONS);
+    Idle = 0;
+    for (i = 0; i < CONC_CONNECTIONS; ++i)
+        pthread_create(&Threads[i], NULL, ConcWriterThread, &Writers[i]);
+
+    /* Two reads always outstanding, as the addon's pump keeps them. */
+    while (!Done && Idle < 20) {
+        int Got, All = State.Count == CONC_CONNECTIONS;
+        while (Outstanding < 2) {
+            KsimDeviceIoControl(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT, ReadDone, NULL);
+            Outstanding++;
+        }
+        Got = ConcNext(File, &State, 500);
+        if (Got < 0) {
+            Idle++;
+            continue;
+        }
+        Outstanding--;
+        Idle = Got ? 0 : Idle + 1;
+        for (i = 0; i < State.Count; ++i)
+            All = All && State.Sockets[i].Disconnected;
+        Done = All;
+    }
+    KsimCancelIo(File);
+    while (Outstanding > 0 && ConcNext(File, &State, 5000) >= 0)
+        Outstanding--;
+    CHECK(Outstanding == 0);
+
+    for (i = 0; i < CONC_CONNECTIONS; ++i) {
+        pthread_join(Threads[i], NULL);
+        close(Writers[i].Fd);
+        CHECK(Writers[i].Sent == CONC_BYTES);
+    }
+    CHECK(State.Count == CONC_CONNECTIONS);
+    CHECK(State.Unknown == 0);
+    for (i = 0; i < State.Count; ++i) {
+        CHECK(State.Sockets[i].Received == CONC_BYTES);
+        CHECK(State.Sockets[i].Mismatches == 0);
+        CHECK(State.Sockets[i].Index >= 0 && State.Sockets[i].Index < CONC_CONNECTIONS);
+        CHECK(State.Sockets[i].Disconnected == 1);
+        CloseSocket(File, State.Sockets[i].Id);
+    }
+    CloseSocket(File, State.Listener);
+    while (ReadEvents(File, 300, ConcVisit, &State) > 0)
+        ;
+    for (i = 0; i < State.Count; ++i)
+        CHECK(State.Sockets[i].Closed == 1);
+    CHECK(State.Paused >= 1 && State.Resumed == State.Paused);
+    printf("concurrent: %d connections x %u bytes in order, %d pauses, two reads outstanding\n", State.Count,
+           CONC_BYTES, State.Paused);
+}
+
 /* ---- 2. UDP ---- */
 
 #define UDP_DATAGRAMS 3000u
@@ -750,6 +1040,7 @@ main(void)
 
     TestCancelAndChecks(File);
     TestTcp(File);
+    TestConcurrent(File);
     TestUdp(File);
     TestInspect(File);
 
