@@ -1882,6 +1882,45 @@ Bench(void)
     RecFree(&R);
 }
 
+/* The host runs out of descriptors while a connection waits: the listener must neither spin
+ * nor fail, and must accept once a socket is freed. */
+static void
+TestAcceptOutOfDescriptors(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener, Spare;
+    OP Accept = { 0 };
+    USHORT Port;
+    uint64_t Cpu;
+    int Peer;
+
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, NULL, NULL);
+    Spare = SocketCreate(&C, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, NULL, NULL);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    CHECK_STATUS(Listen(Listener)->WskAccept(Listener, 0, NULL, NULL, NULL, NULL, OpStart(&Accept)), STATUS_PENDING);
+    /* Room for exactly one more descriptor: the peer's own socket. */
+    PeerExhaustFds(1);
+    Peer = PeerConnect(4, Port);
+    CHECK(Peer >= 0);
+    PeerSleepMs(100);
+    Cpu = PeerCpuMs();
+    PeerSleepMs(300);
+    CHECK(PeerCpuMs() - Cpu < 100); /* not spinning on the readable listener */
+    CHECK(!OpCompleted(&Accept));
+    PeerRestoreFds();
+    SocketClose(Spare); /* a descriptor comes back: the listener tries again */
+    CHECK_STATUS(OpWait(&Accept, 3000), STATUS_SUCCESS);
+    if (NT_SUCCESS(Accept.Irp->IoStatus.Status))
+        SocketClose((PWSK_SOCKET)Accept.Irp->IoStatus.Information);
+    SocketClose(Listener);
+    PeerClose(Peer);
+    OpFree(&Accept);
+    ClientClose(&C);
+    CheckQuiescent("TestAcceptOutOfDescriptors");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1921,6 +1960,7 @@ main(int argc, char **argv)
     RUN(TestBacklogInherited());
     RUN(TestCancelRaces());
     RUN(TestSocketConnect());
+    RUN(TestAcceptOutOfDescriptors());
     FdsAfter = PeerOpenFds();
     CHECK(FdsAfter == FdsBefore);
     fprintf(stderr, "wsk_test: %d checks, %d failures (fds %d -> %d)\n", Checks, Failures, FdsBefore, FdsAfter);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -306,4 +307,67 @@ PeerOpenFds(void)
             Count++;
     closedir(D);
     return Count - 1; /* the directory's own descriptor */
+}
+
+int
+PeerMaxFd(void)
+{
+    DIR *D = opendir("/proc/self/fd");
+    struct dirent *E;
+    int Max = -1, Self = D ? dirfd(D) : -1;
+    if (!D)
+        return -1;
+    while ((E = readdir(D))) {
+        int Fd;
+        if (E->d_name[0] == '.')
+            continue;
+        Fd = atoi(E->d_name);
+        if (Fd != Self && Fd > Max)
+            Max = Fd;
+    }
+    closedir(D);
+    return Max;
+}
+
+static int PeerFillers[4096];
+static int PeerFillerCount;
+static struct rlimit PeerOldLimit;
+
+void
+PeerExhaustFds(int Free)
+{
+    struct rlimit R;
+    int Max = PeerMaxFd(), Fd;
+    getrlimit(RLIMIT_NOFILE, &PeerOldLimit);
+    PeerFillerCount = 0;
+    /* Fill every hole below the highest descriptor. */
+    while (PeerFillerCount < 4096 && (Fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+        if (Fd > Max) {
+            close(Fd);
+            break;
+        }
+        PeerFillers[PeerFillerCount++] = Fd;
+    }
+    R = PeerOldLimit;
+    R.rlim_cur = (rlim_t)(Max + 1 + Free);
+    setrlimit(RLIMIT_NOFILE, &R);
+}
+
+void
+PeerRestoreFds(void)
+{
+    int i;
+    setrlimit(RLIMIT_NOFILE, &PeerOldLimit);
+    for (i = 0; i < PeerFillerCount; i++)
+        close(PeerFillers[i]);
+    PeerFillerCount = 0;
+}
+
+uint64_t
+PeerCpuMs(void)
+{
+    struct rusage U;
+    getrusage(RUSAGE_SELF, &U);
+    return (uint64_t)(U.ru_utime.tv_sec + U.ru_stime.tv_sec) * 1000u +
+           (uint64_t)(U.ru_utime.tv_usec + U.ru_stime.tv_usec) / 1000u;
 }

@@ -39,7 +39,14 @@ PEER_THREAD *PeerThreadStart(void (*Routine)(void *), void *Context);
 void PeerThreadJoin(PEER_THREAD *Thread);
 void PeerSleepMs(int Ms);
 uint64_t PeerNowMs(void);
-/* Open file descriptors of this process (for leak checks). */
+/* Open file descriptors of this process (for leak checks), and the highest one. */
 int PeerOpenFds(void);
+int PeerMaxFd(void);
+/* Leaves this process exactly Free unused descriptors (fills the holes, lowers the soft
+ * RLIMIT_NOFILE); PeerRestoreFds undoes it. */
+void PeerExhaustFds(int Free);
+void PeerRestoreFds(void);
+/* CPU time (user + system) this process has used, in milliseconds. */
+uint64_t PeerCpuMs(void);
 
 #endif
