@@ -91,11 +91,12 @@ WskbEventsInitialize(_Inout_ WSKB_SESSION *Session, _In_ ULONG BudgetBytes)
         return STATUS_INVALID_PARAMETER;
     if (Queue->Ring)
         return STATUS_INVALID_DEVICE_STATE;
-    BudgetBytes = WSKB_ALIGN8(BudgetBytes);
 
     /* Budget for data, the control reserve, and one largest record of slack: a wrap can waste
-     * up to one record's worth of ring as PAD, and that must not eat into the budget. */
-    Capacity = BudgetBytes + WSKB_EVENT_CONTROL_RESERVE + WSKB_ALIGN8(WSKB_READ_EVENTS_MIN_OUTPUT) +
+     * up to one record's worth of ring as PAD, and that must not eat into the budget. The
+     * budget itself stays as user mode chose it (HELLO reports it back); only the ring, whose
+     * entries are 8-byte aligned, is rounded. */
+    Capacity = WSKB_ALIGN8(BudgetBytes) + WSKB_EVENT_CONTROL_RESERVE + WSKB_ALIGN8(WSKB_READ_EVENTS_MIN_OUTPUT) +
                (ULONG)sizeof(WSKB_RING_ENTRY);
     Ring = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, Capacity, WSKB_TAG_EVENTS);
     if (!Ring)

@@ -172,6 +172,11 @@ TestInitialize(VOID)
     CHECK(WskbEventsInitialize(&Other, 0) == STATUS_INVALID_DEVICE_STATE);
     WskbEventsUninitialize(&Other);
     WskbEventsUninitialize(&Other); /* twice is harmless */
+    /* The budget is kept as given (HELLO reports it back); only the ring is aligned. */
+    CHECK(NT_SUCCESS(WskbEventsInitialize(&Other, WSKB_EVENT_BUDGET_MIN + 3)));
+    CHECK(Other.Events.Budget == WSKB_EVENT_BUDGET_MIN + 3);
+    CHECK(Other.Events.Capacity % 8 == 0);
+    WskbEventsUninitialize(&Other);
     CHECK(KsimPoolOutstandingByTag(WSKB_TAG_EVENTS) == 0);
 }
 
