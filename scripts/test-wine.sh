@@ -65,7 +65,7 @@ fetch "node-api-headers@1" "$HEADERS_DIR" || die "npm pack node-api-headers fail
 
 # ---- cross-build ---------------------------------------------------------------------------
 say "cross-building the addon and the native tests (mingw-w64, $(x86_64-w64-mingw32-g++-posix -dumpversion))"
-cmake -S "$ROOT" -B "$OUT/cmake" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$ROOT" -B "$OUT/cmake" -DCMAKE_BUILD_TYPE="${WSKB_WINE_BUILD_TYPE:-RelWithDebInfo}" \
   -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
   -DNODE_API_HEADERS_DIR="$HEADERS_DIR" -DWSKB_BUILD_WINE_TESTS=ON >"$LOGS/cmake-configure.log" 2>&1 ||
   { tail -40 "$LOGS/cmake-configure.log"; die "cmake configure failed (log: $LOGS/cmake-configure.log)"; }

@@ -119,6 +119,24 @@ main(void)
     CHECK(HostNetReceive(Server, Vec, 2, &Bytes) == HOST_NET_OK && Bytes == 0, "receive reads end of stream", (int)Bytes);
     HostNetPollerRemove(Poller, Server);
     HostNetPollerRemove(Poller, Client);
+
+    /* A reset (abortive close) is an error, not an end of stream: SO_ERROR says CONNRESET. */
+    {
+        HOST_NET_SOCKET Aborter, Victim;
+        int VictimTag;
+        CHECK(HostNetSocket(HOST_NET_AF_INET, HOST_NET_STREAM, &Aborter) == HOST_NET_OK, "socket to reset", 0);
+        Result = HostNetConnect(Aborter, &Bound);
+        Events = WaitFor(Poller, &ListenerTag, HOST_NET_POLL_READ, 3000);
+        CHECK(HostNetAccept(Listener, &Victim, NULL) == HOST_NET_OK, "accept the connection to reset", Events);
+        HostNetPollerSet(Poller, Victim, HOST_NET_POLL_READ | HOST_NET_POLL_RDHUP, &VictimTag);
+        HostNetCloseAbortive(Aborter);
+        Events = WaitFor(Poller, &VictimTag, HOST_NET_POLL_ERROR | HOST_NET_POLL_HUP | HOST_NET_POLL_READ, 3000);
+        CHECK((Events & HOST_NET_POLL_ERROR) != 0, "a reset polls as an error", (int)Events);
+        CHECK(HostNetGetOption(Victim, HOST_NET_OPT_ERROR, &Value) == HOST_NET_OK && Value == HOST_NET_E_CONNRESET,
+              "SO_ERROR after a reset is CONNRESET", Value);
+        HostNetPollerRemove(Poller, Victim);
+        HostNetClose(Victim);
+    }
     HostNetPollerRemove(Poller, Listener);
 
     /* A refused connect is reported (WSAPoll alone would not before Windows 10 2004). */

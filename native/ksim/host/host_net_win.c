@@ -184,6 +184,23 @@ HostNetFromSockaddr(const struct sockaddr_storage *Storage, HOST_NET_ADDRESS *Ad
     return HOST_NET_E_AFNOSUPPORT;
 }
 
+/* A reset stream connection, where Winsock did not say so in the call itself. POSIX reports a
+ * peer's reset as ECONNRESET from recv and from SO_ERROR; Winsock's SO_ERROR stays 0, and under
+ * Wine recv even reads the reset as end of stream. What both do report is POLLERR from
+ * WSAPoll, so an end of stream or a zero SO_ERROR on a stream socket that polls POLLERR is a
+ * reset (connect failures never get here: SO_ERROR holds those). */
+static int
+HostNetStreamReset(SOCKET Socket)
+{
+    WSAPOLLFD Poll;
+    Poll.fd = Socket;
+    Poll.events = POLLRDNORM;
+    Poll.revents = 0;
+    if (WSAPoll(&Poll, 1, 0) == 1 && (Poll.revents & POLLERR))
+        return 1;
+    return 0;
+}
+
 int
 HostNetSocket(int Family, int Type, HOST_NET_SOCKET *Socket)
 {
@@ -359,6 +376,8 @@ HostNetReceive(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, 
             return HOST_NET_OK;
         return HostNetFromWsa(Error);
     }
+    if (Bytes == 0 && Count > 0 && Buffers[0].len > 0 && HostNetStreamReset((SOCKET)Socket))
+        return HOST_NET_E_CONNRESET;
     *Received = Bytes;
     return HOST_NET_OK;
 }
@@ -371,7 +390,7 @@ HostNetPeekClosed(HOST_NET_SOCKET Socket, int *Closed)
     *Closed = 0;
     if (Result == 0) {
         *Closed = 1;
-        return HOST_NET_OK;
+        return HostNetStreamReset((SOCKET)Socket) ? HOST_NET_E_CONNRESET : HOST_NET_OK;
     }
     if (Result == SOCKET_ERROR) {
         int Error = HostNetLastError();
@@ -575,8 +594,14 @@ HostNetGetOption(HOST_NET_SOCKET Socket, int Option, int *Value)
     /* Some Winsock BOOL options come back as one byte; Raw was zeroed, so mask to it. */
     if (Length == 1)
         Raw &= 0xFF;
-    if (Option == HOST_NET_OPT_ERROR)
+    if (Option == HOST_NET_OPT_ERROR) {
+        int Type = 0, TypeLength = (int)sizeof(Type);
         Raw = HostNetFromWsa(Raw);
+        if (Raw == HOST_NET_OK &&
+            getsockopt((SOCKET)Socket, SOL_SOCKET, SO_TYPE, (char *)&Type, &TypeLength) == 0 && Type == SOCK_STREAM &&
+            HostNetStreamReset((SOCKET)Socket))
+            Raw = HOST_NET_E_CONNRESET;
+    }
     else if (Option == HOST_NET_OPT_TYPE)
         Raw = Raw == SOCK_STREAM ? HOST_NET_STREAM : Raw == SOCK_DGRAM ? HOST_NET_DGRAM : 0;
     *Value = Raw;
