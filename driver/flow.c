@@ -175,7 +175,8 @@ WskbFlowRearm(_Inout_ WSKB_SESSION *Session)
         Empty.Length = 0;
         IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
         IoSetCompletionRoutine(Irp, WskbFlowRearmComplete, Socket, TRUE, TRUE, TRUE);
-        WskbSocketDispatch(Socket, WSK_PROVIDER_CONNECTION_DISPATCH)->WskReceive(Socket->WskSocket, &Empty, 0, Irp);
+        /* WSK completes the IRP whatever it returns; the completion routine takes it from there. */
+        (VOID)WskbSocketDispatch(Socket, WSK_PROVIDER_CONNECTION_DISPATCH)->WskReceive(Socket->WskSocket, &Empty, 0, Irp);
         WskbSocketCallEnd(Socket);
     }
 }

@@ -181,7 +181,7 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
     IoSetCompletionRoutine(Irp, WskbInspectCompleteDone, Pending, TRUE, TRUE, TRUE);
     /* The action goes to WSK as given (Reject, Accept, or anything else), so that experiments
      * see WSK's own answer; its status is the request's. */
-    WskbSocketDispatch(Socket, WSK_PROVIDER_LISTEN_DISPATCH)
+    (VOID)WskbSocketDispatch(Socket, WSK_PROVIDER_LISTEN_DISPATCH)
         ->WskInspectComplete(Socket->WskSocket, &Pending->InspectId, (WSK_INSPECT_ACTION)In->Action, Irp);
     WskbSocketCallEnd(Socket);
 }
