@@ -46,7 +46,7 @@ typedef struct _WSKB_EVENT_QUEUE {
     UINT64 HeldBytes;               /* record bytes (header.Size) in ring + overflow */
     LIST_ENTRY ReportSockets;       /* sockets with drop/refusal counts not yet reported */
     BOOLEAN Delivering;             /* one thread at a time completes READ_EVENTS, in order */
-    BOOLEAN DeliverAgain;           /* work arrived while Delivering: loop once more */
+    BOOLEAN DeliverAgain;           /* a READ_EVENTS arrived while Delivering: look again */
 } WSKB_EVENT_QUEUE;
 
 typedef struct _WSKB_SOCKET_EVENTS {

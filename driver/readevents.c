@@ -4,8 +4,8 @@
  * (Session->EventReadQueue); whenever records are committed, a waiting request of this
  * session's file object is retrieved and completed with as many whole records as fit.
  *
- * One thread at a time delivers (Queue->Delivering): a second thread that finds work just sets
- * DeliverAgain and leaves, and the delivering thread loops. Batches are therefore taken and
+ * One thread at a time delivers (Queue->Delivering): a second thread that brings a new request
+ * just sets DeliverAgain and leaves, and the delivering thread loops. Batches are therefore taken and
  * completed in the same order, so user mode sees sequence numbers rise from one completion to
  * the next, and a record committed while a request was being forwarded is never stranded.
  * Requests are never completed under Session->Lock: completion may run user-mode-facing code
@@ -13,16 +13,21 @@
  */
 #include "driver.h"
 
+/* NewRequest: the caller just forwarded a READ_EVENTS to the manual queue. Only that needs the
+ * delivering thread to look again after finding the queue empty; new records need not, since
+ * the deliverer checks for records after every request it completes, and records that find no
+ * request wait in the ring for the next one. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
-VOID
-WskbEventsDeliver(_Inout_ WSKB_SESSION *Session)
+static VOID
+WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
     KIRQL OldIrql;
 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     if (Queue->Delivering) {
-        Queue->DeliverAgain = TRUE;
+        if (NewRequest)
+            Queue->DeliverAgain = TRUE;
         KeReleaseSpinLock(&Session->Lock, OldIrql);
         return;
     }
@@ -79,6 +84,13 @@ WskbEventsDeliver(_Inout_ WSKB_SESSION *Session)
     KeReleaseSpinLock(&Session->Lock, OldIrql);
 }
 
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsDeliver(_Inout_ WSKB_SESSION *Session)
+{
+    WskbEventsDeliverInternal(Session, FALSE);
+}
+
 _IRQL_requires_max_(PASSIVE_LEVEL)
 VOID
 WskbEventsReadRequest(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t OutputLength)
@@ -104,7 +116,7 @@ WskbEventsReadRequest(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ 
         WdfRequestComplete(Request, Status);
         return;
     }
-    WskbEventsDeliver(Session);
+    WskbEventsDeliverInternal(Session, TRUE);
 
     /* User mode is reading: if that brought the data budget below half, paused sockets may
      * receive again. Done here, at PASSIVE_LEVEL in the reader's thread, rather than in the
