@@ -905,6 +905,28 @@ TestRandom(void)
     CHECK(Completed == Count);
 }
 
+/* Slots are reused, ids never: a closed id stays stale after its slot holds a new socket. */
+static void
+TestIdReuse(KSIM_FILE *File)
+{
+    uint64_t First, Second, Third;
+    WSKB_SOCKADDR Address;
+
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &First), S_SUCCESS);
+    CHECK_STATUS(CloseSocket(File, First), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Second), S_SUCCESS);
+    CHECK((uint32_t)Second == (uint32_t)First);          /* the slot came back... */
+    CHECK((Second >> 32) != (First >> 32));                /* ...with a new generation */
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, First, Ipv4(127, 0, 0, 1, 0)), S_INVALID_HANDLE);
+    CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Second, Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+    CHECK_STATUS(GetAddress(File, Second + (1ull << 32), WSKB_ADDRESS_LOCAL, &Address), S_INVALID_HANDLE);
+    CHECK_STATUS(GetAddress(File, Second, WSKB_ADDRESS_LOCAL, &Address), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Third), S_SUCCESS);
+    CHECK(Third != Second && Third != First);
+    CHECK_STATUS(CloseSocket(File, Second), S_SUCCESS);
+    CHECK_STATUS(CloseSocket(File, Third), S_SUCCESS);
+}
+
 typedef struct _RACE {
     KSIM_FILE *File;
     int Peer;
@@ -1113,6 +1135,8 @@ main(void)
     TestCloseCancels(File);
     printf("raw control\n");
     TestControl(File);
+    printf("id reuse\n");
+    TestIdReuse(File);
     KsimClose(File);
     printf("random IOCTLs\n");
     TestRandom();
