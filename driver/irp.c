@@ -160,6 +160,18 @@ WskbOperationRelease(WSKB_OPERATION *Operation)
     WskbOperationDestroy(Operation);
 }
 
+/* The IRP is back (or was never handed over): drops its reference, and the cancel routine's
+ * unless that routine has run or will run. In the latter case it drops its own, and the
+ * request must not be completed before then, which the reference count ensures. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static VOID
+WskbOperationIrpReturned(_Inout_ WSKB_OPERATION *Operation)
+{
+    if (WdfRequestUnmarkCancelable(Operation->Request) != STATUS_CANCELLED)
+        WskbOperationRelease(Operation);
+    WskbOperationRelease(Operation);
+}
+
 _Use_decl_annotations_
 VOID
 WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
@@ -197,17 +209,16 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
         Operation->FailStatus = Status;
         goto cleanupCall;
     }
-    Operation->Called = TRUE;
     if (Irp->Cancel) {
-        /* The cancel routine ran before WSK saw the IRP; a provider is not obliged to look at
-         * Irp->Cancel, so complete it here exactly as WSK would have. */
-        Irp->IoStatus.Status = STATUS_CANCELLED;
-        Irp->IoStatus.Information = 0;
-        Operation->CallStatus = STATUS_CANCELLED;
-        WskbOperationIoCompletion(NULL, Irp, Operation);
+        /* Cancelled (by the request's cancel routine or the cleanup sweep) before WSK saw the
+         * IRP: a provider is not obliged to look at Irp->Cancel, so the call is not made and
+         * the IRP's references go as if it had come back. */
+        Operation->FailStatus = STATUS_CANCELLED;
+        WskbOperationIrpReturned(Operation);
         goto cleanupCall;
     }
     /* From here WSK owns the IRP; it always completes it, even when it fails at once. */
+    Operation->Called = TRUE;
     Operation->CallStatus = Call(Operation, Irp);
 
 cleanupCall:
@@ -226,11 +237,7 @@ WskbOperationIoCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
     UNREFERENCED_PARAMETER(DeviceObject);
     Operation->IrpStatus = Irp->IoStatus.Status;
     Operation->IrpInformation = Irp->IoStatus.Information;
-    /* If UnmarkCancelable says STATUS_CANCELLED, the cancel routine has run or will run and
-     * drops its own reference; the request must not be completed before that. */
-    if (WdfRequestUnmarkCancelable(Operation->Request) != STATUS_CANCELLED)
-        WskbOperationRelease(Operation);
-    WskbOperationRelease(Operation);
+    WskbOperationIrpReturned(Operation);
     /* The IRP is ours (IoAllocateIrp); it is freed with the operation. */
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
