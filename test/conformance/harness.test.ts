@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { addon } from '../../lib/addon.js';
 import {
   isError,
   makeWskVersion,
@@ -62,8 +63,25 @@ export function onCleanup(fn: () => void | Promise<void>): void {
   cleanups.push(fn);
 }
 
-/** Registers the per-test cleanup in a describe() block of any conformance file. */
+/**
+ * What must be back at its baseline once a test's sessions are closed: ksim's pool, IRPs, MDLs,
+ * host and WSK sockets. Read only on the sim backend (the kernel's are not visible from here).
+ */
+function simLeakCounters(): Record<string, number> | undefined {
+  if (backendUnderTest() !== 'sim') return undefined;
+  const c = addon().ksim.counters();
+  return { poolAllocations: c.poolAllocations, poolBytes: c.poolBytes, irps: c.irps, mdls: c.mdls, hostSockets: c.hostSockets, wskSockets: c.wskSockets };
+}
+
+/**
+ * Registers the per-test cleanup in a describe() block of any conformance file. On sim it also
+ * checks that closing the test's sessions returned ksim to where it was before the test.
+ */
 export function useConformanceCleanup(): void {
+  let baseline: Record<string, number> | undefined;
+  beforeEach(function () {
+    baseline = simLeakCounters();
+  });
   afterEach(async function () {
     for (const log of openLogs) await log.stop();
     openLogs.clear();
@@ -75,6 +93,13 @@ export function useConformanceCleanup(): void {
       } catch {
         // A peer that already went away: nothing left to release.
       }
+    }
+    if (baseline !== undefined) {
+      const expected = JSON.stringify(baseline);
+      // Host sockets may close a moment after the completion that reports it.
+      const deadline = Date.now() + 5000;
+      while (JSON.stringify(simLeakCounters()) !== expected && Date.now() < deadline) await sleep(10);
+      assert.deepEqual(simLeakCounters(), baseline, 'ksim counters back at their baseline after the test\'s sessions closed');
     }
   });
 }
