@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import * as net from 'node:net';
 import { WskEvent } from '../../lib/index.js';
 import {
   assertErrorStatus,
@@ -13,6 +14,7 @@ import {
   KSIM_CHOICE,
   logOf,
   nodeClient,
+  onCleanup,
   openSession,
   QUIET_MS,
   STATUS,
@@ -44,6 +46,25 @@ describe('accepting connections [R:nc-wsk-pfn_wsk_accept_event]', function () {
     assert.equal(String((await withTimeout(received, 5000, 'the Node client to receive'))[0]), 'from the accepted socket');
     client.write('to the accepted socket');
     assert.equal((await withTimeout(accept.socket.receive(100), 5000, 'WskReceive on the accepted socket')).toString(), 'to the accepted socket');
+  });
+
+  it('[R:nc-wsk-pfn_wsk_accept_event] on IPv6 the accept event carries IPv6 local and remote addresses', async () => {
+    const session = await openSession();
+    const listener = await session.socket('listen', { family: 'ipv6' });
+    await listener.bind({ family: 'ipv6', address: '::1', port: 0 });
+    const port = (await listener.localAddress())!.port;
+    await listener.enableEvents(WskEvent.Accept);
+    const log = logOf(listener);
+    const client = net.connect({ host: '::1', port });
+    client.on('error', () => undefined);
+    onCleanup(() => void client.destroy());
+    await withTimeout(once(client, 'connect'), 5000, 'a Node client to connect over IPv6');
+    const accept = await log.next('accept');
+    assert.deepEqual(
+      { local: accept.localAddress?.address, localPort: accept.localAddress?.port, remote: accept.remoteAddress?.address, remotePort: accept.remoteAddress?.port },
+      { local: '::1', localPort: port, remote: '::1', remotePort: client.localPort },
+    );
+    assert.equal(accept.socket?.family, 'ipv6');
   });
 
   it('[R:nc-wsk-pfn_wsk_accept] events are disabled by default on an accepted socket (listener with only ACCEPT enabled)', async () => {
