@@ -1011,6 +1011,95 @@ TestCancelRace(void)
     KsimClose(File);
 }
 
+typedef struct _WORKER {
+    KSIM_FILE *File;
+    int Index;
+    int Failures;
+    int Rounds;
+} WORKER;
+
+/* One thread's loop: a datagram socket that sends to itself and receives it, then closes. */
+static void *
+WorkerThread(void *Context)
+{
+    WORKER *Worker = Context;
+    int Round;
+
+    for (Round = 0; Round < 150; ++Round) {
+        uint64_t Id;
+        WSKB_SOCKADDR Local;
+        WSKB_DATA_IN ReceiveIn;
+        CALL *Receive;
+        struct { WSKB_SEND_TO_IN H; uint8_t Data[8]; } In;
+
+        if (SocketCreate(Worker->File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Id) != S_SUCCESS) {
+            Worker->Failures++;
+            continue;
+        }
+        if (AddressCall(Worker->File, WSKB_IOCTL_BIND, Id, Ipv4(127, 0, 0, 1, 0)) != S_SUCCESS ||
+            GetAddress(Worker->File, Id, WSKB_ADDRESS_LOCAL, &Local) != S_SUCCESS) {
+            Worker->Failures++;
+            (void)CloseSocket(Worker->File, Id);
+            continue;
+        }
+        ReceiveIn = (WSKB_DATA_IN){ Id, 0, 8 };
+        Receive = Start(Worker->File, WSKB_IOCTL_RECEIVE_FROM, &ReceiveIn, sizeof(ReceiveIn),
+                        sizeof(WSKB_RECEIVE_FROM_OUT) + 8);
+        memset(&In, 0, sizeof(In));
+        In.H.SocketId = Id;
+        In.H.RemoteAddress = Local;
+        In.H.Length = 8;
+        memcpy(In.Data, &Id, 8);
+        if (Ioctl(Worker->File, WSKB_IOCTL_SEND_TO, &In, sizeof(In), NULL, 0, NULL) != S_SUCCESS)
+            Worker->Failures++;
+        if (!Wait(Receive, 5000) || Receive->Status != S_SUCCESS ||
+            memcmp(Receive->Output + sizeof(WSKB_RECEIVE_FROM_OUT), &Id, 8) != 0)
+            Worker->Failures++;
+        /* Round 2k: close under the (already completed) receive; 2k+1: a second receive pended
+         * at close time must come back cancelled. */
+        if (Round % 2) {
+            CALL *Pending = Start(Worker->File, WSKB_IOCTL_RECEIVE_FROM, &ReceiveIn, sizeof(ReceiveIn),
+                                  sizeof(WSKB_RECEIVE_FROM_OUT) + 8);
+            if (CloseSocket(Worker->File, Id) != S_SUCCESS)
+                Worker->Failures++;
+            if (!Wait(Pending, 5000) || Pending->Status != S_CANCELLED)
+                Worker->Failures++;
+            Free(Pending);
+        } else if (CloseSocket(Worker->File, Id) != S_SUCCESS) {
+            Worker->Failures++;
+        }
+        if (Receive->Done)
+            Free(Receive);
+        Worker->Rounds++;
+    }
+    return NULL;
+}
+
+/* Four threads creating, using and closing sockets of one session at once. */
+static void
+TestConcurrent(void)
+{
+    KSIM_FILE *File = NULL;
+    WORKER Workers[4];
+    pthread_t Threads[4];
+    int i;
+
+    CHECK_STATUS(KsimOpen(WSKB_USER_PATH, &File), S_SUCCESS);
+    if (!File)
+        return;
+    CHECK_STATUS(DoHello(File), S_SUCCESS);
+    for (i = 0; i < 4; ++i) {
+        Workers[i] = (WORKER){ File, i, 0, 0 };
+        pthread_create(&Threads[i], NULL, WorkerThread, &Workers[i]);
+    }
+    for (i = 0; i < 4; ++i) {
+        pthread_join(Threads[i], NULL);
+        CHECK(Workers[i].Failures == 0);
+        CHECK(Workers[i].Rounds == 150);
+    }
+    KsimClose(File);
+}
+
 /* One session's life, tolerating a failure at any step: every allocation it makes (driver and
  * ksim) is failed in turn by the caller. */
 static void
@@ -1142,6 +1231,8 @@ main(void)
     TestRandom();
     printf("sessions\n");
     TestSessions();
+    printf("concurrent sessions use\n");
+    TestConcurrent();
     printf("cancel race\n");
     TestCancelRace();
     printf("fault injection\n");
