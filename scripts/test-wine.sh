@@ -124,7 +124,7 @@ done
 
 # ---- the JavaScript suite on the Windows build ------------------------------------------------
 say "staging the package with the Windows addon ($STAGE)"
-[ -d "$ROOT/dist" ] || npm run build:ts >"$LOGS/build-ts.log" 2>&1 || die "npm run build:ts failed (log: $LOGS/build-ts.log)"
+npm run build:ts >"$LOGS/build-ts.log" 2>&1 || die "npm run build:ts failed (log: $LOGS/build-ts.log)"
 rm -rf "$STAGE" && mkdir -p "$STAGE/build/Release"
 # The Linux addon in build/ must not be found by `bindings` under Windows.
 tar -C "$ROOT" --exclude=./.git --exclude=./build --exclude=./build-wine -cf - . | tar -C "$STAGE" -xf -
