@@ -67,7 +67,9 @@
           "sources": ["<!@(node scripts/gyp-sources.js ksim)"],
           "sources/": [["exclude", ".*"], ["include", "native/ksim/host/[^/]*\\.c$"]],
           "include_dirs": ["native/ksim/host"],
-          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/std:c11"] } },
+          # clang-cl like ksim_driver: host_sync.h uses __attribute__((noreturn)).
+          "msbuild_toolset": "ClangCL",
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/clang:-std=gnu11"] } },
           "link_settings": { "libraries": ["ws2_32.lib"] }
         }
       ]
