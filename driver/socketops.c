@@ -495,9 +495,10 @@ static NTSTATUS
 WskbCallControlSocket(WSKB_OPERATION *Op, PIRP Irp)
 {
     WSKB_SOCKET *Socket = Op->Socket;
-    /* WSK writes the output size through this pointer only for NULL-IRP calls with an output
-     * buffer; with an IRP the size comes back in IoStatus.Information. */
-    PSIZE_T OutputSizeReturned = (!Irp && Op->u.Control.OutputLength) ? &Op->u.Control.OutputSizeReturned : NULL;
+    /* With an IRP the output size comes back in IoStatus.Information; without one WSK writes
+     * it here. Passed for every NULL-IRP call, also with no output buffer, so that a size
+     * probe (OutputSize 0) can report the size it needs. */
+    PSIZE_T OutputSizeReturned = Irp ? NULL : &Op->u.Control.OutputSizeReturned;
 
     return WskbSocketDispatch(Socket, WSK_PROVIDER_BASIC_DISPATCH)
         ->WskControlSocket(Socket->WskSocket, (WSK_CONTROL_SOCKET_TYPE)Op->u.Control.RequestType,
@@ -510,7 +511,7 @@ static NTSTATUS
 WskbCallControlClient(WSKB_OPERATION *Op, PIRP Irp)
 {
     WSKB_SESSION *Session = Op->Session;
-    PSIZE_T OutputSizeReturned = (!Irp && Op->u.Control.OutputLength) ? &Op->u.Control.OutputSizeReturned : NULL;
+    PSIZE_T OutputSizeReturned = Irp ? NULL : &Op->u.Control.OutputSizeReturned;
 
     return Session->Provider.Dispatch->WskControlClient(Session->Provider.Client, Op->u.Control.ControlCode,
                                                         Op->u.Control.InputLength, Op->u.Control.Input,

@@ -841,6 +841,24 @@ TestControl(KSIM_FILE *File)
     printf("  disable ACCEPT with IRP: CallStatus 0x%08X IrpStatus 0x%08X\n", (unsigned)Result.CallStatus,
            (unsigned)Result.IrpStatus);
 
+    /* WSK_TRANSPORT_LIST_QUERY: a size probe with no output buffer, then the list. */
+    {
+        WSKB_CONTROL_CLIENT_IN Query = { W_WSK_TRANSPORT_LIST_QUERY, 0, 0, 0 };
+        uint64_t Needed;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &Query, sizeof(Query), Out, sizeof(Out), &Information), S_SUCCESS);
+        memcpy(&Result, Out, sizeof(Result));
+        CHECK(Information == sizeof(Result));
+        CHECK(Result.CallStatus < 0 || (uint32_t)Result.CallStatus == 0x80000005u); /* too small / overflow */
+        Needed = Result.OutputSizeReturned;
+        printf("  transport list probe: CallStatus 0x%08X, %llu bytes needed\n", (unsigned)Result.CallStatus,
+               (unsigned long long)Needed);
+        CHECK(Needed > 0 && Needed <= 256);
+        Query.OutputLength = (uint32_t)Needed;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &Query, sizeof(Query), Out, sizeof(Out), &Information), S_SUCCESS);
+        memcpy(&Result, Out, sizeof(Result));
+        CHECK_STATUS(Result.CallStatus, S_SUCCESS);
+        CHECK(Result.OutputSizeReturned == Needed && Information == sizeof(Result) + Needed);
+    }
     /* WSK_SET_STATIC_EVENT_CALLBACKS after sockets exist: WSK's own answer comes back. */
     memset(&Client, 0, sizeof(Client));
     Client.H.ControlCode = 7;
