@@ -44,7 +44,8 @@ Worker(void *Context)
     SHARED *S = Context;
     int i;
     S->TlsSeen = KsimHostTlsGet(); /* a new thread starts with an empty slot */
-    KsimHostTlsSet(&S->Counter);
+    /* The slot owns its value (freed at thread exit): it must come from KsimHostAlloc. */
+    KsimHostTlsSet(KsimHostAlloc(32));
     S->ThreadId = KsimHostThreadId();
     for (i = 0; i < 100000; i++) {
         KsimHostMutexLock(S->Mutex);
@@ -87,19 +88,20 @@ main(void)
     KSIM_HOST_THREAD *A = NULL, *B = NULL, *C = NULL;
     uint64_t T0, T1;
     char Text[64];
-    int Mark = 0, Result;
+    int Result;
+    void *Mark = KsimHostAlloc(16);
 
     memset(&S, 0, sizeof(S));
     S.Mutex = KsimHostMutexCreate();
     S.Cond = KsimHostCondCreate();
-    KsimHostTlsSet(&Mark);
+    KsimHostTlsSet(Mark);
 
     CHECK(KsimHostThreadCreate(Worker, &S, &A) == 0, "thread A", 0);
     CHECK(KsimHostThreadCreate(Worker, &S, &B) == 0, "thread B", 0);
     KsimHostThreadJoin(A);
     KsimHostThreadJoin(B);
     CHECK(S.Counter == 200000, "the mutex excludes", S.Counter);
-    CHECK(S.TlsSeen == NULL && KsimHostTlsGet() == &Mark, "thread-local slot is per thread", 0);
+    CHECK(S.TlsSeen == NULL && KsimHostTlsGet() == Mark, "thread-local slot is per thread", 0);
     CHECK(S.ThreadId != 0 && S.ThreadId != KsimHostThreadId(), "thread ids differ", 0);
 
     S.Started = 0;

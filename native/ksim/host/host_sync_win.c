@@ -234,18 +234,48 @@ KsimHostSleepNs(uint64_t Nanoseconds)
     Sleep((DWORD)((Nanoseconds + 999999u) / 1000000u));
 }
 
-static KSIM_HOST_THREAD_LOCAL void *KsimHostTlsValue;
+/* The slot's value is ksim's per-thread state, allocated with KsimHostAlloc and owned by the
+ * slot: it is freed when its thread exits, as host_sync_posix.c's pthread key destructor does.
+ * A fiber-local slot, because only FlsAlloc takes a callback that runs at thread exit. */
+static INIT_ONCE KsimHostTlsOnce = INIT_ONCE_STATIC_INIT;
+static DWORD KsimHostTlsIndex = FLS_OUT_OF_INDEXES;
+
+static VOID WINAPI
+KsimHostTlsFree(PVOID Value)
+{
+    free(Value);
+}
+
+static BOOL CALLBACK
+KsimHostTlsInit(PINIT_ONCE Once, PVOID Parameter, PVOID *Context)
+{
+    (void)Once;
+    (void)Parameter;
+    (void)Context;
+    KsimHostTlsIndex = FlsAlloc(KsimHostTlsFree);
+    return TRUE;
+}
+
+static DWORD
+KsimHostTlsSlot(void)
+{
+    InitOnceExecuteOnce(&KsimHostTlsOnce, KsimHostTlsInit, NULL, NULL);
+    if (KsimHostTlsIndex == FLS_OUT_OF_INDEXES)
+        KsimHostDie("FlsAlloc");
+    return KsimHostTlsIndex;
+}
 
 void *
 KsimHostTlsGet(void)
 {
-    return KsimHostTlsValue;
+    return FlsGetValue(KsimHostTlsSlot());
 }
 
 void
 KsimHostTlsSet(void *Value)
 {
-    KsimHostTlsValue = Value;
+    if (!FlsSetValue(KsimHostTlsSlot(), Value))
+        KsimHostDie("FlsSetValue");
 }
 
 uint64_t
