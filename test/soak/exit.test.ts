@@ -12,7 +12,7 @@ import * as path from 'node:path';
 
 const EXIT_WITHIN_MS = 1000;
 
-function runScenario(name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; closedToExitMs: number; stderr: string }> {
+function runScenario(name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; closedToExitMs: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'exit-scenarios.js'), name], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -23,7 +23,7 @@ function runScenario(name: string): Promise<{ code: number | null; signal: NodeJ
     let closedAt = 0;
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (!closedAt && stdout.includes('CLOSED\n')) closedAt = Date.now();
+      if (!closedAt && /CLOSED verifier=\d+\n/.test(stdout)) closedAt = Date.now();
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // Killed if it lingers: the assertion below then reports how long it hung.
@@ -32,7 +32,7 @@ function runScenario(name: string): Promise<{ code: number | null; signal: NodeJ
     child.on('exit', (code, signal) => {
       clearTimeout(killer);
       const exitedAt = Date.now();
-      resolve({ code, signal, closedToExitMs: closedAt ? exitedAt - closedAt : NaN, stderr });
+      resolve({ code, signal, closedToExitMs: closedAt ? exitedAt - closedAt : NaN, stdout, stderr });
     });
   });
 }
@@ -47,6 +47,7 @@ describe('soak: the process exits promptly after the last handle closes', functi
       assert.equal(result.signal, null, `the process hung and was killed (stderr: ${result.stderr})`);
       assert.equal(result.code, 0, `exit code ${result.code}: ${result.stderr}`);
       assert.ok(!Number.isNaN(result.closedToExitMs), `the scenario never reached CLOSED: ${result.stderr}`);
+      assert.match(result.stdout, /CLOSED verifier=0\n/, 'ksim verifier failures in the child');
       assert.ok(result.closedToExitMs < EXIT_WITHIN_MS, `exited ${result.closedToExitMs} ms after the last handle closed`);
     });
   }

@@ -103,7 +103,8 @@ describe('soak: a process killed mid-stream', function () {
       await new Promise<void>((resolve, reject) => client!.once('connect', resolve).once('error', reject));
       void pump();
 
-      await waitFor((m) => m.kind === 'progress' && (m.received as number) >= 4 << 20, '4 MiB to reach the child');
+      const progress = await waitFor((m) => m.kind === 'progress' && (m.received as number) >= 4 << 20, '4 MiB to reach the child');
+      assert.equal(progress.verifierFailures, 0, 'ksim verifier failures in the child before the kill');
 
       // The control: while the child lives, a surviving process cannot bind its port.
       const survivorBackend = (process.env.WSKB_BACKEND as 'sim' | 'kernel' | undefined) ?? 'sim';
