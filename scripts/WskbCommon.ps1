@@ -129,12 +129,15 @@ function Test-WskbDevice {
     if (-not ('WskbNative' -as [type])) {
         Add-Type -Namespace '' -Name 'WskbNative' -MemberDefinition @'
 [System.Runtime.InteropServices.DllImport("kernel32.dll", SetLastError = true, CharSet = System.Runtime.InteropServices.CharSet.Unicode)]
-public static extern System.IntPtr CreateFileW(string name, uint access, uint share, System.IntPtr security, uint disposition, uint flags, System.IntPtr template);
+public static extern System.IntPtr CreateFileW(string name, int access, int share, System.IntPtr security, int disposition, int flags, System.IntPtr template);
 [System.Runtime.InteropServices.DllImport("kernel32.dll", SetLastError = true)]
 public static extern bool CloseHandle(System.IntPtr handle);
 '@
     }
-    $handle = [WskbNative]::CreateFileW('\\.\WskBridge', 0xC0000000, 0, [IntPtr]::Zero, 3, 0x40000000, [IntPtr]::Zero)
+    # GENERIC_READ | GENERIC_WRITE as a signed int: Windows PowerShell reads 0xC0000000 as a
+    # negative Int32, which does not convert to a uint parameter.
+    $access = [int]-1073741824
+    $handle = [WskbNative]::CreateFileW('\\.\WskBridge', $access, 0, [IntPtr]::Zero, 3, 0x40000000, [IntPtr]::Zero)
     $err = [Runtime.InteropServices.Marshal]::GetLastWin32Error()
     if ($handle -eq [IntPtr](-1)) { return $err }
     [void][WskbNative]::CloseHandle($handle)
