@@ -1921,11 +1921,126 @@ TestAcceptOutOfDescriptors(void)
     CheckQuiescent("TestAcceptOutOfDescriptors");
 }
 
+/* Sockets closed while data streams in with events on and IRPs pending, some from inside
+ * their own receive callback: nothing may leak, hang or trip the verifier. */
+typedef struct _CHURN {
+    REC Rec;
+    PWSK_SOCKET Socket;
+    OP Close;
+    volatile LONG CloseInCallback;
+    volatile LONG Closed;
+} CHURN;
+
+static NTSTATUS WSKAPI
+ChurnReceive(PVOID Context, ULONG Flags, PWSK_DATA_INDICATION Indication, SIZE_T Indicated, SIZE_T *Accepted)
+{
+    CHURN *K = (CHURN *)Context;
+    UNREFERENCED_PARAMETER(Flags);
+    UNREFERENCED_PARAMETER(Indication);
+    UNREFERENCED_PARAMETER(Accepted);
+    InterlockedAdd(&K->Rec.Bytes, (LONG)Indicated);
+    if (ReadNoFence(&K->CloseInCallback) && InterlockedExchange(&K->Closed, 1) == 0) {
+        NTSTATUS Status = ((CONST WSK_PROVIDER_BASIC_DISPATCH *)K->Socket->Dispatch)->WskCloseSocket(K->Socket, K->Close.Irp);
+        if (Status != STATUS_PENDING)
+            K->Rec.WrongIrql = TRUE;
+    }
+    return STATUS_SUCCESS;
+}
+
+static CONST WSK_CLIENT_CONNECTION_DISPATCH ChurnDispatch = { ChurnReceive, RecDisconnect, RecBacklog };
+
+typedef struct _FLOOD {
+    int Fds[16];
+    int Count;
+    volatile LONG Stop;
+} FLOOD;
+
+static void
+FloodPeers(void *Context)
+{
+    FLOOD *F = (FLOOD *)Context;
+    static UCHAR Chunk[8192];
+    while (!ReadNoFence(&F->Stop)) {
+        int i;
+        for (i = 0; i < F->Count; i++)
+            if (F->Fds[i] >= 0)
+                (VOID) PeerSendUntilFull(F->Fds[i], Chunk, sizeof(Chunk), 1);
+        PeerSleepMs(1);
+    }
+}
+
+static void
+TestCloseDuringTraffic(void)
+{
+    CLIENT C;
+    CHURN *K;
+    FLOOD F;
+    BUF B;
+    OP Receives[16];
+    uint16_t Port;
+    int Listener = PeerListen(4, &Port), i;
+    PEER_THREAD *Thread;
+    uint64_t Verifier = VerifierCount();
+
+    K = (CHURN *)ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(CHURN) * 16, 'tseT');
+    RtlZeroMemory(Receives, sizeof(Receives));
+    BufInit(&B, 512);
+    ClientOpen(&C);
+    F.Count = 16;
+    F.Stop = 0;
+    for (i = 0; i < 16; i++) {
+        RecInit(&K[i].Rec);
+        K[i].Socket = SocketConnectTo(&C, AF_INET, Port, &K[i], &ChurnDispatch);
+        F.Fds[i] = PeerAccept(Listener, 3000);
+        OpStart(&K[i].Close);
+        CHECK_STATUS(SocketEvents(K[i].Socket, WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT | WSK_EVENT_SEND_BACKLOG, NULL),
+                     STATUS_SUCCESS);
+        if (i % 3 == 0)
+            CHECK_STATUS(Conn(K[i].Socket)->WskReceive(K[i].Socket, &B.Wsk, WSK_FLAG_WAITALL, OpStart(&Receives[i])),
+                         STATUS_PENDING);
+    }
+    Thread = PeerThreadStart(FloodPeers, &F);
+    PeerSleepMs(50);
+    for (i = 0; i < 16; i++) {
+        if (i % 2 == 0) {
+            InterlockedExchange(&K[i].CloseInCallback, 1);
+        } else if (InterlockedExchange(&K[i].Closed, 1) == 0) {
+            CHECK_STATUS(((CONST WSK_PROVIDER_BASIC_DISPATCH *)K[i].Socket->Dispatch)->WskCloseSocket(K[i].Socket,
+                                                                                                   K[i].Close.Irp),
+                         STATUS_PENDING);
+        }
+        PeerSleepMs(3);
+    }
+    for (i = 0; i < 16; i++) {
+        CHECK_STATUS(OpWait(&K[i].Close, 5000), STATUS_SUCCESS);
+        if (Receives[i].Irp) {
+            NTSTATUS Status = OpWait(&Receives[i], 5000);
+            CHECK(Status == STATUS_SUCCESS || Status == STATUS_CANCELLED);
+            OpFree(&Receives[i]);
+        }
+        CHECK(!K[i].Rec.WrongIrql);
+    }
+    InterlockedExchange(&F.Stop, 1);
+    PeerThreadJoin(Thread);
+    for (i = 0; i < 16; i++) {
+        PeerClose(F.Fds[i]);
+        OpFree(&K[i].Close);
+        RecFree(&K[i].Rec);
+    }
+    PeerClose(Listener);
+    BufFree(&B);
+    ExFreePoolWithTag(K, 'tseT');
+    ClientClose(&C);
+    CHECK(VerifierCount() == Verifier);
+    CheckQuiescent("TestCloseDuringTraffic");
+}
+
 int
 main(int argc, char **argv)
 {
     int FdsBefore, FdsAfter;
     KsimVerifierSetAbortOnFailure(0);
+    PeerWatchdog(600);
     if (argc > 1 && !strcmp(argv[1], "bench")) {
         Bench();
         return Failures ? 1 : 0;
@@ -1961,6 +2076,7 @@ main(int argc, char **argv)
     RUN(TestCancelRaces());
     RUN(TestSocketConnect());
     RUN(TestAcceptOutOfDescriptors());
+    RUN(TestCloseDuringTraffic());
     FdsAfter = PeerOpenFds();
     CHECK(FdsAfter == FdsBefore);
     fprintf(stderr, "wsk_test: %d checks, %d failures (fds %d -> %d)\n", Checks, Failures, FdsBefore, FdsAfter);

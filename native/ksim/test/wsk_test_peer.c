@@ -371,3 +371,9 @@ PeerCpuMs(void)
     return (uint64_t)(U.ru_utime.tv_sec + U.ru_stime.tv_sec) * 1000u +
            (uint64_t)(U.ru_utime.tv_usec + U.ru_stime.tv_usec) / 1000u;
 }
+
+void
+PeerWatchdog(unsigned Seconds)
+{
+    alarm(Seconds); /* SIGALRM's default action ends the process with a failure status */
+}

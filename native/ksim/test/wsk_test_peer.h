@@ -46,6 +46,9 @@ int PeerMaxFd(void);
  * RLIMIT_NOFILE); PeerRestoreFds undoes it. */
 void PeerExhaustFds(int Free);
 void PeerRestoreFds(void);
+/* Kills the process (a failure) if it is still running after Seconds: a hang is a failure,
+ * never a stuck CI job. */
+void PeerWatchdog(unsigned Seconds);
 /* CPU time (user + system) this process has used, in milliseconds. */
 uint64_t PeerCpuMs(void);
 
