@@ -1889,7 +1889,7 @@ TestAcceptOutOfDescriptors(void)
 {
     CLIENT C;
     PWSK_SOCKET Listener, Spare;
-    OP Accept = { 0 };
+    OP Accept = { 0 }, Close = { 0 };
     USHORT Port;
     uint64_t Cpu;
     int Peer;
@@ -1901,7 +1901,18 @@ TestAcceptOutOfDescriptors(void)
     Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
     CHECK_STATUS(Listen(Listener)->WskAccept(Listener, 0, NULL, NULL, NULL, NULL, OpStart(&Accept)), STATUS_PENDING);
     /* Room for exactly one more descriptor: the peer's own socket. */
-    PeerExhaustFds(1);
+    if (PeerExhaustFds(1) != 0) {
+        fprintf(stderr, "  (skipped: the descriptor limit cannot be lowered here, e.g. under valgrind)\n");
+        PeerRestoreFds();
+        SocketClose(Spare);
+        CHECK_STATUS(Listen(Listener)->WskCloseSocket(Listener, OpStart(&Close)), STATUS_PENDING);
+        CHECK_STATUS(OpWait(&Accept, 3000), STATUS_CANCELLED);
+        CHECK_STATUS(OpWait(&Close, 3000), STATUS_SUCCESS);
+        OpFree(&Close);
+        OpFree(&Accept);
+        ClientClose(&C);
+        return;
+    }
     Peer = PeerConnect(4, Port);
     CHECK(Peer >= 0);
     PeerSleepMs(100);

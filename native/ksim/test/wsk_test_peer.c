@@ -333,9 +333,10 @@ static int PeerFillers[4096];
 static int PeerFillerCount;
 static struct rlimit PeerOldLimit;
 
-void
+int
 PeerExhaustFds(int Free)
 {
+    int Probe[2], Opened = 0, i;
     struct rlimit R;
     int Max = PeerMaxFd(), Fd;
     getrlimit(RLIMIT_NOFILE, &PeerOldLimit);
@@ -351,6 +352,12 @@ PeerExhaustFds(int Free)
     R = PeerOldLimit;
     R.rlim_cur = (rlim_t)(Max + 1 + Free);
     setrlimit(RLIMIT_NOFILE, &R);
+    /* Check: Free descriptors can be opened, one more cannot. */
+    while (Opened < 2 && Opened <= Free && (Probe[Opened] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        Opened++;
+    for (i = 0; i < Opened; i++)
+        close(Probe[i]);
+    return Opened == Free ? 0 : -1;
 }
 
 void

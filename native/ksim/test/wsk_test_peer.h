@@ -44,7 +44,7 @@ int PeerOpenFds(void);
 int PeerMaxFd(void);
 /* Leaves this process exactly Free unused descriptors (fills the holes, lowers the soft
  * RLIMIT_NOFILE); PeerRestoreFds undoes it. */
-void PeerExhaustFds(int Free);
+int PeerExhaustFds(int Free); /* 0 when it took (not under valgrind, which keeps its own limit) */
 void PeerRestoreFds(void);
 /* Kills the process (a failure) if it is still running after Seconds: a hang is a failure,
  * never a stuck CI job. */
