@@ -113,10 +113,10 @@ function openDevice(requested: BackendChoice | undefined): { device: NativeDevic
   const { Device } = addon();
   if (choice === 'auto') {
     try {
-      return { device: Device.open('kernel'), reason: `${why}: the WskBridge kernel device opened` };
+      return { device: Device.open('kernel'), reason: `auto (${why}): the WskBridge kernel device opened` };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return { device: Device.open('sim'), reason: `${why}: kernel device unavailable (${message}); using sim (the driver on ksim, in-process)` };
+      return { device: Device.open('sim'), reason: `auto (${why}): using sim, the driver on ksim in-process, because the kernel device did not open: ${message}` };
     }
   }
   return { device: Device.open(choice), reason: `${why}` };

@@ -200,7 +200,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
 #ifdef _WIN32
       device = wskb::OpenKernelDevice(std::move(sink), &error);
 #else
-      error = "the kernel backend needs Windows (it talks to the WskBridge driver); use the 'sim' backend here";
+      error = "the kernel backend needs Windows, where the WskBridge driver runs; the 'sim' backend runs the same driver here";
 #endif
     }
     if (!device) {

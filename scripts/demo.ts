@@ -8,9 +8,15 @@
 // through WskAcceptEvent. Three Node `net` peers connect, send two messages each and close. The
 // kernel echoes what it receives and closes each connection when its peer does. Every WSK event
 // is printed as it arrives, then a summary of what the kernel saw.
+//
+// Then the seed, live: the three code examples of Microsoft's "Enabling and Disabling Event
+// Callback Functions" (scripts/examples/), each with the NTSTATUS of every call and its events.
 
 import * as net from 'node:net';
 import { open, WskEvent, WskFlag, type WskBridgeEvent, type WskSocket } from '../lib/index.js';
+import { disableEventExample } from './examples/disable-event.js';
+import { enableEventsExample } from './examples/enable-events.js';
+import { staticCallbacksExample } from './examples/static-callbacks.js';
 
 const PEERS = 3;
 const started = process.hrtime.bigint();
@@ -138,13 +144,23 @@ async function main(): Promise<void> {
   for (const [id, bytes] of echoedBytes) console.log(`  ${label(id)}: received and echoed ${bytes} bytes`);
   await listener.close();
   await session.close();
+
+  const seed: [string, () => Promise<void>][] = [
+    ['seed example 1: enable WskDisconnectEvent and WskReceiveEvent in one call, no IRP', enableEventsExample],
+    ['seed example 2: disable WskDisconnectEvent alone, with an IRP and its completion', disableEventExample],
+    ['seed example 3: WSK_SET_STATIC_EVENT_CALLBACKS before any socket', staticCallbacksExample],
+  ];
+  for (const [title, example] of seed) {
+    console.log(`\n== ${title}`);
+    await example();
+  }
   console.log('\ndone.');
 }
 
 const watchdog = setTimeout(() => {
-  console.error('demo: did not finish within 15 s');
+  console.error('demo: did not finish within 30 s');
   process.exit(1);
-}, 15_000);
+}, 30_000);
 watchdog.unref();
 
 main().catch((error: unknown) => {

@@ -31,7 +31,7 @@ describe('session', () => {
     const session = await open({ backend: 'auto' });
     try {
       assert.equal(session.backend, 'sim');
-      assert.match(session.backendReason, /kernel device unavailable \(.+\); using sim/);
+      assert.match(session.backendReason, /using sim, the driver on ksim in-process, because the kernel device did not open: .+/);
     } finally {
       await session.close();
     }

@@ -19,7 +19,8 @@ function connect(port: number, name: string): net.Socket {
   return client;
 }
 
-run(async () => {
+/** The paragraph as a function, so that `npm start` (scripts/demo.ts) can run it too. */
+export async function conditionalAcceptExample(): Promise<void> {
   await using session = await openSession();
   const listener = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET)', session.socket('listen'));
   const conditional = await listener.setConditionalAccept(true);
@@ -59,4 +60,6 @@ run(async () => {
   await events.stop();
   accepted.destroy();
   rejected.destroy();
-});
+}
+
+if (require.main === module) run(conditionalAcceptExample);

@@ -12,7 +12,8 @@
 import { WskEvent } from '../../lib/index.js';
 import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, sleep, step, watch } from './common.js';
 
-run(async () => {
+/** The paragraph as a function, so that `npm start` (scripts/demo.ts) can run it too. */
+export async function disableEventExample(): Promise<void> {
   await using session = await openSession();
   const { socket, peer, server } = await connectToNode(session);
   const events = watch(socket, 'connection');
@@ -37,4 +38,6 @@ run(async () => {
   await disconnectAndClose(socket);
   await events.stop();
   server.close();
-});
+}
+
+if (require.main === module) run(disableEventExample);

@@ -23,7 +23,8 @@ async function nodeClient(port: number, text: string): Promise<net.Socket> {
   return client;
 }
 
-run(async () => {
+/** The paragraph as a function, so that `npm start` (scripts/demo.ts) can run it too. */
+export async function listenerInheritanceExample(): Promise<void> {
   await using session = await openSession();
   const listener = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET)', session.socket('listen'));
   await step('WskBind(127.0.0.1:0)', listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }));
@@ -63,4 +64,6 @@ run(async () => {
   await listenerEvents.stop();
   first.destroy();
   second.destroy();
-});
+}
+
+if (require.main === module) run(listenerInheritanceExample);

@@ -21,7 +21,8 @@ function u32(value: number): Buffer {
   return buffer;
 }
 
-run(async () => {
+/** The paragraph as a function, so that `npm start` (scripts/demo.ts) can run it too. */
+export async function staticCallbacksExample(): Promise<void> {
   await using session = await openSession();
   const mask = WskEvent.ReceiveFrom | WskEvent.Receive;
   printControl(
@@ -62,4 +63,6 @@ run(async () => {
   await datagramEvents.stop();
   peer.end();
   server.close();
-});
+}
+
+if (require.main === module) run(staticCallbacksExample);
