@@ -99,6 +99,59 @@ describe('ksim fidelity: callback flags, inspection ids, cancellation, driver ch
     assert.equal(accepted.remoteAddress?.port, client.localPort, 'the next WskAccept gets the connection');
   });
 
+  it('[fidelity 10] an empty mask, and any event on a basic socket → STATUS_INVALID_PARAMETER', async () => {
+    const session = await openSession();
+    const { socket } = await connectedPair(session);
+    assertStatus((await socket.setEventCallbackRaw(0, { irp: false })).callStatus, S.STATUS_INVALID_PARAMETER, 'an empty mask');
+    assertStatus((await socket.setEventCallbackRaw(WskEvent.Disable, { irp: false })).callStatus, S.STATUS_INVALID_PARAMETER, 'DISABLE with no event');
+    const basic = await session.socket('basic');
+    assertStatus((await basic.setEventCallbackRaw(WskEvent.Receive, { irp: false })).callStatus, S.STATUS_INVALID_PARAMETER, 'RECEIVE on a basic socket');
+  });
+
+  it('[fidelity 12, 15] with an IRP, an enable and a disable (no callback running) complete the IRP inline: the call itself returns STATUS_SUCCESS', async () => {
+    const session = await openSession();
+    const { socket } = await connectedPair(session);
+    const enable = await socket.setEventCallbackRaw(WskEvent.Receive, { irp: true });
+    assertStatus(enable.callStatus, S.STATUS_SUCCESS, 'enable with an IRP: the call');
+    assertStatus(enable.irpStatus, S.STATUS_SUCCESS, 'enable with an IRP: the IRP');
+    const disable = await socket.setEventCallbackRaw(WskEvent.Receive | WskEvent.Disable, { irp: true });
+    assertStatus(disable.callStatus, S.STATUS_SUCCESS, 'disable with an IRP: the call');
+    assertStatus(disable.irpStatus, S.STATUS_SUCCESS, 'disable with an IRP: the IRP');
+  });
+
+  it('[fidelity 14] disabling an event that is not enabled → STATUS_SUCCESS', async () => {
+    const session = await openSession();
+    const { socket } = await connectedPair(session);
+    const result = await socket.setEventCallbackRaw(WskEvent.Disconnect | WskEvent.Disable, { irp: false });
+    assertStatus(result.callStatus, S.STATUS_SUCCESS, 'disable DISCONNECT, never enabled');
+  });
+
+  it('[fidelity 18] WSK_SET_STATIC_EVENT_CALLBACKS: a mask with DISABLE, an unknown bit, or empty → STATUS_INVALID_PARAMETER; a second call before any socket adds to the set', async () => {
+    const session = await openSession();
+    const mask = (value: number) => {
+      const buf = Buffer.alloc(4);
+      buf.writeUInt32LE(value >>> 0);
+      return buf;
+    };
+    for (const [what, value] of [['DISABLE', WskEvent.Receive | WskEvent.Disable], ['an unknown bit', 0x1], ['empty', 0]] as const) {
+      const result = await session.controlClient(WskClientControl.SetStaticEventCallbacks, mask(value));
+      assertStatus(result.callStatus, S.STATUS_INVALID_PARAMETER, `a static mask with ${what}`);
+    }
+    await session.setStaticEventCallbacks(WskEvent.Receive);
+    await session.setStaticEventCallbacks(WskEvent.ReceiveFrom);
+    // Both calls count: the connection socket indicates receives, the datagram socket datagrams.
+    const { socket, peer } = await connectedPair(session);
+    const log = logOf(socket);
+    peer.write('static receive');
+    await log.until(() => log.receivedData().toString() === 'static receive', 'a static receive event');
+    const datagram = await session.socket('datagram');
+    await datagram.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
+    const datagramLog = logOf(datagram);
+    const udp = await nodeUdp();
+    await udp.send('static receive-from', (await datagram.localAddress())!.port);
+    assert.equal((await datagramLog.next('receiveFrom')).data.toString(), 'static receive-from');
+  });
+
   it('[fidelity driver] INSPECT_COMPLETE with a token the driver never issued → STATUS_INVALID_PARAMETER (the driver\'s check; WSK is not called)', async () => {
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
