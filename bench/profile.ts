@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+//
+// One bridge scenario alone, for profilers (`node --cpu-prof`, `perf record`), with the same
+// traffic as bench/run.ts:
+//
+//   node dist/bench/profile.js tcp   [MiB]      receive MiB over TCP through receive events
+//   node dist/bench/profile.js drain [events]  64 B datagrams queued in the driver first, then
+//                                              drained through for await (delivery capacity)
+//   node dist/bench/profile.js echo  [rounds]  64 B ping-pong, the bridge echoing from events
+//
+// Pump tuning from the environment, to measure its effect: WSKB_BENCH_READ_BYTES,
+// WSKB_BENCH_DEPTH. Prints one JSON line.
+
+import { fork } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
+
+export function pumpOptionsFromEnv(): { readBytes?: number; depth?: number } | undefined {
+  const readBytes = process.env.WSKB_BENCH_READ_BYTES ? Number(process.env.WSKB_BENCH_READ_BYTES) : undefined;
+  const depth = process.env.WSKB_BENCH_DEPTH ? Number(process.env.WSKB_BENCH_DEPTH) : undefined;
+  if (readBytes === undefined && depth === undefined) return undefined;
+  return { ...(readBytes !== undefined ? { readBytes } : {}), ...(depth !== undefined ? { depth } : {}) };
+}
+
+function tcpSender(port: number, bytes: number): Promise<void> {
+  const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`)))));
+}
+
+async function tcp(session: WskSession, mib: number): Promise<object> {
+  const bytes = mib << 20;
+  const listener = await session.socket('listen');
+  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
+  const sending = tcpSender((await listener.localAddress())!.port, bytes);
+  let received = 0;
+  let events = 0;
+  let first = 0n;
+  let last = 0n;
+  for await (const event of session.events({ highWaterMark: 4096 })) {
+    if (event.type === 'receive') {
+      if (received === 0) first = process.hrtime.bigint();
+      received += event.data.length;
+      events++;
+      last = process.hrtime.bigint();
+    } else if ((event.type === 'disconnect' || event.type === 'receiveClosed') && received >= bytes) break;
+  }
+  await sending;
+  const stats = await session.stats();
+  return {
+    scenario: 'tcp',
+    mib,
+    mibPerSecond: bytes / (Number(last - first) / 1e9) / (1 << 20),
+    receiveEvents: events,
+    bytesPerEvent: received / events,
+    readEventsCompleted: Number(stats.readEventsCompleted),
+    bytesPerRead: received / Number(stats.readEventsCompleted),
+    pauses: Number(stats.receivePauses),
+  };
+}
+
+async function drain(session: WskSession, count: number): Promise<object> {
+  const socket = await session.socket('datagram');
+  await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  // Held in the driver (budget) and the pump's unclaimed list until the iterator starts.
+  const port = (await socket.localAddress())!.port;
+  await socket.enableEvents(WskEvent.ReceiveFrom);
+  const peer = dgram.createSocket('udp4');
+  const payload = Buffer.alloc(64, 0x42);
+  for (let sent = 0; sent < count; sent += 32) {
+    await new Promise<void>((resolve) => {
+      let left = 32;
+      for (let i = 0; i < 32; i++) peer.send(payload, port, '127.0.0.1', () => --left === 0 && resolve());
+    });
+    // Paced so the host never drops: the point is delivery from the driver, not UDP loss.
+    if (sent % 1024 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  peer.close();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const queued = await session.stats();
+  let got = 0;
+  const start = process.hrtime.bigint();
+  const target = Number(queued.eventsQueued) - 0; // everything queued so far
+  for await (const event of socket.events({ highWaterMark: 65536 })) {
+    if (event.type === 'receiveFrom' && ++got >= target) break;
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const after = await session.stats();
+  return {
+    scenario: 'drain',
+    queuedBeforeIterating: Number(queued.eventsQueued),
+    dropped: Number(after.datagramsDropped),
+    eventsPerSecond: got / seconds,
+    eventsPerRead: Number(after.eventsDelivered) / Number(after.readEventsCompleted),
+  };
+}
+
+async function echo(session: WskSession, rounds: number): Promise<object> {
+  const listener = await session.socket('listen');
+  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
+  const port = (await listener.localAddress())!.port;
+  const sockets = new Map<bigint, WskSocket>();
+  const serving = (async () => {
+    for await (const event of session.events()) {
+      if (event.type === 'accept' && event.socket) sockets.set(event.socket.id, event.socket);
+      else if (event.type === 'receive') void sockets.get(event.socketId)!.send(event.data);
+      else if (event.type === 'disconnect' || event.type === 'receiveClosed') break;
+    }
+  })();
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {}); // reset when the session closes
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const samples: number[] = [];
+  const payload = Buffer.alloc(64, 0x33);
+  let resolveRound: (() => void) | undefined;
+  let got = 0;
+  socket.on('data', (chunk: Buffer) => {
+    got += chunk.length;
+    if (got >= 64 && resolveRound) {
+      got = 0;
+      resolveRound();
+    }
+  });
+  for (let i = 0; i < rounds; i++) {
+    const start = process.hrtime.bigint();
+    await new Promise<void>((resolve) => {
+      resolveRound = resolve;
+      socket.write(payload);
+    });
+    samples.push(Number(process.hrtime.bigint() - start) / 1000);
+  }
+  socket.end();
+  await serving;
+  samples.sort((a, b) => a - b);
+  return { scenario: 'echo', rounds, p50: samples[Math.floor(rounds / 2)], p99: samples[Math.floor(rounds * 0.99)] };
+}
+
+async function main(): Promise<void> {
+  const [scenario = 'tcp', arg] = process.argv.slice(2);
+  const pump = pumpOptionsFromEnv();
+  const session = await open({ backend: 'sim', eventBudget: 32 << 20, ...(pump ? { pump } : {}) });
+  try {
+    let result: object;
+    if (scenario === 'tcp') result = await tcp(session, Number(arg ?? 512));
+    else if (scenario === 'drain') result = await drain(session, Number(arg ?? 200_000));
+    else if (scenario === 'echo') result = await echo(session, Number(arg ?? 20_000));
+    else throw new TypeError(`scenario must be tcp, drain or echo, got ${JSON.stringify(scenario)}`);
+    console.log(JSON.stringify({ ...result, pump: pump ?? 'defaults' }));
+  } finally {
+    await session.close();
+  }
+}
+
+if (process.argv[2] === '--tcp-sender') {
+  const socket = net.connect(Number(process.argv[3]), '127.0.0.1');
+  socket.on('error', () => process.exit(0)); // the bridge may reset once it has everything
+  const bytes = Number(process.argv[4]);
+  const chunk = Buffer.alloc(256 * 1024, 0x5a);
+  let sent = 0;
+  const more = (): void => {
+    while (sent < bytes) {
+      const n = Math.min(chunk.length, bytes - sent);
+      sent += n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return;
+    }
+    // Everything is with the kernel once 'finish' fires; exiting then still sends it all.
+    socket.end(() => process.exit(0));
+  };
+  socket.on('connect', more).on('drain', more);
+} else {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
