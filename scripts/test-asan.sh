@@ -33,8 +33,13 @@ fi
 
 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
-echo "== test:asan: copying the working tree to $WORK"
 mkdir -p "$WORK"
+WORK="$(cd "$WORK" && pwd)"
+if [ "$WORK" = "$ROOT" ] || [ "$WORK" = "/" ]; then
+  echo "test-asan: WSKB_ASAN_DIR must be a scratch directory, not $WORK" >&2
+  exit 2
+fi
+echo "== test:asan: copying the working tree to $WORK"
 # Tracked and untracked-but-not-ignored files, as they are in the working tree now (files
 # deleted in the tree are skipped). The old copy's sources are removed first so that a file
 # deleted since the last run does not linger; its build/ and dist/ are regenerated anyway.
