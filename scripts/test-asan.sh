@@ -94,4 +94,4 @@ if [ "$STATUS" != "0" ]; then
   echo "test-asan: mocha failed with status $STATUS (log: $LOG)" >&2
   exit "$STATUS"
 fi
-echo "test-asan: the whole suite passed with zero ASan/UBSan reports"
+echo "test-asan: $([ $# -gt 0 ] && echo "the selected tests ($*)" || echo "the whole suite") passed with zero ASan/UBSan reports"
