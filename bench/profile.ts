@@ -15,13 +15,7 @@ import { fork } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
-
-export function pumpOptionsFromEnv(): { readBytes?: number; depth?: number } | undefined {
-  const readBytes = process.env.WSKB_BENCH_READ_BYTES ? Number(process.env.WSKB_BENCH_READ_BYTES) : undefined;
-  const depth = process.env.WSKB_BENCH_DEPTH ? Number(process.env.WSKB_BENCH_DEPTH) : undefined;
-  if (readBytes === undefined && depth === undefined) return undefined;
-  return { ...(readBytes !== undefined ? { readBytes } : {}), ...(depth !== undefined ? { depth } : {}) };
-}
+import { pumpOptionsFromEnv } from './options.js';
 
 function tcpSender(port: number, bytes: number): Promise<void> {
   const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit' });
