@@ -176,7 +176,7 @@ count kernel-absent
 
 say "wine node.exe: mocha suite, WSKB_BACKEND=sim (log: $LOGS/mocha-sim.txt)"
 mocha_rc=0
-(cd "$STAGE" && export WSKB_BACKEND=sim && run_wine mocha-sim "${WSKB_WINE_MOCHA_TIMEOUT:-1500}" "$NODE_EXE" \
+(cd "$STAGE" && export WSKB_BACKEND=sim WSKB_HOST_IS_WINE=1 && run_wine mocha-sim "${WSKB_WINE_MOCHA_TIMEOUT:-1500}" "$NODE_EXE" \
   "node_modules\\mocha\\bin\\mocha.js" --reporter spec --no-colors) || mocha_rc=$?
 passing=$(grep -Eo '^ *[0-9]+ passing' "$LOGS/mocha-sim.txt" | grep -Eo '[0-9]+' | tail -1 || echo 0)
 failing=$(grep -Eo '^ *[0-9]+ failing' "$LOGS/mocha-sim.txt" | grep -Eo '[0-9]+' | tail -1 || echo 0)

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { open, statusName, WskClientControl, WskError, WskEvent, WskSession } from '../lib/index.js';
 import { WSKB_EVENT_BUDGET_MIN } from '../lib/protocol.js';
-import { closeServer, counters, eventually, leakCounters, nodeServer, openSim, withTimeout } from './helpers/util.js';
+import { closeServer, counters, eventually, leakCounters, nodeServer, openSim, skipBecause, withTimeout } from './helpers/util.js';
 
 describe('session', () => {
   it('opens on sim, says why, and reports what HELLO negotiated', async () => {
@@ -27,7 +27,9 @@ describe('session', () => {
   });
 
   it("'auto' falls back to sim where the kernel device cannot open, and explains", async function () {
-    if (process.platform === 'win32' || process.env.WSKB_BACKEND) this.skip();
+    if (process.platform === 'win32' || process.env.WSKB_BACKEND) {
+      skipBecause(this, "needs a machine where the kernel device cannot open and no WSKB_BACKEND override (on Windows the driver may be installed)");
+    }
     const session = await open({ backend: 'auto' });
     try {
       assert.equal(session.backend, 'sim');
@@ -59,7 +61,7 @@ describe('session', () => {
   });
 
   it('the kernel backend on a machine without the driver fails with a sentence, not a crash', async function () {
-    if (process.platform === 'win32') this.skip();
+    if (process.platform === 'win32') skipBecause(this, 'on Windows the kernel backend may really open (the driver may be installed)');
     await assert.rejects(open({ backend: 'kernel' }), /Windows/);
   });
 

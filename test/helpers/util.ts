@@ -89,3 +89,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     }),
   ]);
 }
+
+/**
+ * Skips the running test and says why, in the test output: a skipped test always names its
+ * reason (mocha's own skip() takes none).
+ */
+export function skipBecause(context: Mocha.Context, reason: string): never {
+  const title = context.test?.title ?? context.currentTest?.title ?? '';
+  process.stdout.write(`      skipped "${title}": ${reason}\n`);
+  return context.skip();
+}
+
+/** Set by scripts/test-wine.sh: the suite runs under Wine, whose Winsock differs from Windows'. */
+export const UNDER_WINE = process.env.WSKB_HOST_IS_WINE === '1';
