@@ -78,29 +78,35 @@ WskbSocketCreatingDoneLocked(_Inout_ WSKB_SESSION *Session)
         KeSetEvent(&Session->CreatingDone, IO_NO_INCREMENT, FALSE);
 }
 
+/* The open socket an id names, or NULL: unknown slot, stale generation, 0, or not Open. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static WSKB_SOCKET *
+WskbSocketFindLocked(_In_ WSKB_SESSION *Session, _In_ UINT64 SocketId)
+{
+    ULONG Slot = (ULONG)SocketId;
+    ULONG Generation = (ULONG)(SocketId >> 32);
+    WSKB_SOCKET *Socket;
+
+    if (Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0 || Session->Table[Slot].Generation != Generation)
+        return NULL;
+    Socket = Session->Table[Slot].Socket;
+    return Socket && Socket->State == WskbSocketOpen ? Socket : NULL;
+}
+
 _Use_decl_annotations_
 NTSTATUS
 WskbSocketLookup(WSKB_SESSION *Session, UINT64 SocketId, WSKB_SOCKET **Socket)
 {
-    ULONG Slot = (ULONG)SocketId;
-    ULONG Generation = (ULONG)(SocketId >> 32);
-    WSKB_SOCKET *Found = NULL;
+    WSKB_SOCKET *Found;
     KIRQL OldIrql;
 
-    *Socket = NULL;
-    if (Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0)
-        return STATUS_INVALID_HANDLE;
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
-    if (Session->Table[Slot].Generation == Generation && Session->Table[Slot].Socket &&
-        Session->Table[Slot].Socket->State == WskbSocketOpen) {
-        Found = Session->Table[Slot].Socket;
+    Found = WskbSocketFindLocked(Session, SocketId);
+    if (Found)
         WskbSocketReference(Found);
-    }
     KeReleaseSpinLock(&Session->Lock, OldIrql);
-    if (!Found)
-        return STATUS_INVALID_HANDLE;
     *Socket = Found;
-    return STATUS_SUCCESS;
+    return Found ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
 }
 
 /* Allocation and slot reservation shared by created, IRP-accepted and event-accepted sockets. */
@@ -244,25 +250,16 @@ _Use_decl_annotations_
 NTSTATUS
 WskbSocketDetachForClose(WSKB_SESSION *Session, UINT64 SocketId, WSKB_SOCKET **Socket)
 {
-    ULONG Slot = (ULONG)SocketId;
-    ULONG Generation = (ULONG)(SocketId >> 32);
-    WSKB_SOCKET *Found = NULL;
+    WSKB_SOCKET *Found;
     KIRQL OldIrql;
 
-    *Socket = NULL;
-    if (Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0)
-        return STATUS_INVALID_HANDLE;
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
-    if (Session->Table[Slot].Generation == Generation && Session->Table[Slot].Socket &&
-        Session->Table[Slot].Socket->State == WskbSocketOpen) {
-        Found = Session->Table[Slot].Socket;
+    Found = WskbSocketFindLocked(Session, SocketId);
+    if (Found)
         WskbSocketDetachLocked(Session, Found);
-    }
     KeReleaseSpinLock(&Session->Lock, OldIrql);
-    if (!Found)
-        return STATUS_INVALID_HANDLE;
     *Socket = Found;
-    return STATUS_SUCCESS;
+    return Found ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
 }
 
 _Use_decl_annotations_
