@@ -373,7 +373,7 @@ export function readSockaddr(view: DataView, offset: number): WskAddress | null 
   const port = view.getUint16(offset + o.Port, true);
   const raw = new Uint8Array(view.buffer, view.byteOffset + offset + o.Address, 16);
   if (family === 0) return null;
-  if (family === AF_INET) return { family: 'ipv4', address: Array.from(raw.subarray(0, 4)).join('.'), port };
+  if (family === AF_INET) return { family: 'ipv4', address: `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`, port };
   if (family === AF_INET6) {
     return {
       family: 'ipv6',
