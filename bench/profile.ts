@@ -9,13 +9,34 @@
 //   node dist/bench/profile.js echo  [rounds]  64 B ping-pong, the bridge echoing from events
 //
 // Pump tuning from the environment, to measure its effect: WSKB_BENCH_READ_BYTES,
-// WSKB_BENCH_DEPTH. Prints one JSON line.
+// WSKB_BENCH_DEPTH. WSKB_BENCH_CPUPROF=file.cpuprofile profiles the measured phase alone (the
+// drain loop, without the sending that fills the queue). Prints one JSON line.
 
 import { fork } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector';
 import * as net from 'node:net';
 import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
 import { pumpOptionsFromEnv } from './options.js';
+
+/** Starts the V8 CPU profiler if WSKB_BENCH_CPUPROF names a file; the returned function stops it and writes the profile. */
+async function profileIfAsked(): Promise<() => Promise<void>> {
+  const file = process.env.WSKB_BENCH_CPUPROF;
+  if (!file) return async () => {};
+  const inspector = new InspectorSession();
+  inspector.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => inspector.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    fs.writeFileSync(file, JSON.stringify(profile));
+    inspector.disconnect();
+  };
+}
 
 function tcpSender(port: number, bytes: number): Promise<void> {
   const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit' });
@@ -74,12 +95,14 @@ async function drain(session: WskSession, count: number): Promise<object> {
   await new Promise((resolve) => setTimeout(resolve, 300));
   const queued = await session.stats();
   let got = 0;
+  const stopProfile = await profileIfAsked();
   const start = process.hrtime.bigint();
-  const target = Number(queued.eventsQueued) - 0; // everything queued so far
+  const target = Number(queued.eventsQueued); // everything queued so far
   for await (const event of socket.events({ highWaterMark: 65536 })) {
     if (event.type === 'receiveFrom' && ++got >= target) break;
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await stopProfile();
   const after = await session.stats();
   return {
     scenario: 'drain',

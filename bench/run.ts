@@ -18,8 +18,8 @@
 //                    net.Server echoing from 'data'
 //
 // Environment: WSKB_BENCH_MIB (default 256), WSKB_BENCH_SECONDS (default 3),
-// WSKB_BENCH_ROUNDS (default 5000), WSKB_BENCH_QUEUED (default 100000), WSKB_BACKEND (default
-// sim); WSKB_BENCH_READ_BYTES / WSKB_BENCH_DEPTH tune the bridge's READ_EVENTS pump.
+// WSKB_BENCH_ROUNDS (default 5000), WSKB_BENCH_QUEUED (default 100000), WSKB_BENCH_REPEAT
+// (default 3: runs per side, alternating, medians compared), WSKB_BACKEND (default sim); WSKB_BENCH_READ_BYTES / WSKB_BENCH_DEPTH tune the bridge's READ_EVENTS pump.
 
 import { fork, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
@@ -34,6 +34,7 @@ const MIB = Number(process.env.WSKB_BENCH_MIB ?? 256);
 const SECONDS = Number(process.env.WSKB_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.WSKB_BENCH_ROUNDS ?? 5000);
 const QUEUED = Number(process.env.WSKB_BENCH_QUEUED ?? 100_000);
+const REPEAT = Number(process.env.WSKB_BENCH_REPEAT ?? 3);
 
 interface Row {
   benchmark: string;
@@ -273,6 +274,12 @@ async function deliveryBridge(session: WskSession, count: number): Promise<Deliv
 
 // ---- echo latency -------------------------------------------------------------------------
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -358,33 +365,61 @@ async function main(): Promise<void> {
     ...(pump ? { pump } : {}),
   });
   const rows: Row[] = [];
+  // Each comparison is repeated, bridge and node alternating (and alternating which goes
+  // first), and the medians are compared: on a shared 2-core machine a single pair of
+  // samples taken seconds apart can flip a ratio (a neighbour's build during the node half
+  // once turned 0.26 into 0.92 for TCP).
+  const twice = async <T>(bridge: () => Promise<T>, node: () => Promise<T>): Promise<{ bridge: T[]; node: T[] }> => {
+    const out = { bridge: [] as T[], node: [] as T[] };
+    for (let r = 0; r < REPEAT; r++) {
+      if (r % 2 === 0) {
+        out.bridge.push(await bridge());
+        out.node.push(await node());
+      } else {
+        out.node.push(await node());
+        out.bridge.push(await bridge());
+      }
+    }
+    return out;
+  };
+  const runs = (values: number[]): string => `[${values.map((v) => (v >= 1000 ? v.toFixed(0) : v.toFixed(1))).join(', ')}]`;
   try {
-    const tcpB = await tcpBridge(session, MIB << 20);
-    const tcpN = await tcpNode(MIB << 20);
-    rows.push(row('tcp-throughput', 'MiB/s', tcpB, tcpN, 1.0, true, `${MIB} MiB, every byte counted`));
+    const tcp = await twice(() => tcpBridge(session, MIB << 20), () => tcpNode(MIB << 20));
+    rows.push(row('tcp-throughput', 'MiB/s', median(tcp.bridge), median(tcp.node), 1.0, true,
+      `${MIB} MiB, every byte counted; medians of ${REPEAT} runs: bridge ${runs(tcp.bridge)}, node ${runs(tcp.node)}`));
 
-    const udpB = await udpBridge(session);
-    const udpN = await udpNode();
-    rows.push(row('udp-rate', 'datagrams/s', udpB.rate, udpN.rate, 2.0, true,
-      `64 B for ${SECONDS} s from one sender process (its rate is the ceiling: ${(udpB.sent / SECONDS).toFixed(0)} and ${(udpN.sent / SECONDS).toFixed(0)} sent/s); ` +
+    const udp = await twice(() => udpBridge(session), () => udpNode());
+    const udpB = udp.bridge[udp.bridge.length - 1]!;
+    const udpN = udp.node[udp.node.length - 1]!;
+    rows.push(row('udp-rate', 'datagrams/s', median(udp.bridge.map((u) => u.rate)), median(udp.node.map((u) => u.rate)), 2.0, true,
+      `64 B for ${SECONDS} s from one sender process (its rate is the ceiling: ${(udpB.sent / SECONDS).toFixed(0)} and ${(udpN.sent / SECONDS).toFixed(0)} sent/s in the last run); ` +
+        `medians of ${REPEAT} runs: bridge ${runs(udp.bridge.map((u) => u.rate))}, node ${runs(udp.node.map((u) => u.rate))}; last run: ` +
         `bridge ${udpB.received}/${udpB.sent} received, ${udpB.dropped} dropped by budget (counted), ${udpB.eventsPerRead.toFixed(1)} events per READ_EVENTS; node ${udpN.received}/${udpN.sent}`));
-    const delivery = await deliveryBridge(session, QUEUED);
+    const deliveries: DeliveryResult[] = [];
+    for (let r = 0; r < REPEAT; r++) deliveries.push(await deliveryBridge(session, QUEUED));
+    const delivery = median(deliveries.map((d) => d.rate));
+    const lastDelivery = deliveries[deliveries.length - 1]!;
     rows.push({
       benchmark: 'event-delivery',
       unit: 'events/s',
-      bridge: Number(delivery.rate.toFixed(0)),
+      bridge: Number(delivery.toFixed(0)),
       node: NaN,
       ratio: NaN,
       goal: '>= 2000000 events/s',
-      met: delivery.rate >= 2_000_000,
-      notes: `${delivery.delivered} receive-from events already queued (of ${QUEUED} datagrams sent) drained into for await, ${delivery.eventsPerRead.toFixed(1)} events per READ_EVENTS completion; in the sender-limited udp-rate run: ${udpB.rate.toFixed(0)}/s`,
+      met: delivery >= 2_000_000,
+      notes: `receive-from events already queued, drained into for await; median of ${REPEAT} runs ${runs(deliveries.map((d) => d.rate))}; last run ${lastDelivery.delivered} events (of ${QUEUED} datagrams sent), ${lastDelivery.eventsPerRead.toFixed(1)} events per READ_EVENTS completion; in the sender-limited udp-rate runs: ${runs(udp.bridge.map((u) => u.rate))}`,
     });
 
-    const echoB = await echoBridge(session);
-    const echoN = await echoNode();
-    const p50 = row('echo-latency-p50', 'µs', percentile(echoB, 50), percentile(echoN, 50), 1 / 1.5, false, `${ROUNDS} round trips of 64 B`);
-    rows.push(p50);
-    rows.push({ ...row('echo-latency-p99', 'µs', percentile(echoB, 99), percentile(echoN, 99), 0, false, 'no goal set'), goal: '-', met: true });
+    const echo = await twice(() => echoBridge(session), () => echoNode());
+    const p50s = { bridge: echo.bridge.map((e) => percentile(e, 50)), node: echo.node.map((e) => percentile(e, 50)) };
+    const p99s = { bridge: echo.bridge.map((e) => percentile(e, 99)), node: echo.node.map((e) => percentile(e, 99)) };
+    rows.push(row('echo-latency-p50', 'µs', median(p50s.bridge), median(p50s.node), 1 / 1.5, false,
+      `${ROUNDS} round trips of 64 B per run; medians of ${REPEAT} runs: bridge ${runs(p50s.bridge)}, node ${runs(p50s.node)}`));
+    rows.push({
+      ...row('echo-latency-p99', 'µs', median(p99s.bridge), median(p99s.node), 0, false, `no goal set; runs: bridge ${runs(p99s.bridge)}, node ${runs(p99s.node)}`),
+      goal: '-',
+      met: true,
+    });
   } finally {
     await session.close();
   }
