@@ -22,6 +22,17 @@
 
 /* Sockets per session; slots are reused, ids never are (generation). */
 #define WSKB_MAX_SOCKETS_PER_SESSION 8192u
+
+/* A socket id is (generation << 32) | (session tag << 16) | slot. The session tag, drawn from a
+ * driver-wide counter at open, makes an id of one session name nothing in another (a foreign id
+ * is STATUS_INVALID_HANDLE, not a socket of the caller's that happens to share slot and
+ * generation). Two sessions share a tag only 65536 opens apart, and then also need the same
+ * slot and generation. */
+#define WSKB_ID_SLOT(Id) ((ULONG)((Id) & 0xFFFFu))
+#define WSKB_ID_TAG(Id) ((USHORT)(((Id) >> 16) & 0xFFFFu))
+#define WSKB_ID_GENERATION(Id) ((ULONG)((Id) >> 32))
+#define WSKB_ID_MAKE(Generation, Tag, Slot) (((UINT64)(Generation) << 32) | ((UINT64)(Tag) << 16) | (UINT64)(Slot))
+WSKB_STATIC_ASSERT(WSKB_MAX_SOCKETS_PER_SESSION <= 0x10000u, "a slot must fit the id's low 16 bits");
 /* End of the table's free list. */
 #define WSKB_SLOT_NONE 0xFFFFFFFFu
 
@@ -66,6 +77,7 @@ struct _WSKB_SESSION {
         ULONG NextFree;
     } *Table;                       /* WSKB_MAX_SOCKETS_PER_SESSION slots */
     ULONG FreeHead;
+    USHORT IdTag;                   /* see WSKB_ID_MAKE */
     ULONG SocketsOpen;
     WSKB_EVENT_QUEUE Events;        /* owned by events*.c */
     /* Added by the socket half: */

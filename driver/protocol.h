@@ -167,7 +167,7 @@ typedef struct _WSKB_SOCKET_CREATE_IN {
 #define WSKB_SOCKET_OPTIONS_VALID 0x1u
 
 typedef struct _WSKB_SOCKET_ID {
-    UINT64 SocketId;        /* (generation << 32) | index; 0 is never valid */
+    UINT64 SocketId;        /* opaque: (generation << 32) | (session tag << 16) | slot; 0 is never valid */
 } WSKB_SOCKET_ID;           /* 8: SOCKET_CREATE output, CLOSE input */
 
 typedef struct _WSKB_ADDRESS_IN {

@@ -17,6 +17,9 @@
  * any user-mode program runs; the wait only matters very early in boot). */
 #define WSKB_CAPTURE_TIMEOUT_MS 5000u
 
+/* Source of each session's id tag (WSKB_ID_MAKE); wraps harmlessly. */
+static volatile LONG WskbNextSessionTag;
+
 /* No WskClientEvent: none is defined for WSK 1.0, and a NULL routine is what the
  * documentation asks for then. */
 static CONST WSK_CLIENT_DISPATCH WskbClientDispatch = { MAKE_WSK_VERSION(1, 0), 0, NULL };
@@ -51,6 +54,7 @@ WskbEvtDeviceFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT File
         Session->Table[Slot].NextFree = Slot + 1 < WSKB_MAX_SOCKETS_PER_SESSION ? Slot + 1 : WSKB_SLOT_NONE;
     }
     Session->FreeHead = 0;
+    Session->IdTag = (USHORT)InterlockedIncrement(&WskbNextSessionTag);
 
     ClientNpi.ClientContext = Session;
     ClientNpi.Dispatch = &WskbClientDispatch;

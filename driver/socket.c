@@ -83,11 +83,12 @@ _IRQL_requires_(DISPATCH_LEVEL)
 static WSKB_SOCKET *
 WskbSocketFindLocked(_In_ WSKB_SESSION *Session, _In_ UINT64 SocketId)
 {
-    ULONG Slot = (ULONG)SocketId;
-    ULONG Generation = (ULONG)(SocketId >> 32);
+    ULONG Slot = WSKB_ID_SLOT(SocketId);
+    ULONG Generation = WSKB_ID_GENERATION(SocketId);
     WSKB_SOCKET *Socket;
 
-    if (Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0 || Session->Table[Slot].Generation != Generation)
+    if (WSKB_ID_TAG(SocketId) != Session->IdTag || Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0 ||
+        Session->Table[Slot].Generation != Generation)
         return NULL;
     Socket = Session->Table[Slot].Socket;
     return Socket && Socket->State == WskbSocketOpen ? Socket : NULL;
@@ -159,7 +160,7 @@ WskbSocketAllocate(_In_ WSKB_SESSION *Session, _In_ ULONG Kind, _In_ USHORT Fami
     Session->FreeHead = Session->Table[Slot].NextFree;
     Session->Table[Slot].NextFree = WSKB_SLOT_NONE;
     Session->Table[Slot].Socket = New;
-    New->Id = ((UINT64)Session->Table[Slot].Generation << 32) | Slot;
+    New->Id = WSKB_ID_MAKE(Session->Table[Slot].Generation, Session->IdTag, Slot);
     Session->SocketsCreating++;
     KeReleaseSpinLock(&Session->Lock, OldIrql);
     *Socket = New;
@@ -210,7 +211,7 @@ WskbSocketAbandon(WSKB_SOCKET *Socket)
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     NT_ASSERT(Socket->State == WskbSocketCreating);
     Socket->State = WskbSocketClosed;
-    WskbSocketFreeSlotLocked(Session, (ULONG)Socket->Id);
+    WskbSocketFreeSlotLocked(Session, WSKB_ID_SLOT(Socket->Id));
     WskbSocketCreatingDoneLocked(Session);
     KeReleaseSpinLock(&Session->Lock, OldIrql);
     /* No WSK socket ever existed, so no callback can hold the context. */
@@ -243,7 +244,7 @@ WskbSocketDetachLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socke
     NT_ASSERT(Socket->State == WskbSocketOpen);
     Socket->State = WskbSocketClosing;
     Session->SocketsOpen--;
-    WskbSocketFreeSlotLocked(Session, (ULONG)Socket->Id);
+    WskbSocketFreeSlotLocked(Session, WSKB_ID_SLOT(Socket->Id));
 }
 
 _Use_decl_annotations_

@@ -124,7 +124,7 @@ export class WskSocket {
   /** @internal created by WskSession.socket(), accept() and accept events. */
   constructor(
     readonly session: WskSession,
-    /** The driver's opaque id: (generation << 32) | slot. */
+    /** The driver's opaque id: (generation << 32) | (session tag << 16) | slot; an id of another session names nothing here. */
     readonly id: bigint,
     readonly kind: SocketKind,
     readonly family: AddressFamily,

@@ -387,16 +387,24 @@ describe('reliability: hostile IOCTLs, raw through the device', function () {
           assert.equal(result.statusName, S.INVALID_HANDLE, `${t.ioctl} from B on A's ${socket.kind} socket`);
         }
       }
-      // Ids are per session (slot + generation of the caller's own table), so once B has
-      // sockets the same numbers name B's own: B acting on them never reaches A's sockets.
+      // Once B has sockets in the same slots with the same generations, A's ids still name
+      // nothing in B: each session's ids carry its own tag (driver.h, WSKB_ID_MAKE).
       const theirs = [await b.socket('datagram'), await b.socket('datagram'), await b.socket('datagram')];
-      assert.deepEqual(theirs.map((s) => s.id), mine.map((s) => s.id), 'each session numbers its sockets from its own table');
+      const slotAndGeneration = (id: bigint): bigint => id & ~0xffff0000n;
+      assert.deepEqual(theirs.map((s) => slotAndGeneration(s.id)), mine.map((s) => slotAndGeneration(s.id)), 'B uses the same slots and generations');
+      for (const [i, socket] of mine.entries()) {
+        assert.notEqual(theirs[i]!.id, socket.id, 'but not the same ids');
+        for (const t of idTaking) {
+          const result = await b.rawIoctl(t.code, t.make(socket.id), t.output);
+          assert.equal(result.statusName, S.INVALID_HANDLE, `${t.ioctl} from B on A's ${socket.kind} socket, B's slot taken`);
+        }
+      }
       for (const socket of theirs) {
         const closed = await b.rawIoctl(P.WSKB_IOCTL_CLOSE, P.encodeSocketId(socket.id), 0);
         assert.equal(closed.statusName, 'STATUS_SUCCESS');
       }
       assert.equal((await b.stats()).socketsOpen, 0);
-      assert.equal((await a.stats()).socketsOpen, 3, "B closing ids equal to A's left A's sockets open");
+      assert.equal((await a.stats()).socketsOpen, 3, "B's calls left A's sockets open");
       assert.deepEqual(await mine[0]!.localAddress(), aAddress, "A's socket still works");
     } finally {
       await a.close();
