@@ -138,10 +138,14 @@ describe('soak: slow consumer, 1 GiB over TCP', function () {
     // back to +6 MiB after a GC (details in docs/performance.md). So the bound is
     // structural + 64 MiB (V8's trigger) + 96 MiB (arena retention, young generation, JIT).
     // That is not small, and it is what this code does today. A generous peak bound alone
-    // would miss a slow leak, hence two sharper checks: the peak at the end of the gigabyte
-    // may not exceed the peak after its first quarter by more than 32 MiB (a leak of 4% of the
-    // transfer would), and after the gigabyte and a full GC live memory (V8 heap + external
-    // memory) and ksim's pool are back at the baseline.
+    // would miss a slow leak, hence two sharper checks. First, the peak at the end of the
+    // gigabyte may not exceed the peak after its first quarter by more than 64 MiB: the peaks
+    // themselves scatter by about that much (they depend on when V8 collects, and its trigger
+    // is 64 MiB), so this catches growth proportional to the transfer from ~8% of it (a
+    // 32 MiB margin failed once in ten runs with 32.2 MiB and no leak). Second, exact: after the
+    // gigabyte and a full GC, live memory (V8 heap + external memory) and ksim's pool are back
+    // at the baseline. A native leak outside V8 and the pool smaller than ~8% of the transfer
+    // is not caught here; the C tests' leak checks and ASan runs are the tools for that.
     const structural = BUDGET + 64 * 1024 + 3 * 4 * 256 * 1024 + 1 * MiB;
     const allowance = 64 * MiB + 96 * MiB;
     const bound = structural + allowance;
@@ -161,7 +165,7 @@ describe('soak: slow consumer, 1 GiB over TCP', function () {
       peakRssSampled: `${mib(report.peakRssSampled)} (${report.samples} samples)`,
       peakRssKernel: mib(report.maxRss),
       growthOverBaseline: `${mib(Math.max(growthSampled, growthMax))} (bound ${mib(bound)})`,
-      peakAfterFirstQuarter: `${mib(report.peakRssAtCheckpoint)}; the last three quarters added ${mib(lateGrowth)} (bound 32 MiB)`,
+      peakAfterFirstQuarter: `${mib(report.peakRssAtCheckpoint)}; the last three quarters added ${mib(lateGrowth)} (bound 64 MiB)`,
       retainedAfterGc: `heap+external ${mib(retained)} (bound ${mib(retainedBound)}), RSS ${mib(retainedRss)} (glibc keeps freed chunks)`,
       ksimPool: `baseline ${report.poolAtBaseline.allocations} allocations / ${report.poolAtBaseline.bytes} B, after ${report.poolAfter.allocations} / ${report.poolAfter.bytes} B`,
       atPeak: `heap ${mib(report.peakSample.heapUsed)}, external ${mib(report.peakSample.external)}, arrayBuffers ${mib(report.peakSample.arrayBuffers)}`,
@@ -207,7 +211,7 @@ describe('soak: slow consumer, 1 GiB over TCP', function () {
     assert.ok(growthMax <= bound, `peak RSS (getrusage) grew by ${mib(growthMax)} over the baseline, bound ${mib(bound)}`);
 
     assert.ok(report.peakRssAtCheckpoint > 0, 'the first-quarter checkpoint was recorded');
-    assert.ok(lateGrowth <= 32 * MiB, `the peak RSS grew by ${mib(lateGrowth)} over the last three quarters: growth with the transfer`);
+    assert.ok(lateGrowth <= 64 * MiB, `the peak RSS grew by ${mib(lateGrowth)} over the last three quarters: growth with the transfer`);
     assert.ok(retained <= retainedBound, `after the transfer and a full GC, V8 heap + external memory stayed ${mib(retained)} over the baseline, bound ${mib(retainedBound)}`);
     assert.deepEqual(report.poolAfter, report.poolAtBaseline, 'ksim pool after the gigabyte (connection closed) differs from the baseline');
 
