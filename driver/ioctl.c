@@ -164,6 +164,13 @@ WskbIoctlHello(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t 
     if (!NT_SUCCESS(Status))
         return Status;
     Status = WskbSessionHello(Session, &In, &Out);
+    if (Status == STATUS_REVISION_MISMATCH) {
+        /* An error status copies no output back, but the I/O manager still hands Information
+         * to user mode (IoStatus.Information, OVERLAPPED.InternalHigh): it carries the driver's
+         * version so that the client can name both versions. */
+        *Information = WSKB_PROTOCOL_VERSION;
+        return Status;
+    }
     if (!NT_SUCCESS(Status))
         return Status;
     RtlCopyMemory(Output, &Out, sizeof(Out));

@@ -109,6 +109,8 @@ typedef struct _WSKB_HELLO_IN {
     UINT32 Reserved;        /* must be 0 */
 } WSKB_HELLO_IN;            /* 16 */
 
+/* A ClientVersion the driver does not speak completes HELLO with STATUS_REVISION_MISMATCH and
+ * Information = the driver's WSKB_PROTOCOL_VERSION (no output is copied on an error status). */
 typedef struct _WSKB_HELLO_OUT {
     UINT32 Magic;
     UINT32 DriverVersion;

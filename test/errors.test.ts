@@ -159,8 +159,12 @@ describe('errors with exact NTSTATUS', () => {
         const status = await new Promise<number>((resolve) => device.ioctl(P.WSKB_IOCTL_STATS, null, 88, (s) => resolve(s)));
         assert.equal(status, 0xc0000184 | 0);
         const hello = P.encodeHelloIn(0, P.WSKB_PROTOCOL_VERSION + 1);
-        const refused = await new Promise<number>((resolve) => device.ioctl(P.WSKB_IOCTL_HELLO, hello, 24, (s) => resolve(s)));
+        const [refused, driverVersion, bytes] = await new Promise<[number, number, number]>((resolve) =>
+          device.ioctl(P.WSKB_IOCTL_HELLO, hello, 24, (s, information, output) => resolve([s, information, output.length])),
+        );
         assert.equal(refused, 0xc0000059 | 0, 'another protocol version: STATUS_REVISION_MISMATCH');
+        assert.equal(driverVersion, P.WSKB_PROTOCOL_VERSION, "Information carries the driver's version");
+        assert.equal(bytes, 0, 'no output on an error status');
         const badMagic = P.encodeHelloIn(0, P.WSKB_PROTOCOL_VERSION, 0x12345678);
         const bad = await new Promise<number>((resolve) => device.ioctl(P.WSKB_IOCTL_HELLO, badMagic, 24, (s) => resolve(s)));
         assert.equal(bad, 0xc000000d | 0, 'a wrong magic: STATUS_INVALID_PARAMETER');
