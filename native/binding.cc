@@ -361,10 +361,16 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       if (completion.output.empty()) {
         output = Napi::Buffer<uint8_t>::New(env, 0);
       } else {
-        // The Buffer takes the vector's storage: no copy on the way to JavaScript.
+        // The Buffer takes the vector's storage: no copy on the way to JavaScript. V8 is told
+        // how much memory the Buffer holds outside its heap, so that a stream of event batches
+        // makes it collect them as soon as they are garbage, not when its own heap fills up.
         auto* bytes = new std::vector<uint8_t>(std::move(completion.output));
-        output = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes->data(), bytes->size(),
-                                                  [bytes](Napi::Env, uint8_t*) { delete bytes; });
+        const int64_t external = static_cast<int64_t>(bytes->capacity());
+        Napi::MemoryManagement::AdjustExternalMemory(env, external);
+        output = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes->data(), bytes->size(), [bytes, external](Napi::Env finalizeEnv, uint8_t*) {
+          Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -external);
+          delete bytes;
+        });
       }
       try {
         callback.Call({Napi::Number::New(env, completion.status),
