@@ -222,7 +222,7 @@ WskbSendBacklogEvent(_In_opt_ PVOID SocketContext, _In_ SIZE_T IdealBacklogSize)
     if (!Socket)
         return STATUS_SUCCESS;
     KeAcquireSpinLock(&Socket->Session->Lock, &OldIrql);
-    WskbEventQueueControlLocked(Socket->Session, WSKB_EVENT_SEND_BACKLOG, Socket, 0, IdealBacklogSize);
+    WskbEventQueueSendBacklogLocked(Socket->Session, Socket, IdealBacklogSize);
     KeReleaseSpinLock(&Socket->Session->Lock, OldIrql);
     WskbEventsDeliver(Socket->Session);
     return STATUS_SUCCESS;
@@ -310,7 +310,8 @@ WskbAcceptEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PSOCKAD
         RtlZeroMemory(Header + 1, sizeof(WSKB_ADDRESS_PAIR));
         Session->Events.AcceptsRefusedPending -= Listener->Events.AcceptsRefusedPending;
         Listener->Events.AcceptsRefusedPending = 0;
-        if (Listener->Events.ReportQueued && !Listener->Events.DatagramsDroppedPending) {
+        if (Listener->Events.ReportQueued && !Listener->Events.DatagramsDroppedPending &&
+            !Listener->Events.SendBacklogPending) {
             RemoveEntryList(&Listener->Events.ReportLink);
             Listener->Events.ReportQueued = FALSE;
         }

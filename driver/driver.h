@@ -192,8 +192,8 @@ EVT_WDF_DEVICE_FILE_CREATE WskbEvtDeviceFileCreate;
 EVT_WDF_FILE_CLEANUP WskbEvtFileCleanup;
 EVT_WDF_FILE_CLOSE WskbEvtFileClose;
 
-/* HELLO: version check, event queue, provider characteristics. Returns the request's status;
- * *Information is the output length. */
+/* HELLO: version check, event queue, provider characteristics; fills *Out on success.
+ * Returns the request's status. */
 _IRQL_requires_(PASSIVE_LEVEL)
 _Must_inspect_result_
 NTSTATUS

@@ -411,6 +411,17 @@ WskbEventQueueControlLocked(_Inout_ WSKB_SESSION *Session, _In_ UINT32 Type, _In
     return TRUE;
 }
 
+/* Puts Socket on the list WskbEventQueueFlushReportsLocked walks. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static VOID
+WskbEventQueueReportLaterLocked(_Inout_ WSKB_EVENT_QUEUE *Queue, _Inout_ WSKB_SOCKET *Socket)
+{
+    if (!Socket->Events.ReportQueued) {
+        Socket->Events.ReportQueued = TRUE;
+        InsertTailList(&Queue->ReportSockets, &Socket->Events.ReportLink);
+    }
+}
+
 _IRQL_requires_(DISPATCH_LEVEL)
 VOID
 WskbEventQueueCountRefusalLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT32 RefusedType)
@@ -437,10 +448,24 @@ WskbEventQueueCountRefusalLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOC
         NT_ASSERT(RefusedType == WSKB_EVENT_RECEIVE_FROM);
         return;
     }
-    if (!Socket->Events.ReportQueued) {
-        Socket->Events.ReportQueued = TRUE;
-        InsertTailList(&Queue->ReportSockets, &Socket->Events.ReportLink);
+    WskbEventQueueReportLaterLocked(Queue, Socket);
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueSendBacklogLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT64 IdealBacklogSize)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+
+    /* A non-empty overflow list means the ring and its reserve are full; a value already
+     * waiting means a newer one replaces it rather than overtaking it. */
+    if (!IsListEmpty(&Queue->Overflow) || Socket->Events.SendBacklogPending) {
+        Socket->Events.SendBacklogPending = TRUE;
+        Socket->Events.SendBacklogLatest = IdealBacklogSize;
+        WskbEventQueueReportLaterLocked(Queue, Socket);
+        return;
     }
+    (VOID)WskbEventQueueControlLocked(Session, WSKB_EVENT_SEND_BACKLOG, Socket, 0, IdealBacklogSize);
 }
 
 _IRQL_requires_(DISPATCH_LEVEL)
@@ -463,7 +488,11 @@ WskbEventQueueReportSocketLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOC
         Queue->AcceptsRefusedPending -= Events->AcceptsRefusedPending;
         Events->AcceptsRefusedPending = 0;
     }
-    if (!Events->DatagramsDroppedPending && !Events->AcceptsRefusedPending && Events->ReportQueued) {
+    if (Events->SendBacklogPending &&
+        WskbEventQueueControlLocked(Session, WSKB_EVENT_SEND_BACKLOG, Socket, 0, Events->SendBacklogLatest))
+        Events->SendBacklogPending = FALSE;
+    if (!Events->DatagramsDroppedPending && !Events->AcceptsRefusedPending && !Events->SendBacklogPending &&
+        Events->ReportQueued) {
         RemoveEntryList(&Events->ReportLink);
         Events->ReportQueued = FALSE;
     }

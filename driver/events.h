@@ -64,6 +64,8 @@ typedef struct _WSKB_SOCKET_EVENTS {
     LIST_ENTRY ReportLink;          /* in WSKB_EVENT_QUEUE.ReportSockets */
     UINT64 DatagramsDroppedPending; /* not yet reported by a DATAGRAMS_DROPPED event */
     UINT64 AcceptsRefusedPending;   /* not yet reported by an ACCEPTS_REFUSED event */
+    BOOLEAN SendBacklogPending;     /* a coalesced SEND_BACKLOG waits to be queued */
+    UINT64 SendBacklogLatest;       /* its IdealBacklogSize: the latest WSK indicated */
 } WSKB_SOCKET_EVENTS;
 
 /* ---- session lifetime (PASSIVE_LEVEL) ---- */
@@ -100,8 +102,9 @@ WskbEventsClientDispatch(_In_ ULONG WskSocketKind);
 
 /* ---- IOCTL handlers the socket half forwards to (PASSIVE_LEVEL, in the caller's context) ---- */
 
-/* READ_EVENTS: completes at once with whole records if any are queued, else forwards the
- * request to the device's manual queue (inverted call). */
+/* READ_EVENTS: forwards the request to the device's manual queue (the inverted call), even
+ * when records are waiting, so that one deliverer completes requests in arrival order; it is
+ * completed as soon as whole records are there. */
 _IRQL_requires_max_(PASSIVE_LEVEL)
 VOID
 WskbEventsReadRequest(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t OutputLength);
@@ -200,8 +203,15 @@ _IRQL_requires_(DISPATCH_LEVEL)
 VOID
 WskbEventQueueCountRefusalLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT32 RefusedType);
 
-/* Queues DATAGRAMS_DROPPED / ACCEPTS_REFUSED for every socket with unreported counts (or only
- * for Socket when given). */
+/* Queues SEND_BACKLOG, or keeps only its latest value while the ring and its reserve are
+ * full (reported later by WskbEventQueueFlushReportsLocked): the network drives these, and a
+ * stalled reader must not let it grow the overflow list without bound. */
+_IRQL_requires_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueSendBacklogLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ UINT64 IdealBacklogSize);
+
+/* Queues DATAGRAMS_DROPPED / ACCEPTS_REFUSED and coalesced SEND_BACKLOG for every socket with
+ * something unreported (or only for Socket when given). */
 _IRQL_requires_(DISPATCH_LEVEL)
 VOID
 WskbEventQueueFlushReportsLocked(_Inout_ WSKB_SESSION *Session, _In_opt_ WSKB_SOCKET *Socket);

@@ -81,6 +81,7 @@ WskbEventsSocketClosed(_Inout_ WSKB_SOCKET *Socket)
         Events->ReportQueued = FALSE;
         Session->Events.DatagramsDroppedPending -= Events->DatagramsDroppedPending;
         Session->Events.AcceptsRefusedPending -= Events->AcceptsRefusedPending;
+        Events->SendBacklogPending = FALSE;
     }
     WskbEventQueueControlLocked(Session, WSKB_EVENT_SOCKET_CLOSED, Socket, 0, 0);
     Events->Closed = TRUE;

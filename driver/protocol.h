@@ -110,7 +110,9 @@ typedef struct _WSKB_HELLO_IN {
 } WSKB_HELLO_IN;            /* 16 */
 
 /* A ClientVersion the driver does not speak completes HELLO with STATUS_REVISION_MISMATCH and
- * Information = the driver's WSKB_PROTOCOL_VERSION (no output is copied on an error status). */
+ * Information = the driver's WSKB_PROTOCOL_VERSION (no output is copied on an error status).
+ * Windows writes no status block for an IRP that fails synchronously, so there user mode sees
+ * Information 0 and can only say "another version"; ksim passes it through. */
 typedef struct _WSKB_HELLO_OUT {
     UINT32 Magic;
     UINT32 DriverVersion;

@@ -304,29 +304,15 @@ WskbSocketCloseIoCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-_Use_decl_annotations_
-VOID
-WskbSocketCloseAll(WSKB_SESSION *Session)
+/* Closes every open socket of the session, one at a time, outside the lock. */
+_IRQL_requires_(PASSIVE_LEVEL)
+static VOID
+WskbSocketCloseOpenSockets(_Inout_ WSKB_SESSION *Session)
 {
     KIRQL OldIrql;
     ULONG Slot;
-    BOOLEAN Wait;
     WSKB_SOCKET *Socket;
 
-    PAGED_CODE();
-    KeAcquireSpinLock(&Session->Lock, &OldIrql);
-    Session->CleaningUp = TRUE;
-    Wait = Session->SocketsCreating != 0;
-    KeReleaseSpinLock(&Session->Lock, OldIrql);
-
-    /* Accepts and other pended calls are cancelled first, so that creations in flight finish
-     * (an accept waiting for a peer would otherwise hold the table open forever). */
-    WskbOperationCancelAll(Session);
-    if (Wait)
-        KeWaitForSingleObject(&Session->CreatingDone, Executive, KernelMode, FALSE, NULL);
-
-    /* No socket can be added any more: CleaningUp refuses reservations, and every reserved
-     * one is now Open or gone. */
     for (Slot = 0; Slot < WSKB_MAX_SOCKETS_PER_SESSION; ++Slot) {
         Socket = NULL;
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
@@ -337,5 +323,36 @@ WskbSocketCloseAll(WSKB_SESSION *Session)
         KeReleaseSpinLock(&Session->Lock, OldIrql);
         if (Socket)
             WskbSocketClose(Socket, NULL);
+    }
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketCloseAll(WSKB_SESSION *Session)
+{
+    KIRQL OldIrql;
+    ULONG Creating;
+
+    PAGED_CODE();
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    Session->CleaningUp = TRUE;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    /* Accepts and other pended calls are cancelled first, so that creations in flight finish
+     * (an accept waiting for a peer would otherwise hold the table open forever). */
+    WskbOperationCancelAll(Session);
+
+    /* Close what is open before waiting for creations in flight, then close what they
+     * activated meanwhile. Waiting first could wait forever: an IRP-style accept whose cancel
+     * raced WSK pending it completes only when its listener closes. CleaningUp refuses new
+     * reservations, so SocketsCreating only falls, and this loop runs at most twice. */
+    for (;;) {
+        WskbSocketCloseOpenSockets(Session);
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        Creating = Session->SocketsCreating;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        if (Creating == 0)
+            break;
+        KeWaitForSingleObject(&Session->CreatingDone, Executive, KernelMode, FALSE, NULL);
     }
 }

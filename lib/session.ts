@@ -188,11 +188,13 @@ export class WskSession {
   async _hello(budget: number): Promise<void> {
     const result = await this.rawIoctl(WSKB_IOCTL_HELLO, encodeHelloIn(budget), layouts.WSKB_HELLO_OUT.size);
     if (result.status === NTSTATUS.STATUS_REVISION_MISMATCH) {
-      // No output comes back on an error status; the driver puts its version in Information.
+      // No output comes back on an error status; the driver puts its version in Information,
+      // which reaches user mode on sim but not from a synchronously failed IRP on Windows.
+      const driverVersion = result.information ? `version ${result.information}` : 'another version';
       throw new WskError(
         'hello',
         result.status,
-        `protocol version mismatch: this library speaks version ${WSKB_PROTOCOL_VERSION}, the ${this.backend} driver version ${result.information}; install the driver and library of one release`,
+        `protocol version mismatch: this library speaks version ${WSKB_PROTOCOL_VERSION}, the ${this.backend} driver ${driverVersion}; install the driver and library of one release`,
       );
     }
     if (isError(result.status)) throw new WskError('hello', result.status);

@@ -136,7 +136,8 @@ Drain(ULONG Length, ULONG *DataRecords, ULONG *ControlRecords)
             /* A refused accept keeps its reserved size (address pair zeroed). */
             CHECK(Header->Size == sizeof(WSKB_EVENT_HEADER) || Header->Type == WSKB_EVENT_ACCEPTS_REFUSED);
             CHECK(Header->WskFlags == 0x8 || Header->Type == WSKB_EVENT_DATAGRAMS_DROPPED ||
-                  Header->Type == WSKB_EVENT_ACCEPTS_REFUSED);
+                  Header->Type == WSKB_EVENT_ACCEPTS_REFUSED ||
+                  (Header->Type == WSKB_EVENT_SEND_BACKLOG && Header->WskFlags == 0)); /* coalesced */
             if (ControlRecords)
                 ++*ControlRecords;
         }
@@ -361,6 +362,49 @@ TestReports(VOID)
     TearDown();
 }
 
+/* SEND_BACKLOG is driven by the network: once the ring and its reserve are full, a socket's
+ * indications are coalesced into the latest value, queued when reports are flushed, so a
+ * stalled reader cannot make the overflow list grow without bound. */
+static VOID
+TestSendBacklogCoalesced(VOID)
+{
+    KIRQL OldIrql;
+    ULONG Control = 0, OverflowBefore, i;
+    WSKB_EVENT_HEADER *Header;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN);
+    while (Session.Events.OverflowCount == 0)
+        CHECK(PushControl(WSKB_EVENT_DISCONNECT, 0));
+    OverflowBefore = Session.Events.OverflowCount;
+
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    for (i = 1; i <= 10000; ++i)
+        WskbEventQueueSendBacklogLocked(&Session, &Socket, i);
+    CHECK(Session.Events.OverflowCount == OverflowBefore); /* nothing grew */
+    CHECK(Socket.Events.SendBacklogPending && Socket.Events.SendBacklogLatest == 10000);
+    CHECK(Socket.Events.ReportQueued);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+
+    /* The reader drains; the flush then queues the latest value once. */
+    DrainAll(NULL, &Control);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    WskbEventQueueFlushReportsLocked(&Session, NULL);
+    CHECK(!Socket.Events.SendBacklogPending && !Socket.Events.ReportQueued);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Drain(OUT_BYTES, NULL, NULL) == 1);
+    Header = (WSKB_EVENT_HEADER *)Out;
+    CHECK(Header->Type == WSKB_EVENT_SEND_BACKLOG && Header->Param == 10000);
+
+    /* With room in the ring, SEND_BACKLOG is queued at once, in order. */
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    WskbEventQueueSendBacklogLocked(&Session, &Socket, 7);
+    CHECK(!Socket.Events.SendBacklogPending);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Drain(OUT_BYTES, NULL, NULL) == 1);
+    CHECK(((WSKB_EVENT_HEADER *)Out)->Param == 7);
+    TearDown();
+}
+
 /* A control record that needs the overflow when pool fails is lost as a visible gap. */
 static VOID
 TestOverflowAllocationFailure(VOID)
@@ -468,6 +512,7 @@ main(void)
     TestUncommittedBlocks();
     TestTrimAndCancel();
     TestReports();
+    TestSendBacklogCoalesced();
     TestOverflowAllocationFailure();
     TestOversizeIntoEmptyBudget();
     TestRandomized();
