@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // Listening sockets: WskAcceptEvent, and the inheritance of connection events from a listener
-// to the sockets it accepts (shared/wsk-facts.md §3.5).
+// to the sockets it accepts (docs/wsk-facts.md §3.5).
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// WskCloseSocket (shared/wsk-facts.md §3.10): pending IRPs complete with STATUS_CANCELLED, no
+// WskCloseSocket (docs/wsk-facts.md §3.10): pending IRPs complete with STATUS_CANCELLED, no
 // event follows the close's completion (the bridge's socketClosed event), and a connection not
 // fully disconnected is reset.
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Conditional accept (shared/wsk-facts.md §3.4): SO_CONDITIONAL_ACCEPT before bind turns on
+// Conditional accept (docs/wsk-facts.md §3.4): SO_CONDITIONAL_ACCEPT before bind turns on
 // WskInspectEvent and WskAbortEvent; the bridge pends each inspection and the JS event decides
 // with accept() / reject() (WskInspectComplete).
 

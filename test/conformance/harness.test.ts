@@ -123,7 +123,7 @@ export const STATUS = {
 } as const;
 
 /**
- * ksim's choices where Microsoft documents no status (shared/wsk-facts.md §7, recorded in
+ * ksim's choices where Microsoft documents no status (docs/wsk-facts.md §7, recorded in
  * docs/ksim-fidelity.md). The tests marked [UNCONFIRMED n] assert these; run against the kernel
  * they settle each point: a failure there means Windows chose differently, and this table and
  * ksim change together.

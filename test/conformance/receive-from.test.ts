@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Datagram sockets: WskReceiveFromEvent (shared/wsk-facts.md §3.7).
+// Datagram sockets: WskReceiveFromEvent (docs/wsk-facts.md §3.7).
 //
 // WSK disables a non-static receive-from event when the callback returns
 // STATUS_DATA_NOT_ACCEPTED, until the application re-enables it. The bridge never returns it

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Connection sockets: WskReceiveEvent (shared/wsk-facts.md §3.6), WskDisconnectEvent and
+// Connection sockets: WskReceiveEvent (docs/wsk-facts.md §3.6), WskDisconnectEvent and
 // WskSendBacklogEvent (§3.8), and the bridge's lossless delivery under a slow consumer (the
 // driver returns STATUS_DATA_NOT_ACCEPTED / partial accepts and re-arms with a zero-length
 // WskReceive, which §3.6 documents).

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
-// The three code examples of Microsoft's "Enabling and Disabling Event Callback Functions"
-// (shared/seed/), each transcribed call for call through the bridge's raw control paths:
+// The three code examples of Microsoft Learn's "Enabling and Disabling Event Callback Functions"
+// (https://learn.microsoft.com/windows-hardware/drivers/network/enabling-and-disabling-event-callback-functions),
+// each transcribed call for call through the bridge's raw control paths:
 //   WskControlSocket(Socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
 //                    sizeof(WSK_EVENT_CALLBACK_CONTROL), &EventCallbackControl, 0, NULL, NULL, Irp)
 //   WskControlClient(Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(...), &EventCallbackControl,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// SO_WSK_EVENT_CALLBACK (shared/wsk-facts.md §3.1): enabling several events at once, disabling
+// SO_WSK_EVENT_CALLBACK (docs/wsk-facts.md §3.1): enabling several events at once, disabling
 // one per call, the default state of new sockets, the timing rules, and the points Microsoft
 // leaves open ([UNCONFIRMED n], asserted as ksim chose; settled by a kernel run).
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// WSK_SET_STATIC_EVENT_CALLBACKS (shared/wsk-facts.md §3.2) and its scope: one WSK client per
+// WSK_SET_STATIC_EVENT_CALLBACKS (docs/wsk-facts.md §3.2) and its scope: one WSK client per
 // bridge session (§3.3).
 
 import assert from 'node:assert/strict';
