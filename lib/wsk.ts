@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// WSK constants with their wsk.h / ws2def.h values (shared/wsk-facts.md §1). Flag values overlap
+// WSK constants with their wsk.h / ws2def.h values (docs/wsk-facts.md §1). Flag values overlap
 // between contexts (0x1 is LISTEN_SOCKET, ABORTIVE and OOB), so each group is its own object and
 // is only meaningful for the parameter it names.
 

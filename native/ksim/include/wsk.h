@@ -2,7 +2,7 @@
  *
  * ksim: Winsock Kernel (wsk.h) with the WDK's names, values, layouts and prototypes, for the
  * subset in native/ksim/SUBSET.md. Field order follows the WDK 10 km/wsk.h; see
- * shared/wsk-facts.md sections 1 and 2. The provider behind it (native/ksim/src/wsk_*.c)
+ * docs/wsk-facts.md sections 1 and 2. The provider behind it (native/ksim/src/wsk_*.c)
  * runs on host sockets.
  *
  * One deviation in spelling only: the WDK embeds WSK_PROVIDER_BASIC_DISPATCH as an unnamed

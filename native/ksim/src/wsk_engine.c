@@ -3,7 +3,7 @@
  * ksim WSK provider: the per-socket state machine run by the network thread. A step does the
  * host I/O a socket's queues and enabled events call for, finishes requests, and makes at most
  * one event callback, with the provider lock released and the thread at DISPATCH_LEVEL; the
- * socket is then stepped again. Rules followed here are those of shared/wsk-facts.md 3.4-3.10.
+ * socket is then stepped again. Rules followed here are those of docs/wsk-facts.md 3.4-3.10.
  */
 #include "wsk_internal.h"
 

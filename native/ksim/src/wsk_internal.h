@@ -5,7 +5,7 @@
  * calls), wsk_engine.c (the per-socket state machine the network thread runs, and every event
  * callback) and wsk_util.c (addresses, statuses, buffers).
  *
- * Concurrency model, chosen so that the rules of shared/wsk-facts.md hold by construction:
+ * Concurrency model, chosen so that the rules of docs/wsk-facts.md hold by construction:
  *  - One provider lock (a spin lock) guards every provider object. Routines called by the
  *    client take it briefly, validate, queue an IRP or change state, and wake the network
  *    thread; they never wait and never touch the host socket except for inline work such as
