@@ -230,6 +230,10 @@ WskbIoctlControlSocket(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_
         return STATUS_INVALID_BUFFER_SIZE;
     if (In.Flags & ~WSKB_CONTROL_FLAGS_VALID)
         return STATUS_INVALID_PARAMETER;
+    /* Codes and levels go to WSK as given, but the request type is an enum whose other values
+     * WSK documents nothing for: the driver's own check, so that none reaches netio. */
+    if (In.RequestType >= (ULONG)WskControlMax)
+        return STATUS_INVALID_PARAMETER;
     if (WskbControlSocketCodeRefused(In.RequestType, In.ControlCode, In.Level))
         return STATUS_NOT_SUPPORTED;
     Status = WskbIoctlOutput(Request, OutputLength, sizeof(WSKB_CONTROL_OUT) + (size_t)In.OutputLength, &Output);
@@ -498,6 +502,10 @@ WskbIoctlInspectComplete(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _I
     if (!NT_SUCCESS(Status))
         return Status;
     if (In.Reserved)
+        return STATUS_INVALID_PARAMETER;
+    /* WskInspectComplete takes Accept or Reject only (WskInspectPend is a callback's answer);
+     * other values are refused here rather than handed to netio. */
+    if (In.Action != (ULONG)WskInspectReject && In.Action != (ULONG)WskInspectAccept)
         return STATUS_INVALID_PARAMETER;
     Status = WskbIoctlSocket(Session, In.SocketId, WSKB_KIND_LISTEN, &Socket);
     if (!NT_SUCCESS(Status))

@@ -141,7 +141,7 @@ typedef struct _WSKB_CONTROL_CLIENT_IN {
  * UINT32 event mask (passed to WSK unchanged); the driver fills NpiId. */
 typedef struct _WSKB_CONTROL_SOCKET_IN {
     UINT64 SocketId;
-    UINT32 RequestType;     /* WskSetOption / WskGetOption / WskIoctl */
+    UINT32 RequestType;     /* WskSetOption / WskGetOption / WskIoctl; else STATUS_INVALID_PARAMETER */
     UINT32 ControlCode;
     UINT32 Level;
     UINT32 InputLength;
@@ -232,7 +232,7 @@ typedef struct _WSKB_GET_ADDRESS_IN {
 typedef struct _WSKB_INSPECT_COMPLETE_IN {
     UINT64 SocketId;        /* the listening socket */
     UINT64 InspectToken;    /* from the INSPECT event's Param */
-    UINT32 Action;          /* WskInspectReject = 0, WskInspectAccept = 1 (others passed unchanged) */
+    UINT32 Action;          /* WskInspectReject = 0 or WskInspectAccept = 1; else STATUS_INVALID_PARAMETER */
     UINT32 Reserved;
 } WSKB_INSPECT_COMPLETE_IN; /* 24 */
 

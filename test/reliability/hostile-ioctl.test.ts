@@ -193,6 +193,9 @@ function fieldRows(): Row[] {
     add(`GET_ADDRESS with Which = ${hex(which)}`, P.WSKB_IOCTL_GET_ADDRESS, 32, S.INVALID_PARAMETER, (c) => P.encodeGetAddressIn(c.datagram, which));
   }
   add('INSPECT_COMPLETE with Reserved = 1', P.WSKB_IOCTL_INSPECT_COMPLETE, 0, S.INVALID_PARAMETER, (c) => u32(P.encodeInspectCompleteIn(c.listen, 1n, 1), 20, 1));
+  for (const action of [2, 3, 0xffffffff]) {
+    add(`INSPECT_COMPLETE with Action = ${hex(action)} (only Reject or Accept)`, P.WSKB_IOCTL_INSPECT_COMPLETE, 0, S.INVALID_PARAMETER, (c) => P.encodeInspectCompleteIn(c.listen, 1n, action));
+  }
   for (const options of [0x2, 0x80000000, 0xffffffff]) {
     add(`SOCKET_CREATE with Options = ${hex(options)}`, P.WSKB_IOCTL_SOCKET_CREATE, 8, S.INVALID_PARAMETER, () => P.encodeSocketCreateIn({ family: 2, socketType: 2, protocol: 17, wskFlags: 4, options }));
   }
@@ -204,6 +207,9 @@ function fieldRows(): Row[] {
     add(`CONTROL_SOCKET with Flags = ${hex(flags)}`, P.WSKB_IOCTL_CONTROL_SOCKET, 16, S.INVALID_PARAMETER, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType: 0, code: 0x4002, level: 0xffff, input: Buffer.alloc(4), outputLength: 0, flags }));
   }
   // Codes whose WSK buffers carry kernel pointers are refused whatever the bytes.
+  for (const requestType of [3, 0xffffffff]) {
+    add(`CONTROL_SOCKET with RequestType = ${hex(requestType)} (past WskControlMax)`, P.WSKB_IOCTL_CONTROL_SOCKET, 16, S.INVALID_PARAMETER, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType, code: 0x4002, level: 0xffff, input: Buffer.alloc(4), outputLength: 0, flags: 0 }));
+  }
   add('CONTROL_SOCKET SO_WSK_SECURITY', P.WSKB_IOCTL_CONTROL_SOCKET, 16, S.NOT_SUPPORTED, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType: 0, code: 0x4001, level: 0xffff, input: Buffer.alloc(8), outputLength: 0, flags: 0 }));
   // Addresses: families other than AF_INET (2) and AF_INET6 (23), and IPv4 with IPv6-only fields.
   for (const family of [0, 1, 10, 99, 0xffff]) {
