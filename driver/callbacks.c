@@ -354,10 +354,7 @@ WskbInspectEvent(_In_opt_ PVOID SocketContext, _In_ PSOCKADDR LocalAddress, _In_
         Header = WskbEventQueueReserveLocked(Session, WskbEventClassControl, WSKB_EVENT_INSPECT, Listener,
                                              sizeof(WSKB_INSPECT_BODY));
         if (Header) {
-            WSKB_INSPECT_BODY *Body = (WSKB_INSPECT_BODY *)(Header + 1);
-            RtlZeroMemory(Body, sizeof(*Body));
-            WskbSockaddrToWire(LocalAddress, &Body->LocalAddress);
-            WskbSockaddrToWire(RemoteAddress, &Body->RemoteAddress);
+            WskbInspectBodyFill((WSKB_INSPECT_BODY *)(Header + 1), LocalAddress, RemoteAddress, NULL);
             WskbEventQueueCommitLocked(Session, Header, WskbEventClassControl);
         }
         KeReleaseSpinLock(&Session->Lock, OldIrql);

@@ -251,6 +251,12 @@ WskbFlowRearm(_Inout_ WSKB_SESSION *Session);
 
 /* Pends an inspection: records it on the listening socket and queues the INSPECT event.
  * Returns WskInspectPend, or WskInspectReject (counted) when budget or memory is lacking. */
+/* The body of INSPECT and ABORT records; a NULL InspectId leaves the id zero. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbInspectBodyFill(_Out_ WSKB_INSPECT_BODY *Body, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,
+                    _In_opt_ CONST WSK_INSPECT_ID *InspectId);
+
 _IRQL_requires_max_(DISPATCH_LEVEL)
 WSK_INSPECT_ACTION
 WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,

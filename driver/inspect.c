@@ -20,15 +20,18 @@ WskbInspectIdEqual(_In_ CONST WSK_INSPECT_ID *A, _In_ CONST WSK_INSPECT_ID *B)
     return A->Key == B->Key && A->SerialNumber == B->SerialNumber;
 }
 
-static VOID
-WskbInspectBodyFill(_Out_ WSKB_INSPECT_BODY *Body, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,
-                    _In_ CONST WSK_INSPECT_ID *InspectId)
+_Use_decl_annotations_
+VOID
+WskbInspectBodyFill(WSKB_INSPECT_BODY *Body, PSOCKADDR LocalAddress, PSOCKADDR RemoteAddress,
+                    CONST WSK_INSPECT_ID *InspectId)
 {
     RtlZeroMemory(Body, sizeof(*Body));
     WskbSockaddrToWire(LocalAddress, &Body->LocalAddress);
     WskbSockaddrToWire(RemoteAddress, &Body->RemoteAddress);
-    Body->InspectKey = (UINT64)InspectId->Key;
-    Body->InspectSerialNumber = InspectId->SerialNumber;
+    if (InspectId) {
+        Body->InspectKey = (UINT64)InspectId->Key;
+        Body->InspectSerialNumber = InspectId->SerialNumber;
+    }
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)

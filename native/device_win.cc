@@ -169,7 +169,7 @@ void RunCompletionThread(std::shared_ptr<Core> core) {
     ULONG count = 0;
     if (!GetQueuedCompletionStatusEx(core->port, entries, 64, &count, INFINITE, FALSE)) {
       // Only a closed or broken port gets here; nothing more can be delivered through it.
-      std::fprintf(stderr, "wsk-bridge: %s\n", Win32Error("GetQueuedCompletionStatusEx", GetLastError()).c_str());
+      std::fprintf(stderr, "wskbridge: %s\n", Win32Error("GetQueuedCompletionStatusEx", GetLastError()).c_str());
       return;
     }
     for (ULONG i = 0; i < count; i++) {
@@ -294,7 +294,7 @@ class WinDevice final : public Device {
           // the only safe thing is to keep waiting; say why the process is stuck.
           auto seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
           std::fprintf(stderr,
-                       "wsk-bridge: closing \\\\.\\WskBridge: still waiting after %llds for %llu request(s) "
+                       "wskbridge: closing \\\\.\\WskBridge: still waiting after %llds for %llu request(s) "
                        "the driver has not completed\n",
                        static_cast<long long>(seconds.count()), static_cast<unsigned long long>(core_->outstanding));
         }
