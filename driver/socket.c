@@ -345,12 +345,14 @@ WskbSocketCloseAll(WSKB_SESSION *Session)
     /* Close what is open before waiting for creations in flight, then close what they
      * activated meanwhile. Waiting first could wait forever: an IRP-style accept whose cancel
      * raced WSK pending it completes only when its listener closes. CleaningUp refuses new
-     * reservations, so SocketsCreating only falls, and this loop runs at most twice. */
+     * reservations, so SocketsCreating only falls, and this loop runs at most twice. The count
+     * is read before the sweep: a creation that completes during the sweep was counted, so
+     * the loop goes round once more and closes the socket it activated. */
     for (;;) {
-        WskbSocketCloseOpenSockets(Session);
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
         Creating = Session->SocketsCreating;
         KeReleaseSpinLock(&Session->Lock, OldIrql);
+        WskbSocketCloseOpenSockets(Session);
         if (Creating == 0)
             break;
         KeWaitForSingleObject(&Session->CreatingDone, Executive, KernelMode, FALSE, NULL);
