@@ -772,20 +772,23 @@ KsimWskReceiveEx(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_BUF Buffer, _In_ ULONG Fl
     return KsimWskQueueData(WskSocket, Buffer, Flags, Irp, KsimWskRequestReceive, "WskReceiveEx");
 }
 
-static NTSTATUS WSKAPI
-KsimWskReleaseData(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_DATA_INDICATION DataIndication)
+/* WskRelease of either kind: the chain must be one this socket's client retained by
+ * returning STATUS_PENDING from its receive callback. Data and datagram indications share a
+ * union in KSIM_WSK_BLOCK, so the block is found by the union's address. */
+static NTSTATUS
+KsimWskReleaseRetained(_In_ PWSK_SOCKET WskSocket, _In_opt_ CONST VOID *Indication)
 {
     KSIM_WSK_SOCKET *Socket = KsimWskSocketFromClient(WskSocket, "WskRelease");
     KSIM_WSK_BLOCK *Found = NULL;
     PLIST_ENTRY Entry;
     KIRQL OldIrql;
 
-    if (!Socket || !DataIndication)
+    if (!Socket || !Indication)
         return STATUS_INVALID_PARAMETER;
     KsimWskLock(&OldIrql);
     for (Entry = Socket->Retained.Flink; Entry != &Socket->Retained; Entry = Entry->Flink) {
         KSIM_WSK_BLOCK *Block = CONTAINING_RECORD(Entry, KSIM_WSK_BLOCK, Link);
-        if (&Block->Indication.Data == DataIndication) {
+        if ((CONST VOID *)&Block->Indication == Indication) {
             RemoveEntryList(&Block->Link);
             Found = Block;
             break;
@@ -796,6 +799,12 @@ KsimWskReleaseData(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_DATA_INDICATION DataInd
         return STATUS_INVALID_PARAMETER;
     KsimWskBlockFreeChain(Found);
     return STATUS_SUCCESS;
+}
+
+static NTSTATUS WSKAPI
+KsimWskReleaseData(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_DATA_INDICATION DataIndication)
+{
+    return KsimWskReleaseRetained(WskSocket, DataIndication);
 }
 
 /* ---- datagram sockets ---- */
@@ -897,27 +906,7 @@ KsimWskReceiveFrom(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_BUF Buffer, _Reserved_ 
 static NTSTATUS WSKAPI
 KsimWskReleaseDatagrams(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_DATAGRAM_INDICATION DatagramIndication)
 {
-    KSIM_WSK_SOCKET *Socket = KsimWskSocketFromClient(WskSocket, "WskRelease");
-    KSIM_WSK_BLOCK *Found = NULL;
-    PLIST_ENTRY Entry;
-    KIRQL OldIrql;
-
-    if (!Socket || !DatagramIndication)
-        return STATUS_INVALID_PARAMETER;
-    KsimWskLock(&OldIrql);
-    for (Entry = Socket->Retained.Flink; Entry != &Socket->Retained; Entry = Entry->Flink) {
-        KSIM_WSK_BLOCK *Block = CONTAINING_RECORD(Entry, KSIM_WSK_BLOCK, Link);
-        if (&Block->Indication.Datagram == DatagramIndication) {
-            RemoveEntryList(&Block->Link);
-            Found = Block;
-            break;
-        }
-    }
-    KsimWskUnlock(OldIrql);
-    if (!Found)
-        return STATUS_INVALID_PARAMETER;
-    KsimWskBlockFreeChain(Found);
-    return STATUS_SUCCESS;
+    return KsimWskReleaseRetained(WskSocket, DatagramIndication);
 }
 
 static NTSTATUS WSKAPI
