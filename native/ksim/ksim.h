@@ -62,6 +62,11 @@ void KsimFailAllocationAfter(uint64_t Nth);
 void KsimVerifierSetAbortOnFailure(int Abort);
 /* Copies the most recent failure message (empty if none); returns the failure count. */
 uint64_t KsimVerifierLastFailure(char *Buffer, uint32_t BufferLength);
+/* Strict WSK: WskControlSocket / WskControlClient ignore an IRP passed where Learn's rule for
+ * the code says NULL (never complete it), as the worst conforming netio may; the call is a
+ * verifier failure either way. 1 on, 0 off; until called, the environment variable
+ * KSIM_WSK_STRICT=1 (read at each call) decides. */
+void KsimSetStrictWsk(int Strict);
 
 /* The NTSTATUS names ksim's ntddk.h defines, with their values, for the user-mode name
  * table's consistency test. */

@@ -218,6 +218,19 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
     SIZE_T Returned = 0;
     KIRQL OldIrql;
 
+    /* Learn's per-code IRP and OutputSizeReturned rules (wsk_util.c), before the IRP is taken:
+     * an ignored IRP is one netio never looks at. A missing required IRP gets the status of
+     * every IRP-less call that needs one. */
+    switch (KsimWskControlRules("WskControlSocket", (ULONG)RequestType, Level, ControlCode, InputSize, InputBuffer,
+                                OutputSize, OutputSizeReturned, Irp)) {
+    case KsimWskControlIgnoreIrp:
+        Irp = NULL;
+        break;
+    case KsimWskControlNeedIrp:
+        return STATUS_INVALID_PARAMETER;
+    default:
+        break;
+    }
     if (Irp && !KsimWskIrpTake(Irp))
         return STATUS_INVALID_PARAMETER;
     Socket = KsimWskSocketFromClient(WskSocket, "WskControlSocket");
@@ -236,9 +249,7 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
     }
 
     if (Level == SOL_SOCKET && ControlCode == SO_CONDITIONAL_ACCEPT && RequestType != WskIoctl) {
-        /* An IRP is required, for set and get (wsk-facts 3.4). */
-        if (!Irp)
-            return STATUS_INVALID_PARAMETER;
+        /* The IRP, required for set and get (wsk-facts 3.4), is there: KsimWskControlRules. */
         if (Socket->Kind != WSK_FLAG_LISTEN_SOCKET)
             return KsimWskControlDone(Irp, Request, STATUS_INVALID_DEVICE_REQUEST, 0, NULL);
         if (RequestType == WskSetOption) {
@@ -263,8 +274,6 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
         case SIO_WSK_QUERY_IDEAL_SEND_BACKLOG:
         case SIO_WSK_QUERY_RECEIVE_BACKLOG: {
             BOOLEAN Ideal = ControlCode == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG;
-            if (!Irp)
-                return STATUS_INVALID_PARAMETER;
             if (Socket->Kind != WSK_FLAG_CONNECTION_SOCKET && (Ideal || Socket->Kind != WSK_FLAG_DATAGRAM_SOCKET))
                 return KsimWskControlDone(Irp, Request, STATUS_INVALID_DEVICE_REQUEST, 0, NULL);
             if (!OutputBuffer || OutputSize < sizeof(SIZE_T))
