@@ -64,8 +64,10 @@ void KsimVerifierSetAbortOnFailure(int Abort);
 uint64_t KsimVerifierLastFailure(char *Buffer, uint32_t BufferLength);
 /* Strict WSK: WskControlSocket / WskControlClient ignore an IRP passed where Learn's rule for
  * the code says NULL (never complete it), as the worst conforming netio may; the call is a
- * verifier failure either way. 1 on, 0 off; until called, the environment variable
- * KSIM_WSK_STRICT=1 (read at each call) decides. */
+ * verifier failure either way. Strict mode also ignores the IRP of a code Learn gives no rule
+ * for (e.g. SO_TYPE), which a conforming netio may do (no failure: the caller cannot know).
+ * 1 on, 0 off; until called, the environment variable KSIM_WSK_STRICT=1 (read at each call)
+ * decides. */
 void KsimSetStrictWsk(int Strict);
 
 /* The NTSTATUS names ksim's ntddk.h defines, with their values, for the user-mode name

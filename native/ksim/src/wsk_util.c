@@ -256,7 +256,8 @@ KsimWskBlockFreeChain(_In_opt_ KSIM_WSK_BLOCK *Block)
  * An IRP where the rule says NULL is ignored by netio ("ignored (and must be NULL)", wsk.h):
  * it never completes, so a client that waits for it hangs. ksim records each such call as a
  * verifier failure; in strict mode (KSIM_WSK_STRICT=1 or KsimSetStrictWsk(1)) it also does
- * what the worst conforming netio may do and leaves the IRP alone, so that the hang shows. */
+ * what the worst conforming netio may do and leaves the IRP alone, so that the hang shows. The
+ * same worst case applies in strict mode to codes Learn documents no IRP rule for. */
 
 typedef enum _KSIM_WSK_IRP_RULE {
     KsimWskIrpRequired = 1,
@@ -345,8 +346,11 @@ KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In
         KsimVerifierFail("%s(code 0x%x, level 0x%x): OutputSizeReturned passed where the rule says NULL (%s)",
                          Routine, (unsigned)Code, (unsigned)Level,
                          Irp ? "an IRP reports the size" : OutputSize == 0 ? "no output" : "the output size is known");
+    /* A code Learn gives no IRP rule for (SO_TYPE, TCP_NODELAY, ... "see the Windows Sockets 2
+     * section"): a conforming netio may treat its IRP as "ignored (and must be NULL)". Not the
+     * client's fault, so no failure; strict mode takes that worst case too. */
     if (!Rule)
-        return KsimWskControlProceed;
+        return Irp && KsimWskStrict() ? KsimWskControlIgnoreIrp : KsimWskControlProceed;
 
     switch (Rule->Irp) {
     case KsimWskIrpRequired:

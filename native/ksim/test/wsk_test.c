@@ -845,6 +845,15 @@ TestControlRules(void)
         OpFree(&Op);
         ClientClose(&Fresh);
     }
+    /* A code with no rule on Learn (SO_TYPE): its IRP is ignored too, the value comes back
+     * inline, and it is not the client's fault (no failure). */
+    Value = 0;
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskGetOption, SO_TYPE, SOL_SOCKET, 0, NULL, sizeof(Value), &Value,
+                                         NULL, OpStart(&Op)),
+                 STATUS_SUCCESS);
+    CHECK_STATUS(OpWait(&Op, 300), STATUS_TIMEOUT);
+    CHECK(Op.Completions == 0 && Value == SOCK_DGRAM && VerifierCount() == Before + 8);
+    OpFree(&Op);
     KsimSetStrictWsk(0);
 
     SocketClose(Datagram);
