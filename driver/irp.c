@@ -217,9 +217,22 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
         WskbOperationIrpReturned(Operation);
         goto cleanupCall;
     }
-    /* From here WSK owns the IRP; it always completes it, even when it fails at once. */
+    /* From here WSK owns the IRP: it completes it, even when it fails at once, unless it
+     * ignores it (below). */
     Operation->Called = TRUE;
     Operation->CallStatus = Call(Operation, Irp);
+    /* A Wsk* routine that returns anything but STATUS_PENDING has completed its IRP by then, or
+     * has ignored it: wsk.h on WskControlSocket, "a required parameter or ignored (and must be
+     * NULL), or optional based on the ControlCode". An ignored IRP is never completed, so its
+     * completion routine would never drop its references and the request, and EvtFileCleanup
+     * behind it, would wait forever. The IRP is treated as never taken: the status is the
+     * call's, no output, and the references go here. (A completion, when there is one, runs
+     * inside IoCompleteRequest before the non-pending return, so it has set IrpBack by now.) */
+    if (Operation->CallStatus != STATUS_PENDING && InterlockedCompareExchange(&Operation->IrpBack, 1, 0) == 0) {
+        Operation->IrpStatus = Operation->CallStatus;
+        Operation->IrpInformation = 0;
+        WskbOperationIrpReturned(Operation);
+    }
 
 cleanupCall:
     if (Operation->Socket)
@@ -235,6 +248,10 @@ WskbOperationIoCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
     WSKB_OPERATION *Operation = Context;
 
     UNREFERENCED_PARAMETER(DeviceObject);
+    /* Already taken back by WskbOperationRun (a non-pending return without completion): not
+     * WSK's to complete any more. */
+    if (InterlockedCompareExchange(&Operation->IrpBack, 1, 0) != 0)
+        return STATUS_MORE_PROCESSING_REQUIRED;
     Operation->IrpStatus = Irp->IoStatus.Status;
     Operation->IrpInformation = Irp->IoStatus.Information;
     WskbOperationIrpReturned(Operation);

@@ -8,8 +8,8 @@
  *
  * Lifetime: an operation is reference counted. The submit path holds one reference until the
  * Wsk* call has returned (so CallStatus is known), the IRP holds one until its completion
- * routine ran, and the cancel routine holds one from WdfRequestMarkCancelableEx until it ran
- * or WdfRequestUnmarkCancelable said it never will. Whoever drops the last reference runs
+ * routine ran (or WskbOperationRun took an ignored IRP back), and the cancel routine holds one
+ * from WdfRequestMarkCancelableEx until it ran or WdfRequestUnmarkCancelable said it never will. Whoever drops the last reference runs
  * Finish, completes the request and frees everything, at IRQL <= DISPATCH_LEVEL.
  */
 #pragma once
@@ -52,6 +52,8 @@ struct _WSKB_OPERATION {
     WSK_BUF Buffer;             /* data operations */
     ULONG Flags;                /* passed to WSK unchanged */
     BOOLEAN CancelSwept;        /* WskbOperationCancelAll has cancelled it */
+    volatile LONG IrpBack;      /* 1 once the IRP is back: completed, or taken back after a
+                                 * non-pending return that left it uncompleted (irp.c) */
     PVOID InputPool;            /* pool buffers freed with the operation, or NULL */
     PVOID OutputPool;
     union {
@@ -83,6 +85,7 @@ struct _WSKB_OPERATION {
             SIZE_T InputLength;
             SIZE_T OutputLength;        /* of OutputPool */
             SIZE_T OutputSizeReturned;
+            BOOLEAN PassOutputSizeReturned; /* the allowlist's rule: &OutputSizeReturned, else NULL */
             WSK_EVENT_CALLBACK_CONTROL EventControl;
         } Control;
     } u;

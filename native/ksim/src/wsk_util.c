@@ -341,8 +341,10 @@ KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In
         }
     }
 
-    /* The general rule, for every code: never with an IRP, never without output. */
-    if (OutputSizeReturned && (Irp || OutputSize == 0 || (Rule && !Rule->OutputSizeReturned)))
+    /* Never with an IRP; for a listed code, only where its page has it (WSK_TRANSPORT_LIST_QUERY
+     * and SIO_ADDRESS_LIST_QUERY, also for the size probe with OutputSize 0); for others, only
+     * with output. */
+    if (OutputSizeReturned && (Irp || (Rule ? !Rule->OutputSizeReturned : OutputSize == 0)))
         KsimVerifierFail("%s(code 0x%x, level 0x%x): OutputSizeReturned passed where the rule says NULL (%s)",
                          Routine, (unsigned)Code, (unsigned)Level,
                          Irp ? "an IRP reports the size" : OutputSize == 0 ? "no output" : "the output size is known");

@@ -767,8 +767,12 @@ TestControlRules(void)
     CHECK_STATUS(SocketBind(Datagram, AF_INET, 0, FALSE), STATUS_SUCCESS);
 
     /* Allowed shapes: no failure. A NULL-IRP transport query with OutputSizeReturned (its size
-     * is not known beforehand), SIO_ADDRESS_LIST_QUERY likewise, a disable with an IRP. */
+     * is not known beforehand; the size probe with no output too), SIO_ADDRESS_LIST_QUERY
+     * likewise, a disable with an IRP. */
     Before = VerifierCount();
+    CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, 0, NULL, &Returned,
+                                                  NULL),
+                 STATUS_BUFFER_TOO_SMALL);
     CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(Transports),
                                                   Transports, &Returned, NULL),
                  STATUS_SUCCESS);
