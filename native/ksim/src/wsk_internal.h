@@ -77,6 +77,7 @@ typedef struct _KSIM_WSK_CLIENT {
     BOOLEAN AnySocket;       /* static events are too late once this is set */
     ULONG StaticEvents;
     KEVENT Idle;             /* set when deregistering and nothing is outstanding */
+    LIST_ENTRY TransportWaiters; /* WSK_TRANSPORT_LIST_CHANGE IRPs, cancelled by WskDeregister */
 } KSIM_WSK_CLIENT;
 
 /* Socket state bits. */
@@ -419,3 +420,7 @@ KSIM_WSK_CONTROL_VERDICT
 KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_ SIZE_T InputSize,
                     _In_reads_bytes_opt_(InputSize) CONST VOID *InputBuffer, _In_ SIZE_T OutputSize,
                     _In_opt_ CONST SIZE_T *OutputSizeReturned, _In_opt_ PIRP Irp);
+
+/* Strict WSK (KsimSetStrictWsk, KSIM_WSK_STRICT=1): the worst a conforming netio may do. */
+BOOLEAN
+KsimWskStrict(VOID);

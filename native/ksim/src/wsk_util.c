@@ -311,7 +311,7 @@ KsimSetStrictWsk(int Strict)
 }
 
 /* Read at each call, so a test can switch it with setenv (Node's process.env does). */
-static BOOLEAN
+BOOLEAN
 KsimWskStrict(VOID)
 {
     int Override = __atomic_load_n(&KsimWskStrictOverride, __ATOMIC_ACQUIRE);

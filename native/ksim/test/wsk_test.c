@@ -866,6 +866,45 @@ TestControlRules(void)
     CheckQuiescent("TestControlRules");
 }
 
+/* WSK_TRANSPORT_LIST_CHANGE: the IRP pends (ksim's transports never change) until IoCancelIrp
+ * or WskDeregister; in strict mode only WskDeregister cancels it (all Learn promises), so a
+ * client that waits for it before deregistering hangs. */
+static void
+TestTransportListChange(void)
+{
+    CLIENT C;
+    OP Op = { 0 };
+    int Strict;
+
+    for (Strict = 0; Strict <= 1; Strict++) {
+        KsimSetStrictWsk(Strict);
+        ClientOpen(&C);
+        /* No IRP: Learn requires one. */
+        CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_CHANGE, 0, NULL, 0, NULL, NULL,
+                                                      NULL),
+                     STATUS_INVALID_PARAMETER);
+        CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_CHANGE, 0, NULL, 0, NULL, NULL,
+                                                      OpStart(&Op)),
+                     STATUS_PENDING);
+        CHECK_STATUS(OpWait(&Op, 200), STATUS_TIMEOUT);
+        IoCancelIrp(Op.Irp);
+        if (!Strict) {
+            CHECK_STATUS(OpWait(&Op, 3000), STATUS_CANCELLED);
+            CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_CHANGE, 0, NULL, 0, NULL,
+                                                          NULL, OpStart(&Op)),
+                         STATUS_PENDING);
+        } else {
+            CHECK_STATUS(OpWait(&Op, 200), STATUS_TIMEOUT); /* no cancel routine: IoCancelIrp did nothing */
+        }
+        ClientClose(&C); /* WskDeregister cancels it */
+        CHECK_STATUS(OpWait(&Op, 3000), STATUS_CANCELLED);
+        CHECK(Op.Completions == 1);
+        OpFree(&Op);
+    }
+    KsimSetStrictWsk(0);
+    CheckQuiescent("TestTransportListChange");
+}
+
 static void
 TestAcceptIrpAndData(int Family)
 {
@@ -2206,6 +2245,7 @@ main(int argc, char **argv)
     RUN(TestTransportList());
     RUN(TestStaticEvents());
     RUN(TestControlRules());
+    RUN(TestTransportListChange());
     RUN(TestAcceptIrpAndData(4));
     RUN(TestAcceptIrpAndData(6));
     RUN(TestConnectAndBulk());
