@@ -405,21 +405,16 @@ KsimWskBlockFreeChain(_In_opt_ KSIM_WSK_BLOCK *Block);
 
 /* ---- control rules (wsk_util.c) ---- */
 
-/* What KsimWskControlRules decided about a WskControlClient / WskControlSocket call. */
-typedef enum _KSIM_WSK_CONTROL_VERDICT {
-    KsimWskControlProceed,   /* the call goes on as made */
-    KsimWskControlIgnoreIrp, /* strict mode: an IRP where the rule says NULL is ignored, never completed */
-    KsimWskControlNeedIrp    /* no IRP where the rule requires one: STATUS_INVALID_PARAMETER */
-} KSIM_WSK_CONTROL_VERDICT;
-
 /* Kind: WskSetOption / WskGetOption / WskIoctl, or KSIM_WSK_CONTROL_CLIENT for WskControlClient.
  * Checks the call against Learn's per-code Irp and OutputSizeReturned rules: an IRP or an
- * OutputSizeReturned where the rule says NULL is a verifier failure. */
+ * OutputSizeReturned where the rule says NULL is a verifier failure. In strict mode an IRP the
+ * worst conforming netio would ignore is taken away (*Irp = NULL: never completed). Returns
+ * FALSE when a required IRP is missing (the call returns STATUS_INVALID_PARAMETER). */
 #define KSIM_WSK_CONTROL_CLIENT 0x100u
-KSIM_WSK_CONTROL_VERDICT
+BOOLEAN
 KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_ SIZE_T InputSize,
                     _In_reads_bytes_opt_(InputSize) CONST VOID *InputBuffer, _In_ SIZE_T OutputSize,
-                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _In_opt_ PIRP Irp);
+                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _Inout_ PIRP *Irp);
 
 /* Strict WSK (KsimSetStrictWsk, KSIM_WSK_STRICT=1): the worst a conforming netio may do. */
 BOOLEAN

@@ -954,16 +954,9 @@ KsimWskControlClient(_In_ PWSK_CLIENT ClientHandle, _In_ ULONG ControlCode, _In_
     KIRQL OldIrql;
 
     /* Learn's per-code IRP and OutputSizeReturned rules (wsk_util.c). */
-    switch (KsimWskControlRules("WskControlClient", KSIM_WSK_CONTROL_CLIENT, 0, ControlCode, InputSize, InputBuffer,
-                                OutputSize, OutputSizeReturned, Irp)) {
-    case KsimWskControlIgnoreIrp:
-        Irp = NULL;
-        break;
-    case KsimWskControlNeedIrp:
+    if (!KsimWskControlRules("WskControlClient", KSIM_WSK_CONTROL_CLIENT, 0, ControlCode, InputSize, InputBuffer,
+                                OutputSize, OutputSizeReturned, &Irp))
         return STATUS_INVALID_PARAMETER;
-    default:
-        break;
-    }
     if (Irp && !KsimWskIrpTake(Irp))
         return STATUS_INVALID_PARAMETER;
     if (!Client)

@@ -221,16 +221,9 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
     /* Learn's per-code IRP and OutputSizeReturned rules (wsk_util.c), before the IRP is taken:
      * an ignored IRP is one netio never looks at. A missing required IRP gets the status of
      * every IRP-less call that needs one. */
-    switch (KsimWskControlRules("WskControlSocket", (ULONG)RequestType, Level, ControlCode, InputSize, InputBuffer,
-                                OutputSize, OutputSizeReturned, Irp)) {
-    case KsimWskControlIgnoreIrp:
-        Irp = NULL;
-        break;
-    case KsimWskControlNeedIrp:
+    if (!KsimWskControlRules("WskControlSocket", (ULONG)RequestType, Level, ControlCode, InputSize, InputBuffer,
+                                OutputSize, OutputSizeReturned, &Irp))
         return STATUS_INVALID_PARAMETER;
-    default:
-        break;
-    }
     if (Irp && !KsimWskIrpTake(Irp))
         return STATUS_INVALID_PARAMETER;
     Socket = KsimWskSocketFromClient(WskSocket, "WskControlSocket");

@@ -322,11 +322,12 @@ KsimWskStrict(VOID)
     return Text && Text[0] == '1';
 }
 
-KSIM_WSK_CONTROL_VERDICT
+BOOLEAN
 KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_ SIZE_T InputSize,
                     _In_reads_bytes_opt_(InputSize) CONST VOID *InputBuffer, _In_ SIZE_T OutputSize,
-                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _In_opt_ PIRP Irp)
+                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _Inout_ PIRP *IrpInOut)
 {
+    PIRP Irp = *IrpInOut;
     CONST KSIM_WSK_CONTROL_RULE *Rule = NULL;
     BOOLEAN IrpMustBeNull = FALSE;
     ULONG Index;
@@ -351,12 +352,15 @@ KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In
     /* A code Learn gives no IRP rule for (SO_TYPE, TCP_NODELAY, ... "see the Windows Sockets 2
      * section"): a conforming netio may treat its IRP as "ignored (and must be NULL)". Not the
      * client's fault, so no failure; strict mode takes that worst case too. */
-    if (!Rule)
-        return Irp && KsimWskStrict() ? KsimWskControlIgnoreIrp : KsimWskControlProceed;
+    if (!Rule) {
+        if (Irp && KsimWskStrict())
+            *IrpInOut = NULL;
+        return TRUE;
+    }
 
     switch (Rule->Irp) {
     case KsimWskIrpRequired:
-        return Irp ? KsimWskControlProceed : KsimWskControlNeedIrp;
+        return Irp != NULL;
     case KsimWskIrpNull:
         IrpMustBeNull = TRUE;
         break;
@@ -367,9 +371,11 @@ KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In
     }
     }
     if (!Irp || !IrpMustBeNull)
-        return KsimWskControlProceed;
+        return TRUE;
     KsimVerifierFail("%s(code 0x%x, level 0x%x): an IRP where Learn says it must be NULL (netio ignores it: it is never "
                      "completed)",
                      Routine, (unsigned)Code, (unsigned)Level);
-    return KsimWskStrict() ? KsimWskControlIgnoreIrp : KsimWskControlProceed;
+    if (KsimWskStrict())
+        *IrpInOut = NULL;
+    return TRUE;
 }
