@@ -83,9 +83,10 @@ describe('raw control: allowlist and IRP rules (issue 8: findings 1, 3, 4, 8)', 
   // forwards the code hangs at close.
   it('finding 4: WSK_TRANSPORT_LIST_CHANGE (cancelled only by WskDeregister, after cleanup waits for it) is refused: STATUS_NOT_SUPPORTED, and the close does not hang', async () => {
     await strict(async () => {
-      session = await open({ backend: 'sim' });
+      const opened = await open({ backend: 'sim' });
+      session = opened;
       for (const flags of [P.WSKB_CONTROL_FLAG_USE_IRP, 0]) {
-        const request = session.rawIoctl(P.WSKB_IOCTL_CONTROL_CLIENT, P.encodeControlClientIn(WSK_TRANSPORT_LIST_CHANGE, null, 0, flags), 16);
+        const request = opened.rawIoctl(P.WSKB_IOCTL_CONTROL_CLIENT, P.encodeControlClientIn(WSK_TRANSPORT_LIST_CHANGE, null, 0, flags), 16);
         const result = await withTimeout(request, GIVE_UP_MS, `WSK_TRANSPORT_LIST_CHANGE, flags ${flags}`);
         assert.equal(result.statusName, 'STATUS_NOT_SUPPORTED', `flags ${flags}`);
       }
