@@ -151,10 +151,6 @@ WskbControlCheck(CONST WSKB_CONTROL_ENTRY *Entry, ULONG InputLength, ULONG Outpu
         IrpAllowed = TRUE;
         IrpNeeded = TRUE;
         break;
-    case WskbIrpOptional:
-        IrpAllowed = TRUE;
-        IrpNeeded = FALSE;
-        break;
     case WskbIrpNullToEnable:
         IrpAllowed = (Mask & WSK_EVENT_DISABLE) != 0;
         IrpNeeded = FALSE;

@@ -25,11 +25,11 @@
 
 /* The Irp parameter, per code, as Microsoft Learn's page of each code states it (the wsk.h
  * comment of PFN_WSK_CONTROL_SOCKET: "a required parameter or ignored (and must be NULL), or
- * optional based on the ControlCode"). */
+ * optional based on the ControlCode"). No code of the table is optional throughout; the one
+ * optional case, disabling with SO_WSK_EVENT_CALLBACK, is WskbIrpNullToEnable. */
 typedef enum _WSKB_IRP_RULE {
     WskbIrpRequired = 1,
     WskbIrpMustBeNull,
-    WskbIrpOptional,
     /* SO_WSK_EVENT_CALLBACK: no IRP to enable, an optional one to disable (Learn,
      * SO_WSK_EVENT_CALLBACK: "does not specify a pointer to an IRP when calling the
      * WskControlSocket function to enable ... can optionally specify a pointer to an IRP when
