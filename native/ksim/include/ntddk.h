@@ -296,15 +296,29 @@ DbgPrint(_In_z_ _Printf_format_string_ PCSTR Format, ...) __attribute__((format(
 #define KdPrint(_x_) DbgPrint _x_
 #define KdPrintEx(_x_) DbgPrintEx _x_
 
-/* ASSERT and NT_ASSERT are checked in ksim (as in a checked build): a false assertion is a
- * verifier failure naming the expression, file and line. */
+/* DBG selects the build as in the WDK: DBG=1 (a Debug configuration) keeps ASSERT and
+ * NT_ASSERT; DBG=0 (Release) compiles them out without evaluating the expression, so that a
+ * variable only read in an assertion is unused there, as MSVC /W4 reports it. The WDK leaves
+ * DBG to the build; ksim defaults to 1 (its tests run the checked build) and the warnings
+ * check (driver/test: make warnings) builds the driver both ways. In both, a false assertion
+ * is a verifier failure naming the expression, file and line. NT_VERIFY always evaluates its
+ * expression and checks it only when DBG is 1, as the WDK's. */
+#ifndef DBG
+#define DBG 1
+#endif
 VOID
 KsimAssertFailed(_In_z_ PCSTR Expression, _In_z_ PCSTR File, _In_ ULONG Line);
+#if DBG
 #define ASSERT(exp) ((!(exp)) ? (KsimAssertFailed(#exp, __FILE__, __LINE__), FALSE) : TRUE)
 #define ASSERTMSG(msg, exp) ((!(exp)) ? (KsimAssertFailed(msg, __FILE__, __LINE__), FALSE) : TRUE)
+#define NT_VERIFY(exp) ASSERT(exp)
+#else
+#define ASSERT(exp) ((void)0)
+#define ASSERTMSG(msg, exp) ((void)0)
+#define NT_VERIFY(exp) ((exp) ? TRUE : FALSE)
+#endif
 #define NT_ASSERT(exp) ASSERT(exp)
 #define NT_ASSERTMSG(msg, exp) ASSERTMSG(msg, exp)
-#define NT_VERIFY(exp) ASSERT(exp)
 
 /* ---- IRQL ---- */
 
