@@ -162,10 +162,17 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
 
     Irp = IoAllocateIrp(1, FALSE);
     if (!Irp) {
-        /* The inspection stays pending, so user mode may try again. */
+        /* The inspection stays pending, so user mode may try again, unless the socket started
+         * closing meanwhile: its close drops the pending inspections (WskbInspectDropAll, after
+         * the state left Open under this lock), so one put back now would never be freed. */
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
+        if (Socket->State == WskbSocketOpen) {
+            InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
+            Pending = NULL;
+        }
         KeReleaseSpinLock(&Session->Lock, OldIrql);
+        if (Pending)
+            ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
         WdfRequestComplete(Request, STATUS_INSUFFICIENT_RESOURCES);
         return;
     }

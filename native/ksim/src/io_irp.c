@@ -274,6 +274,7 @@ IoCancelIrp(PIRP Irp)
     PDEVICE_OBJECT DeviceObject = NULL;
 
     KsimCheckIrql("IoCancelIrp", DISPATCH_LEVEL);
+    KsimTestHook(KsimHookCancelIrp, Irp);
     if (!IrpIsValid(Irp, "IoCancelIrp"))
         return FALSE;
     IoAcquireCancelSpinLock(&Irql);

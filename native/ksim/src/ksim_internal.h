@@ -55,6 +55,9 @@ void KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets);
  * allocation must fail (KsimFailAllocationAfter). What names the routine, for the log. */
 BOOLEAN KsimFaultInjectShouldFail(_In_z_ const char *What);
 
+/* Runs the test's hook (KsimSetTestHook), if any, at Point. */
+void KsimTestHook(KSIM_HOOK_POINT Point, const void *Object);
+
 /* ---- IRPs, as seen by a provider ---- */
 
 /* What a provider does when a Wsk* routine receives an IRP: move to the stack location the

@@ -210,12 +210,32 @@ BOOLEAN KsimFaultInjectShouldFail(const char *What)
                                         __ATOMIC_SEQ_CST)) {
             if (Remaining == 1) {
                 KsimDebugPrint("ksim: fault injection: %s fails\n", What);
+                KsimTestHook(KsimHookAllocationFails, What);
                 return TRUE;
             }
             return FALSE;
         }
     }
     return FALSE;
+}
+
+/* ---- test hooks ---- */
+
+static KSIM_TEST_HOOK *volatile TestHook;
+static void *volatile TestHookContext;
+
+void KsimSetTestHook(KSIM_TEST_HOOK *Hook, void *Context)
+{
+    VerifierInitializeOnce();
+    __atomic_store_n(&TestHookContext, Context, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&TestHook, Hook, __ATOMIC_SEQ_CST);
+}
+
+void KsimTestHook(KSIM_HOOK_POINT Point, const void *Object)
+{
+    KSIM_TEST_HOOK *Hook = __atomic_load_n(&TestHook, __ATOMIC_SEQ_CST);
+    if (Hook)
+        Hook(__atomic_load_n(&TestHookContext, __ATOMIC_SEQ_CST), Point, Object);
 }
 
 uint64_t KsimFaultInjectionPoints(void)
