@@ -122,8 +122,11 @@ WskbSocketDereference(_Inout_ WSKB_SOCKET *Socket);
 /* For WskAcceptEvent (DISPATCH_LEVEL): enters an accepted WSK socket in the table as an open
  * connection socket (WskbEventsSocketInitialize is called by this routine). On failure the
  * caller refuses the connection (STATUS_REQUEST_NOT_ACCEPTED) and WSK closes the socket. The
- * returned socket carries a reference for the caller; the table keeps its own. Takes
- * Session->Lock. */
+ * returned socket carries a reference for the caller; the table keeps its own. It also holds
+ * the socket's call rundown for the upcall, taken before the socket became visible: until
+ * WSK has taken back the context and dispatch the callback returns, WskCloseSocket must not
+ * run on it, and every close (CLOSE, the cleanup sweep) waits for that rundown. The caller
+ * ends it with WskbSocketCallEnd as its last act before returning. Takes Session->Lock. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 _Must_inspect_result_
 NTSTATUS

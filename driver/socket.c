@@ -231,6 +231,9 @@ WskbSocketInsertAccepted(WSKB_SESSION *Session, PWSK_SOCKET WskSocket, USHORT Fa
     if (!NT_SUCCESS(Status))
         return Status;
     WskbSocketReference(New); /* the caller's */
+    /* The upcall counts as a call in progress on the new socket (see driver.h): a fresh
+     * rundown cannot be refused, and nobody can close the socket before it is Open. */
+    (VOID)WskbSocketCallBegin(New);
     WskbSocketActivate(New, WskSocket);
     *Socket = New;
     return STATUS_SUCCESS;

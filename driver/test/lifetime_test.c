@@ -618,6 +618,7 @@ main(void)
     REQUIRE(KsimDriverLoad() == ST_SUCCESS);
     TestOperationFreeRace();
     TestInspectLeak();
+    TestAcceptCloseRace();
     CHECK(VerifierFailures() == 0);
     KsimDriverUnload();
     printf("lifetime_test: %d checks, %d failures\n", Checks, Failures);

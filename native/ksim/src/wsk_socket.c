@@ -385,6 +385,15 @@ KsimWskCloseSocket(_In_ PWSK_SOCKET WskSocket, _Inout_ PIRP Irp)
     Socket = KsimWskSocketFromClient(WskSocket, "WskCloseSocket");
     if (!Socket)
         return KsimWskIrpCompleteInline(Irp, STATUS_INVALID_HANDLE, 0);
+    /* Stricter than documented (docs/ksim-fidelity.md): the socket was offered by a
+     * WskAcceptEvent still running on another thread, so WSK has not yet taken the context
+     * and dispatch the callback returns; a real provider may touch the socket after the
+     * callback. ksim's own close stays safe (it only marks the socket; the network thread,
+     * which runs the upcall, does the rest). */
+    if (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST))
+        KsimVerifierFail("WskCloseSocket(%p): the WskAcceptEvent that offered this socket has not returned yet; an "
+                         "accepted socket may be closed only once the callback has returned",
+                         (void *)WskSocket);
 
     IoMarkIrpPending(Irp);
     KsimWskLock(&OldIrql);
