@@ -8,6 +8,8 @@
  * INSPECT event carrying the token. INSPECT_COMPLETE brings the token back with the action,
  * and the driver calls WskInspectComplete with an IRP. WskAbortEvent, which WSK may raise
  * while the decision is pending, is matched by the id's contents and forgets the inspection.
+ * The id's Key stays in the kernel (it may be an object address): user mode sees the token and
+ * the SerialNumber only.
  */
 #include "driver.h"
 
@@ -28,10 +30,10 @@ WskbInspectBodyFill(WSKB_INSPECT_BODY *Body, PSOCKADDR LocalAddress, PSOCKADDR R
     RtlZeroMemory(Body, sizeof(*Body));
     WskbSockaddrToWire(LocalAddress, &Body->LocalAddress);
     WskbSockaddrToWire(RemoteAddress, &Body->RemoteAddress);
-    if (InspectId) {
-        Body->InspectKey = (UINT64)InspectId->Key;
+    /* Never the Key: a ULONG_PTR that netio may fill with an object address (issue 8,
+     * finding 5). Reserved0 stays zero; user mode names the inspection by the token. */
+    if (InspectId)
         Body->InspectSerialNumber = InspectId->SerialNumber;
-    }
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)
@@ -98,8 +100,8 @@ WskbInspectAbort(_Inout_ WSKB_SOCKET *Socket, _In_ CONST WSK_INSPECT_ID *Inspect
         }
     }
     /* Param is the token while the inspection was still pending here, else 0 (user mode
-     * already completed it, or it was accepted by WSK's own rules); the body always carries
-     * the id, so user mode can match either way. */
+     * already completed it, or it was accepted by WSK's own rules); the body carries the
+     * SerialNumber (never the Key), so user mode can match either way on this listener. */
     Header = WskbEventQueueReserveLocked(Session, WskbEventClassControl, WSKB_EVENT_ABORT, Socket,
                                          sizeof(WSKB_INSPECT_BODY));
     if (Header) {

@@ -792,6 +792,8 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
         CHECK(Header->Param != 0);
         CHECK(Body->LocalAddress.Port == State->Port);
         CHECK(Body->RemoteAddress.Family == 2 && Body->RemoteAddress.Port != 0);
+        /* ksim's WSK_INSPECT_ID.Key is a kernel address: it must not be here. */
+        CHECK(Body->Reserved0 == 0 && Body->Reserved == 0);
         if (State->Inspects < 4) {
             State->Tokens[State->Inspects] = Header->Param;
             State->Serials[State->Inspects] = Body->InspectSerialNumber;
@@ -807,6 +809,7 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
         State->Accepts++;
         break;
     case WSKB_EVENT_ABORT:
+        CHECK(((const WSKB_INSPECT_BODY *)(Header + 1))->Reserved0 == 0);
         State->Aborts++;
         break;
     case WSKB_EVENT_ACCEPTS_REFUSED:

@@ -748,7 +748,9 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             In->Host = Host;
             In->Remote = Remote;
             (VOID) HostNetGetLocalAddress(Host, &In->Local);
-            In->Id.Key = (ULONG_PTR)Listener;
+            /* The request's own address, as a provider may use: a kernel address that must
+             * never reach user mode (the driver's tests look for it in every record). */
+            In->Id.Key = (ULONG_PTR)In;
             In->Id.SerialNumber = ++Listener->NextSerial;
             In->State = KSIM_WSK_IN_NEW;
             InsertTailList(&Listener->Incoming, &In->Link);
