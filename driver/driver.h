@@ -62,6 +62,7 @@ struct _WSKB_SOCKET {
 
 struct _WSKB_SESSION {
     WDFFILEOBJECT FileObject;
+    PDEVICE_OBJECT DeviceObject;    /* the control device: IoSetCompletionRoutineEx's reference */
     WDFQUEUE EventReadQueue;        /* the device's manual queue, filtered by file object */
     KSPIN_LOCK Lock;                /* socket table and event queue */
     WSK_REGISTRATION Registration;
@@ -118,6 +119,18 @@ WskbSocketReference(_Inout_ WSKB_SOCKET *Socket);
 _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbSocketDereference(_Inout_ WSKB_SOCKET *Socket);
+
+/* Registers Routine (TRUE, TRUE, TRUE, as every WSK IRP of the driver) on a driver-allocated
+ * IRP about to be handed to WSK, through IoSetCompletionRoutineEx: this is a non-PnP driver,
+ * and the reference the registration holds on the control device keeps the image loaded until
+ * the routine has returned (SDV rule IoSetCompletionRoutineNonPnpDriver; issue 8, finding 6).
+ * It allocates, so it can fail; once it succeeded the IRP must reach WSK, whose completion is
+ * what frees the kernel's context. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbIrpSetCompletion(_In_ WSKB_SESSION *Session, _Inout_ PIRP Irp, _In_ PIO_COMPLETION_ROUTINE Routine,
+                     _In_ PVOID Context);
 
 /* For WskAcceptEvent (DISPATCH_LEVEL): enters an accepted WSK socket in the table as an open
  * connection socket (WskbEventsSocketInitialize is called by this routine). On failure the

@@ -163,21 +163,8 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
     }
 
     Irp = IoAllocateIrp(1, FALSE);
-    if (!Irp) {
-        /* The inspection stays pending, so user mode may try again, unless the socket started
-         * closing meanwhile: its close drops the pending inspections (WskbInspectDropAll, after
-         * the state left Open under this lock), so one put back now would never be freed. */
-        KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        if (Socket->State == WskbSocketOpen) {
-            InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
-            Pending = NULL;
-        }
-        KeReleaseSpinLock(&Session->Lock, OldIrql);
-        if (Pending)
-            ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
-        WdfRequestComplete(Request, STATUS_INSUFFICIENT_RESOURCES);
-        return;
-    }
+    if (!Irp)
+        goto cleanupPending;
 
     if (!WskbSocketCallBegin(Socket)) {
         /* Closing: WSK drops the request with the listening socket. */
@@ -186,16 +173,37 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
         WdfRequestComplete(Request, STATUS_INVALID_HANDLE);
         return;
     }
+    /* Right before WSK takes the IRP: the registration's context is freed by the completion. */
+    if (!NT_SUCCESS(WskbIrpSetCompletion(Session, Irp, WskbInspectCompleteDone, Pending))) {
+        WskbSocketCallEnd(Socket);
+        IoFreeIrp(Irp);
+        goto cleanupPending;
+    }
     Pending->Request = Request;
     Pending->Irp = Irp;
     /* Our own reference: the IRP may complete after the caller has dropped its one. */
     WskbSocketReference(Socket);
-    IoSetCompletionRoutine(Irp, WskbInspectCompleteDone, Pending, TRUE, TRUE, TRUE);
     /* The action goes to WSK as given (Reject, Accept, or anything else), so that experiments
      * see WSK's own answer; its status is the request's. */
     (VOID)WskbSocketDispatch(Socket, WSK_PROVIDER_LISTEN_DISPATCH)
         ->WskInspectComplete(Socket->WskSocket, &Pending->InspectId, (WSK_INSPECT_ACTION)In->Action, Irp);
     WskbSocketCallEnd(Socket);
+    return;
+
+cleanupPending:
+    /* Out of resources: the inspection stays pending, so user mode may try again, unless the
+     * socket started closing meanwhile: its close drops the pending inspections
+     * (WskbInspectDropAll, after the state left Open under this lock), so one put back now
+     * would never be freed (issue 8, finding 11). */
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Socket->State == WskbSocketOpen) {
+        InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
+        Pending = NULL;
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    if (Pending)
+        ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+    WdfRequestComplete(Request, STATUS_INSUFFICIENT_RESOURCES);
 }
 
 _Use_decl_annotations_

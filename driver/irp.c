@@ -62,6 +62,13 @@ cleanupOperation:
 
 _Use_decl_annotations_
 NTSTATUS
+WskbIrpSetCompletion(WSKB_SESSION *Session, PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Context)
+{
+    return IoSetCompletionRoutineEx(Session->DeviceObject, Irp, Routine, Context, TRUE, TRUE, TRUE);
+}
+
+_Use_decl_annotations_
+NTSTATUS
 WskbOperationSetBuffer(WSKB_OPERATION *Operation, PVOID Data, ULONG Length)
 {
     Operation->Buffer.Mdl = NULL;
@@ -200,7 +207,6 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
         goto cleanupCall;
     }
 
-    IoSetCompletionRoutine(Irp, WskbOperationIoCompletion, Operation, TRUE, TRUE, TRUE);
     /* One reference for the IRP, one for the cancel routine; set before the request becomes
      * cancelable because the cancel routine may run at once on another thread. */
     InterlockedIncrement(&Operation->RefCount);
@@ -221,6 +227,14 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
          * IRP: a provider is not obliged to look at Irp->Cancel, so the call is not made and
          * the IRP's references go as if it had come back. */
         Operation->FailStatus = STATUS_CANCELLED;
+        WskbOperationIrpReturned(Operation);
+        goto cleanupCall;
+    }
+    /* Registered last, right before WSK takes the IRP: the kernel's context is freed only by
+     * the completion. Without it the call is not made, as for a cancel. */
+    Status = WskbIrpSetCompletion(Session, Irp, WskbOperationIoCompletion, Operation);
+    if (!NT_SUCCESS(Status)) {
+        Operation->FailStatus = Status;
         WskbOperationIrpReturned(Operation);
         goto cleanupCall;
     }

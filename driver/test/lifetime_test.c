@@ -16,6 +16,8 @@
  *                    WskAcceptEvent for the socket (finding 9: the ACCEPT record was delivered
  *                    inside the upcall and WskCloseSocket could run before it returned; ksim
  *                    reports that as a verifier failure);
+ *   close-context    CLOSE's IoSetCompletionRoutineEx fails (finding 6: the driver now uses the
+ *                    Ex routine, which allocates): the close waits, retries and completes;
  *   deferred-unload  the driver unloaded while a handle is open: as on Windows, the unload waits
  *                    for the handle's close (the driver is marked for unload; new opens fail).
  *
@@ -584,7 +586,51 @@ TestAcceptCloseRace(void)
            Raced);
 }
 
-/* ---- 4. unload with a handle open is deferred until the close ---- */
+/* ---- 4. the close's IoSetCompletionRoutineEx fails (finding 6's new failure point) ---- */
+
+typedef struct {
+    const char *Failed; /* the routine that took the injected failure */
+} WHICH_FAILED;
+
+static void
+RecordFailureHook(void *Context, KSIM_HOOK_POINT Point, const void *Object)
+{
+    if (Point == KsimHookAllocationFails)
+        ((WHICH_FAILED *)Context)->Failed = (const char *)Object;
+}
+
+/* WskCloseSocket cannot be skipped: when the kernel's completion context cannot be allocated,
+ * CLOSE waits and tries again, and the socket still closes with nothing left behind. */
+static void
+TestCloseContextFailure(void)
+{
+    uint64_t Before = VerifierFailures();
+    KSIM_FILE *File = OpenSession();
+    uint64_t Id = SocketCreate(File, WSK_FLAG_CONNECTION_SOCKET);
+    WSKB_SOCKET_ID In = {.SocketId = Id};
+    WHICH_FAILED Which = {NULL};
+    KSIM_COUNTERS Counters;
+    int32_t Status;
+
+    KsimSetTestHook(RecordFailureHook, &Which);
+    KsimFailAllocationAfter(1);
+    Status = Ioctl(File, WSKB_IOCTL_CLOSE, &In, sizeof(In), NULL, 0, NULL);
+    KsimFailAllocationAfter(0);
+    KsimSetTestHook(NULL, NULL);
+    CHECK(Status == ST_SUCCESS);
+    REQUIRE(Which.Failed != NULL);
+    CHECK(strcmp(Which.Failed, "IoSetCompletionRoutineEx") == 0);
+    /* The id is gone: a second CLOSE names nothing. */
+    CHECK(Ioctl(File, WSKB_IOCTL_CLOSE, &In, sizeof(In), NULL, 0, NULL) != ST_SUCCESS);
+    KsimClose(File);
+    KsimGetCounters(&Counters);
+    CHECK(Counters.WskSockets == 0);
+    CHECK(Counters.Irps == 0);
+    CheckVerifierSince(Before, "close-context");
+    printf("close-context: CLOSE retried its IoSetCompletionRoutineEx after an injected failure\n");
+}
+
+/* ---- 5. unload with a handle open is deferred until the close ---- */
 
 static void
 TestDeferredUnload(void)
@@ -619,8 +665,9 @@ main(void)
     TestOperationFreeRace();
     TestInspectLeak();
     TestAcceptCloseRace();
+    TestCloseContextFailure();
+    TestDeferredUnload();
     CHECK(VerifierFailures() == 0);
-    KsimDriverUnload();
     printf("lifetime_test: %d checks, %d failures\n", Checks, Failures);
     return Failures ? 1 : 0;
 }

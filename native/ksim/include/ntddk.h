@@ -1061,11 +1061,17 @@ FORCEINLINE VOID IoMarkIrpPendingLocation(_Inout_ PIRP Irp)
 VOID
 IoMarkIrpPending(_Inout_ PIRP Irp);
 
+/* ksim's check of SDV's rule IoSetCompletionRoutineNonPnpDriver: a verifier failure when a
+ * non-PnP driver is loaded (every KMDF driver ksim runs is one). Not a WDK routine. */
+VOID
+KsimIoSetCompletionRoutineCheck(_In_ PIRP Irp);
+
 FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
                                         _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
                                         _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
 {
     PIO_STACK_LOCATION IrpSp = IoGetNextIrpStackLocation(Irp);
+    KsimIoSetCompletionRoutineCheck(Irp);
     IrpSp->CompletionRoutine = CompletionRoutine;
     IrpSp->Context = Context;
     IrpSp->Control = 0;
@@ -1076,6 +1082,18 @@ FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_R
     if (InvokeOnCancel)
         IrpSp->Control |= SL_INVOKE_ON_CANCEL;
 }
+
+/* As the WDK's: registers CompletionRoutine through a small context the kernel allocates (so it
+ * can fail, STATUS_INSUFFICIENT_RESOURCES) that holds a reference on DeviceObject, which keeps
+ * the driver's image loaded until the routine has returned. The context is freed when the
+ * routine has run: an IRP freed or reused without that is a verifier failure (the kernel would
+ * leak it), and the driver's unload waits for every such reference. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+IoSetCompletionRoutineEx(_In_ PDEVICE_OBJECT DeviceObject, _In_ PIRP Irp, _In_ PIO_COMPLETION_ROUTINE CompletionRoutine,
+                         _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess, _In_ BOOLEAN InvokeOnError,
+                         _In_ BOOLEAN InvokeOnCancel);
 
 FORCEINLINE PDRIVER_CANCEL IoSetCancelRoutine(_Inout_ PIRP Irp, _In_opt_ PDRIVER_CANCEL CancelRoutine)
 {

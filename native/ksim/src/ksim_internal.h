@@ -114,6 +114,10 @@ uint64_t KsimMdlOutstanding(void);
 uint64_t KsimIrpReportLeaks(_In_z_ const char *When);
 uint64_t KsimMdlReportLeaks(_In_z_ const char *When);
 uint64_t KsimSystemThreadsRunning(void);
+/* IoSetCompletionRoutineEx contexts whose routine has not returned yet (each holds the
+ * driver's image), and a wait until there are none (the end of a driver's unload). */
+uint64_t KsimCompletionExOutstanding(void);
+void KsimWaitCompletionExDrained(void);
 uint64_t KsimFaultInjectionPoints(void);
 
 /* KMDF side used by the I/O manager (wdf_*.c). */
