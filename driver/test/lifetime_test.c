@@ -16,6 +16,8 @@
  *                    WskAcceptEvent for the socket (finding 9: the ACCEPT record was delivered
  *                    inside the upcall and WskCloseSocket could run before it returned; ksim
  *                    reports that as a verifier failure);
+ *   callbacks        the handle closes inside WskAcceptEvent and WskInspectEvent while one of
+ *                    their allocations fails, and inside WskReceiveEvent;
  *   close-context    CLOSE's IoSetCompletionRoutineEx fails (finding 6: the driver now uses the
  *                    Ex routine, which allocates): the close waits, retries and completes;
  *   deferred-unload  the driver unloaded while a handle is open: as on Windows, the unload waits
@@ -44,6 +46,7 @@
 #define WSK_FLAG_LISTEN_SOCKET 0x1u
 #define WSK_FLAG_CONNECTION_SOCKET 0x2u
 #define WSK_EVENT_ACCEPT 0x200u
+#define WSK_EVENT_RECEIVE 0x40u
 #define SO_WSK_EVENT_CALLBACK 0x4002u
 #define SO_CONDITIONAL_ACCEPT 0x3002u
 #define W_SO_RCVBUF 0x1002u
@@ -586,7 +589,139 @@ TestAcceptCloseRace(void)
            Raced);
 }
 
-/* ---- 4. the close's IoSetCompletionRoutineEx fails (finding 6's new failure point) ---- */
+/* ---- 4. the handle closes inside each callback (accept, inspect, receive) ---- */
+
+/* Inside WskAcceptEvent and WskInspectEvent an allocation of the driver fails (the Nth
+ * after the connection starts: the socket, its IRPs, the pending inspection, ksim's own
+ * held request) while another thread closes the handle; inside WskReceiveEvent the handle
+ * closes while the RECEIVE record's READ_EVENTS completes in the upcall. Each ends with the
+ * verifier silent and nothing left: no pool block, IRP or WSK socket. */
+typedef struct {
+    pthread_t MainThread;
+    KSIM_FILE *File;
+    ACTOR Actor;
+    int Started;
+    uint64_t Listener;
+    LATCH Completed;
+    LATCH StartedLatch;
+} CALLBACK_RACE;
+
+static void
+CallbackRaceStart(CALLBACK_RACE *Race)
+{
+    Race->Started = 1;
+    LatchSet(&Race->StartedLatch);
+    ActorStart(&Race->Actor, Race->File, ActCloseHandle, 0);
+    /* The close cannot finish while this upcall runs; give it time to get as far as it can. */
+    (void)LatchWait(&Race->Actor.Done, 100);
+}
+
+static void
+CallbackFaultHook(void *Context, KSIM_HOOK_POINT Point, const void *Object)
+{
+    CALLBACK_RACE *Race = Context;
+
+    (void)Object;
+    if (Point == KsimHookAllocationFails && !Race->Started && !pthread_equal(pthread_self(), Race->MainThread))
+        CallbackRaceStart(Race);
+}
+
+static void
+ReceiveReadDone(void *Context, int32_t Status, uint64_t Information, const void *Output, uint32_t OutputLength)
+{
+    CALLBACK_RACE *Race = Context;
+    uint32_t Offset = 0;
+
+    (void)Information;
+    while (Status == ST_SUCCESS && !Race->Started && Offset + sizeof(WSKB_EVENT_HEADER) <= OutputLength) {
+        const WSKB_EVENT_HEADER *Header = (const WSKB_EVENT_HEADER *)((const uint8_t *)Output + Offset);
+        if (Header->Size < sizeof(WSKB_EVENT_HEADER))
+            break;
+        if (Header->Type == WSKB_EVENT_RECEIVE)
+            CallbackRaceStart(Race);
+        Offset += Header->Size;
+    }
+    LatchSet(&Race->Completed);
+}
+
+static void
+CheckNothingLeft(const char *Scenario)
+{
+    KSIM_COUNTERS Counters;
+
+    KsimGetCounters(&Counters);
+    if (Counters.PoolAllocations || Counters.Irps || Counters.Mdls || Counters.WskSockets)
+        fprintf(stderr, "%s: left pool %llu, IRPs %llu, MDLs %llu, WSK sockets %llu\n", Scenario,
+                (unsigned long long)Counters.PoolAllocations, (unsigned long long)Counters.Irps,
+                (unsigned long long)Counters.Mdls, (unsigned long long)Counters.WskSockets);
+    CHECK(Counters.PoolAllocations == 0 && Counters.Irps == 0 && Counters.Mdls == 0 && Counters.WskSockets == 0);
+}
+
+static void
+TestCallbackRaces(void)
+{
+    uint64_t Before = VerifierFailures();
+    int Kind, Nth, Raced[3] = {0, 0, 0};
+    static const char *Names[3] = {"accept", "inspect", "receive"};
+
+    for (Kind = 0; Kind < 3; ++Kind) {
+        for (Nth = 1; Nth <= 4; ++Nth) {
+            CALLBACK_RACE Race;
+            uint16_t Port;
+            int Fd;
+
+            memset(&Race, 0, sizeof(Race));
+            Race.MainThread = pthread_self();
+            Race.File = OpenSession();
+            LatchInit(&Race.Completed);
+            LatchInit(&Race.StartedLatch);
+            Race.Listener = SocketCreate(Race.File, WSK_FLAG_LISTEN_SOCKET);
+            if (Kind == 1)
+                REQUIRE(SetOptionU32(Race.File, Race.Listener, SO_CONDITIONAL_ACCEPT, 1, 1) == ST_SUCCESS);
+            Port = BindLoopback(Race.File, Race.Listener);
+            /* Receive is inherited by event-accepted sockets. */
+            REQUIRE(SetOptionU32(Race.File, Race.Listener, SO_WSK_EVENT_CALLBACK,
+                                 WSK_EVENT_ACCEPT | (Kind == 2 ? WSK_EVENT_RECEIVE : 0), 0) == ST_SUCCESS);
+            if (Kind == 2) {
+                Fd = HostConnect(Port);
+                REQUIRE(WaitEvent(Race.File, WSKB_EVENT_ACCEPT, Race.Listener) != 0);
+                KsimDeviceIoControl(Race.File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT,
+                                    ReceiveReadDone, &Race);
+                REQUIRE(write(Fd, "data", 4) == 4);
+                if (!LatchWait(&Race.Completed, 2000)) {
+                    KsimCancelIo(Race.File);
+                    REQUIRE(LatchWait(&Race.Completed, 10000));
+                }
+            } else {
+                KsimSetTestHook(CallbackFaultHook, &Race);
+                KsimFailAllocationAfter((uint64_t)Nth);
+                Fd = HostConnect(Port);
+                /* The handle is the other thread's once the race started: no IOCTL on it here.
+                 * If the Nth allocation is not reached in the upcall, nothing starts. */
+                (void)LatchWait(&Race.StartedLatch, 1000);
+                KsimFailAllocationAfter(0);
+                KsimSetTestHook(NULL, NULL);
+            }
+            if (Race.Started) {
+                ++Raced[Kind];
+                ActorJoin(&Race.Actor);
+            } else {
+                KsimClose(Race.File);
+            }
+            close(Fd);
+            LatchDestroy(&Race.Completed);
+            LatchDestroy(&Race.StartedLatch);
+            CheckNothingLeft(Names[Kind]);
+        }
+    }
+    CHECK(Raced[0] > 0 && Raced[1] > 0 && Raced[2] > 0);
+    CheckVerifierSince(Before, "callbacks");
+    printf("callbacks: the handle closed inside WskAcceptEvent %d, WskInspectEvent %d, WskReceiveEvent %d times "
+           "(of 4 each)\n",
+           Raced[0], Raced[1], Raced[2]);
+}
+
+/* ---- 5. the close's IoSetCompletionRoutineEx fails (finding 6's new failure point) ---- */
 
 typedef struct {
     const char *Failed; /* the routine that took the injected failure */
@@ -630,7 +765,7 @@ TestCloseContextFailure(void)
     printf("close-context: CLOSE retried its IoSetCompletionRoutineEx after an injected failure\n");
 }
 
-/* ---- 5. unload with a handle open is deferred until the close ---- */
+/* ---- 6. unload with a handle open is deferred until the close ---- */
 
 static void
 TestDeferredUnload(void)
@@ -665,6 +800,7 @@ main(void)
     TestOperationFreeRace();
     TestInspectLeak();
     TestAcceptCloseRace();
+    TestCallbackRaces();
     TestCloseContextFailure();
     TestDeferredUnload();
     CHECK(VerifierFailures() == 0);
