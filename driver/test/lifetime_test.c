@@ -604,14 +604,18 @@ typedef struct {
     uint64_t Listener;
     LATCH Completed;
     LATCH StartedLatch;
+    volatile int Claim;  /* 1: a callback closes the handle; 2: the main thread does */
 } CALLBACK_RACE;
 
 static void
 CallbackRaceStart(CALLBACK_RACE *Race)
 {
+    if (!__sync_bool_compare_and_swap(&Race->Claim, 0, 1))
+        return;
     Race->Started = 1;
-    LatchSet(&Race->StartedLatch);
     ActorStart(&Race->Actor, Race->File, ActCloseHandle, 0);
+    /* Only now: the main thread joins the actor as soon as it sees this. */
+    LatchSet(&Race->StartedLatch);
     /* The close cannot finish while this upcall runs; give it time to get as far as it can. */
     (void)LatchWait(&Race->Actor.Done, 100);
 }
@@ -622,7 +626,7 @@ CallbackFaultHook(void *Context, KSIM_HOOK_POINT Point, const void *Object)
     CALLBACK_RACE *Race = Context;
 
     (void)Object;
-    if (Point == KsimHookAllocationFails && !Race->Started && !pthread_equal(pthread_self(), Race->MainThread))
+    if (Point == KsimHookAllocationFails && !pthread_equal(pthread_self(), Race->MainThread))
         CallbackRaceStart(Race);
 }
 
@@ -633,7 +637,7 @@ ReceiveReadDone(void *Context, int32_t Status, uint64_t Information, const void 
     uint32_t Offset = 0;
 
     (void)Information;
-    while (Status == ST_SUCCESS && !Race->Started && Offset + sizeof(WSKB_EVENT_HEADER) <= OutputLength) {
+    while (Status == ST_SUCCESS && !Race->Claim && Offset + sizeof(WSKB_EVENT_HEADER) <= OutputLength) {
         const WSKB_EVENT_HEADER *Header = (const WSKB_EVENT_HEADER *)((const uint8_t *)Output + Offset);
         if (Header->Size < sizeof(WSKB_EVENT_HEADER))
             break;
@@ -702,11 +706,14 @@ TestCallbackRaces(void)
                 KsimFailAllocationAfter(0);
                 KsimSetTestHook(NULL, NULL);
             }
-            if (Race.Started) {
+            /* Whoever claims the handle closes it: a callback that got there first, or this
+             * thread once it stops waiting. */
+            if (__sync_bool_compare_and_swap(&Race.Claim, 0, 2)) {
+                KsimClose(Race.File);
+            } else {
+                REQUIRE(LatchWait(&Race.StartedLatch, 10000));
                 ++Raced[Kind];
                 ActorJoin(&Race.Actor);
-            } else {
-                KsimClose(Race.File);
             }
             close(Fd);
             LatchDestroy(&Race.Completed);

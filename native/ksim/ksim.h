@@ -75,7 +75,8 @@ typedef enum _KSIM_HOOK_POINT {
     KsimHookCancelIrp = 2,       /* IoCancelIrp was called, before it touches the IRP; Object: the IRP */
 } KSIM_HOOK_POINT;
 typedef void KSIM_TEST_HOOK(void *Context, KSIM_HOOK_POINT Point, const void *Object);
-/* One hook per process; NULL removes it. Set it while no driver code runs. */
+/* One hook per process; NULL removes it. Returns once no call of the previous hook is
+ * running (so do not call it from inside a hook). */
 void KsimSetTestHook(KSIM_TEST_HOOK *Hook, void *Context);
 
 /* The NTSTATUS names ksim's ntddk.h defines, with their values, for the user-mode name
