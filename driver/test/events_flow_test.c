@@ -60,28 +60,10 @@
 #define ST_INVALID_PARAMETER ((int32_t)0xC000000Du)
 #define ST_BUFFER_TOO_SMALL ((int32_t)0xC0000023u)
 
-static int Failures, Checks;
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        ++Checks;                                                                  \
-        if (!(c)) {                                                                \
-            ++Failures;                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);           \
-        }                                                                          \
-    } while (0)
-#define REQUIRE(c)                                                                 \
-    do {                                                                           \
-        int Ok_ = (c); /* once: the condition may have side effects */             \
-        CHECK(Ok_ && #c);                                                          \
-        if (!Ok_) {                                                                \
-            fprintf(stderr, "cannot go on after %s:%d: %s\n", __FILE__, __LINE__, #c); \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
-
 /* ---- synchronous and asynchronous DeviceIoControl over ksim ---- */
 
 #include "ksim_call.h"
+#include "bridge_test.h"
 
 /* ---- event stream: reads batches, checks the sequence, hands records to a visitor ---- */
 
@@ -130,59 +112,6 @@ ReadEvents(KSIM_FILE *File, int Ms, VISITOR *Visit, void *Context)
 }
 
 /* ---- helpers over the protocol ---- */
-
-static uint64_t
-SocketCreate(KSIM_FILE *File, uint16_t Type, uint32_t Protocol, uint32_t Kind)
-{
-    WSKB_SOCKET_CREATE_IN In = {.Family = 2, .SocketType = Type, .Protocol = Protocol, .WskFlags = Kind};
-    WSKB_SOCKET_ID Out = {0};
-    REQUIRE(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL) == ST_SUCCESS);
-    REQUIRE(Out.SocketId != 0);
-    return Out.SocketId;
-}
-
-static uint16_t
-BindLoopback(KSIM_FILE *File, uint64_t Id)
-{
-    WSKB_ADDRESS_IN In;
-    WSKB_GET_ADDRESS_IN Get = {.SocketId = Id, .Which = WSKB_ADDRESS_LOCAL};
-    WSKB_SOCKADDR Local;
-
-    memset(&In, 0, sizeof(In));
-    In.SocketId = Id;
-    In.Address.Family = 2;
-    In.Address.Address[0] = 127;
-    In.Address.Address[3] = 1;
-    REQUIRE(Ioctl(File, WSKB_IOCTL_BIND, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
-    REQUIRE(Ioctl(File, WSKB_IOCTL_GET_ADDRESS, &Get, sizeof(Get), &Local, sizeof(Local), NULL) == ST_SUCCESS);
-    REQUIRE(Local.Port != 0);
-    return Local.Port;
-}
-
-/* WskControlSocket(WskSetOption, Code, SOL_SOCKET) with a ULONG; returns the call's status
- * (or the IRP's, when one is used). */
-static int32_t
-SetOptionU32(KSIM_FILE *File, uint64_t Id, uint32_t Code, uint32_t Value, int UseIrp)
-{
-    struct {
-        WSKB_CONTROL_SOCKET_IN In;
-        uint32_t Value;
-        uint32_t Pad;
-    } Request;
-    WSKB_CONTROL_OUT Out;
-
-    memset(&Request, 0, sizeof(Request));
-    Request.In.SocketId = Id;
-    Request.In.RequestType = WSK_SET_OPTION;
-    Request.In.ControlCode = Code;
-    Request.In.Level = SOL_SOCKET_WSK;
-    Request.In.InputLength = sizeof(uint32_t);
-    Request.In.Flags = UseIrp ? WSKB_CONTROL_FLAG_USE_IRP : 0;
-    Request.Value = Value;
-    REQUIRE(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &Request, sizeof(WSKB_CONTROL_SOCKET_IN) + sizeof(uint32_t), &Out,
-                  sizeof(Out), NULL) == ST_SUCCESS);
-    return UseIrp ? Out.IrpStatus : Out.CallStatus;
-}
 
 static void
 EnableEvents(KSIM_FILE *File, uint64_t Id, uint32_t Mask)
@@ -715,7 +644,7 @@ static void
 TestUdp(KSIM_FILE *File)
 {
     UDP_STATE State;
-    struct sockaddr_in To, Me;
+    struct sockaddr_in Me;
     socklen_t MeLength = sizeof(Me);
     uint8_t Datagram[UDP_BYTES];
     uint32_t n, i;
@@ -728,13 +657,7 @@ TestUdp(KSIM_FILE *File)
     uint16_t Port = BindLoopback(File, State.Socket);
     EnableEvents(File, State.Socket, WSK_EVENT_RECEIVE_FROM);
 
-    Fd = socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    Fd = HostConnectSocket(SOCK_DGRAM, Port);
     REQUIRE(getsockname(Fd, (struct sockaddr *)&Me, &MeLength) == 0);
     State.ClientPort = ntohs(Me.sin_port);
     for (n = 0; n < UDP_DATAGRAMS; ++n) {
@@ -821,20 +744,6 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
         fprintf(stderr, "unexpected inspect-test event type %u\n", Header->Type);
         State->Other++;
     }
-}
-
-static int
-HostConnect(uint16_t Port)
-{
-    struct sockaddr_in To;
-    int Fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
-    return Fd;
 }
 
 static void

@@ -40,7 +40,6 @@
 
 #include "ksim.h"
 #include "protocol.h"
-#include "ksim_call.h"
 
 /* WSK and NTSTATUS values (wsk-facts §1), spelled out: the kernel headers are not included. */
 #define WSK_FLAG_LISTEN_SOCKET 0x1u
@@ -61,24 +60,8 @@
 #define TAG_INSPECT 0x69426B57u /* 'iBkW' as the driver writes it (driver.h WSKB_TAG_INSPECT) */
 #define DEVICE_PATH L"\\\\.\\WskBridge"
 
-static int Failures, Checks;
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        ++Checks;                                                                  \
-        if (!(c)) {                                                                \
-            ++Failures;                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);           \
-        }                                                                          \
-    } while (0)
-#define REQUIRE(c)                                                                 \
-    do {                                                                           \
-        int Ok_ = (c);                                                             \
-        CHECK(Ok_ && #c);                                                          \
-        if (!Ok_) {                                                                \
-            fprintf(stderr, "cannot go on after %s:%d: %s\n", __FILE__, __LINE__, #c); \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
+#include "ksim_call.h"
+#include "bridge_test.h"
 
 static uint64_t
 VerifierFailures(void)
@@ -118,16 +101,6 @@ OpenSession(void)
     return File;
 }
 
-static uint64_t
-SocketCreate(KSIM_FILE *File, uint32_t Kind)
-{
-    WSKB_SOCKET_CREATE_IN In = {.Family = 2, .SocketType = 1, .Protocol = 6, .WskFlags = Kind};
-    WSKB_SOCKET_ID Out = {0};
-
-    REQUIRE(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL) == ST_SUCCESS);
-    return Out.SocketId;
-}
-
 static WSKB_ADDRESS_IN
 LoopbackIn(uint64_t Id, uint16_t Port)
 {
@@ -140,56 +113,6 @@ LoopbackIn(uint64_t Id, uint16_t Port)
     In.Address.Address[0] = 127;
     In.Address.Address[3] = 1;
     return In;
-}
-
-/* Binds to 127.0.0.1, port chosen by the stack; returns the port. */
-static uint16_t
-BindLoopback(KSIM_FILE *File, uint64_t Id)
-{
-    WSKB_ADDRESS_IN In = LoopbackIn(Id, 0);
-    WSKB_GET_ADDRESS_IN Get = {.SocketId = Id, .Which = WSKB_ADDRESS_LOCAL};
-    WSKB_SOCKADDR Local;
-
-    REQUIRE(Ioctl(File, WSKB_IOCTL_BIND, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
-    REQUIRE(Ioctl(File, WSKB_IOCTL_GET_ADDRESS, &Get, sizeof(Get), &Local, sizeof(Local), NULL) == ST_SUCCESS);
-    return Local.Port;
-}
-
-static int32_t
-SetOptionU32(KSIM_FILE *File, uint64_t Id, uint32_t Code, uint32_t Value, int UseIrp)
-{
-    struct {
-        WSKB_CONTROL_SOCKET_IN In;
-        uint32_t Value;
-    } Request;
-    WSKB_CONTROL_OUT Out;
-
-    memset(&Request, 0, sizeof(Request));
-    Request.In.SocketId = Id;
-    Request.In.RequestType = WSK_SET_OPTION;
-    Request.In.ControlCode = Code;
-    Request.In.Level = SOL_SOCKET_WSK;
-    Request.In.InputLength = sizeof(uint32_t);
-    Request.In.Flags = UseIrp ? WSKB_CONTROL_FLAG_USE_IRP : 0;
-    Request.Value = Value;
-    memset(&Out, 0, sizeof(Out));
-    REQUIRE(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &Request, sizeof(WSKB_CONTROL_SOCKET_IN) + sizeof(uint32_t), &Out, sizeof(Out), NULL) == ST_SUCCESS);
-    return UseIrp ? Out.IrpStatus : Out.CallStatus;
-}
-
-static int
-HostConnect(uint16_t Port)
-{
-    struct sockaddr_in To;
-    int Fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
-    return Fd;
 }
 
 /* Walks the records of one READ_EVENTS output; returns the Param of the first of Type on
@@ -388,7 +311,7 @@ TestOperationFreeRace(void)
             for (Nth = 1; Nth <= 4; ++Nth) {
                 FREE_RACE Race;
                 KSIM_FILE *File = OpenSession();
-                uint64_t Id = SocketCreate(File, WSK_FLAG_CONNECTION_SOCKET);
+                uint64_t Id = SocketCreate(File, 1, 6, WSK_FLAG_CONNECTION_SOCKET);
 
                 CaseCount = BuildCases(Cases, Id);
                 if (Case >= CaseCount)
@@ -478,7 +401,7 @@ TestInspectLeak(void)
         memset(&Race, 0, sizeof(Race));
         Race.IoctlThread = pthread_self();
         Race.File = File;
-        Race.Listener = SocketCreate(File, WSK_FLAG_LISTEN_SOCKET);
+        Race.Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
         REQUIRE(SetOptionU32(File, Race.Listener, SO_CONDITIONAL_ACCEPT, 1, 1) == ST_SUCCESS);
         Port = BindLoopback(File, Race.Listener);
         REQUIRE(SetOptionU32(File, Race.Listener, SO_WSK_EVENT_CALLBACK, WSK_EVENT_ACCEPT, 0) == ST_SUCCESS);
@@ -563,7 +486,7 @@ TestAcceptCloseRace(void)
         Race.File = File;
         Race.Action = Round % 2 ? ActCloseHandle : ActCloseSocket;
         LatchInit(&Race.Completed);
-        Race.Listener = SocketCreate(File, WSK_FLAG_LISTEN_SOCKET);
+        Race.Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
         Port = BindLoopback(File, Race.Listener);
         REQUIRE(SetOptionU32(File, Race.Listener, SO_WSK_EVENT_CALLBACK, WSK_EVENT_ACCEPT, 0) == ST_SUCCESS);
         KsimDeviceIoControl(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT, AcceptReadDone, &Race);
@@ -679,7 +602,7 @@ TestCallbackRaces(void)
             Race.File = OpenSession();
             LatchInit(&Race.Completed);
             LatchInit(&Race.StartedLatch);
-            Race.Listener = SocketCreate(Race.File, WSK_FLAG_LISTEN_SOCKET);
+            Race.Listener = SocketCreate(Race.File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
             if (Kind == 1)
                 REQUIRE(SetOptionU32(Race.File, Race.Listener, SO_CONDITIONAL_ACCEPT, 1, 1) == ST_SUCCESS);
             Port = BindLoopback(Race.File, Race.Listener);
@@ -748,7 +671,7 @@ TestCloseContextFailure(void)
 {
     uint64_t Before = VerifierFailures();
     KSIM_FILE *File = OpenSession();
-    uint64_t Id = SocketCreate(File, WSK_FLAG_CONNECTION_SOCKET);
+    uint64_t Id = SocketCreate(File, 1, 6, WSK_FLAG_CONNECTION_SOCKET);
     WSKB_SOCKET_ID In = {.SocketId = Id};
     WHICH_FAILED Which = {NULL};
     KSIM_COUNTERS Counters;
@@ -785,7 +708,7 @@ TestDeferredUnload(void)
     /* The test's own load reference is the only one: this asks for the unload. */
     KsimDriverUnload();
     /* Marked for unload: the device still serves the open handle, new opens fail. */
-    CHECK(SocketCreate(File, WSK_FLAG_CONNECTION_SOCKET) != 0);
+    CHECK(SocketCreate(File, 1, 6, WSK_FLAG_CONNECTION_SOCKET) != 0);
     CHECK(KsimOpen(DEVICE_PATH, &Second) == ST_DELETE_PENDING);
     CHECK(Second == NULL);
     /* The last close runs the unload: afterwards the device name is gone. */

@@ -1066,12 +1066,13 @@ IoMarkIrpPending(_Inout_ PIRP Irp);
 VOID
 KsimIoSetCompletionRoutineCheck(_In_ PIRP Irp);
 
-FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
-                                        _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
-                                        _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
+/* What IoSetCompletionRoutine writes into the next stack location (shared with ksim's
+ * IoSetCompletionRoutineEx). Not a WDK routine. */
+FORCEINLINE VOID KsimIrpSetCompletionLocation(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                              _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
+                                              _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
 {
     PIO_STACK_LOCATION IrpSp = IoGetNextIrpStackLocation(Irp);
-    KsimIoSetCompletionRoutineCheck(Irp);
     IrpSp->CompletionRoutine = CompletionRoutine;
     IrpSp->Context = Context;
     IrpSp->Control = 0;
@@ -1081,6 +1082,14 @@ FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_R
         IrpSp->Control |= SL_INVOKE_ON_ERROR;
     if (InvokeOnCancel)
         IrpSp->Control |= SL_INVOKE_ON_CANCEL;
+}
+
+FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                        _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
+                                        _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
+{
+    KsimIoSetCompletionRoutineCheck(Irp);
+    KsimIrpSetCompletionLocation(Irp, CompletionRoutine, Context, InvokeOnSuccess, InvokeOnError, InvokeOnCancel);
 }
 
 /* As the WDK's: registers CompletionRoutine through a small context the kernel allocates (so it

@@ -101,7 +101,6 @@ IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_R
                          PVOID Context, BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError, BOOLEAN InvokeOnCancel)
 {
     KSIM_COMPLETION_EX *Ex;
-    PIO_STACK_LOCATION IrpSp;
     KsimEnsureInitialized();
     if (!KsimCheckIrql("IoSetCompletionRoutineEx", DISPATCH_LEVEL) || !IrpIsValid(Irp, "IoSetCompletionRoutineEx"))
         return STATUS_INVALID_PARAMETER;
@@ -128,16 +127,7 @@ IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_R
     __atomic_add_fetch(&CompletionExOutstanding, 1, __ATOMIC_SEQ_CST);
     /* A context left in the location by an earlier registration that never ran is leaked. */
     CompletionExDropUnrun(Irp, "IoSetCompletionRoutineEx");
-    IrpSp = IoGetNextIrpStackLocation(Irp);
-    IrpSp->CompletionRoutine = KsimUnloadSafeCompletion;
-    IrpSp->Context = Ex;
-    IrpSp->Control = 0;
-    if (InvokeOnSuccess)
-        IrpSp->Control = SL_INVOKE_ON_SUCCESS;
-    if (InvokeOnError)
-        IrpSp->Control |= SL_INVOKE_ON_ERROR;
-    if (InvokeOnCancel)
-        IrpSp->Control |= SL_INVOKE_ON_CANCEL;
+    KsimIrpSetCompletionLocation(Irp, KsimUnloadSafeCompletion, Ex, InvokeOnSuccess, InvokeOnError, InvokeOnCancel);
     return STATUS_SUCCESS;
 }
 
