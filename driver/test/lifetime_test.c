@@ -20,6 +20,8 @@
  *                    their allocations fails, and inside WskReceiveEvent;
  *   close-context    CLOSE's IoSetCompletionRoutineEx fails (finding 6: the driver now uses the
  *                    Ex routine, which allocates): the close waits, retries and completes;
+ *   rearm-context    the flow re-arm's IoSetCompletionRoutineEx fails: the socket stays paused
+ *                    and the next drain resumes it, no byte lost;
  *   deferred-unload  the driver unloaded while a handle is open: as on Windows, the unload waits
  *                    for the handle's close (the driver is marked for unload; new opens fail).
  *
@@ -695,7 +697,105 @@ TestCloseContextFailure(void)
     printf("close-context: CLOSE retried its IoSetCompletionRoutineEx after an injected failure\n");
 }
 
-/* ---- 6. unload with a handle open is deferred until the close ---- */
+/* ---- 6. the re-arm's IoSetCompletionRoutineEx fails: the socket stays paused, then resumes ---- */
+
+#define REARM_BYTES (256u * 1024u)
+
+/* Sums the RECEIVE bytes and counts FLOW_RESUMED records of one READ_EVENTS output. */
+static void
+CountFlow(const CALL *Call, uint64_t *Received, int *Resumed)
+{
+    uint32_t Offset = 0;
+
+    while (Call->Status == ST_SUCCESS && Offset + sizeof(WSKB_EVENT_HEADER) <= Call->OutputLength) {
+        const WSKB_EVENT_HEADER *Header = (const WSKB_EVENT_HEADER *)(Call->Output + Offset);
+        if (Header->Size < sizeof(WSKB_EVENT_HEADER))
+            break;
+        if (Header->Type == WSKB_EVENT_RECEIVE)
+            *Received += Header->DataLength;
+        else if (Header->Type == WSKB_EVENT_FLOW_RESUMED)
+            ++*Resumed;
+        Offset += Header->Size;
+    }
+}
+
+/* One READ_EVENTS that waits up to Ms (then is cancelled), counted. */
+static void
+ReadFlow(KSIM_FILE *File, int Ms, uint64_t *Received, int *Resumed)
+{
+    CALL *Call = CallStart(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT);
+
+    if (!CallWait(Call, Ms)) {
+        KsimCancelIo(File);
+        REQUIRE(CallWait(Call, 10000));
+    }
+    CountFlow(Call, Received, Resumed);
+    CallFree(Call);
+}
+
+static void
+TestRearmContextFailure(void)
+{
+    uint64_t Before = VerifierFailures();
+    WSKB_HELLO_IN Hello = {.Magic = WSKB_MAGIC, .ClientVersion = WSKB_PROTOCOL_VERSION,
+                           .EventBudgetBytes = WSKB_EVENT_BUDGET_MIN};
+    WSKB_HELLO_OUT HelloOut;
+    WSKB_STATS_OUT Stats;
+    WHICH_FAILED Which = {NULL};
+    KSIM_FILE *File = NULL;
+    uint8_t *Data = calloc(1, REARM_BYTES);
+    uint64_t Listener, Received = 0, ResumesBefore;
+    uint16_t Port;
+    int Fd, Nth, Waited, Resumed = 0;
+
+    REQUIRE(KsimOpen(DEVICE_PATH, &File) == ST_SUCCESS);
+    REQUIRE(Ioctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), &HelloOut, sizeof(HelloOut), NULL) == ST_SUCCESS);
+    Listener = SocketCreate(File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
+    Port = BindLoopback(File, Listener);
+    REQUIRE(SetOptionU32(File, Listener, SO_WSK_EVENT_CALLBACK, WSK_EVENT_ACCEPT | WSK_EVENT_RECEIVE, 0) == ST_SUCCESS);
+    Fd = HostConnect(Port);
+    REQUIRE(WaitEvent(File, WSKB_EVENT_ACCEPT, Listener) != 0);
+    /* Four times the budget: the driver pauses the socket (loopback buffers hold the rest). */
+    REQUIRE(write(Fd, Data, REARM_BYTES) == (ssize_t)REARM_BYTES);
+    for (Waited = 0; Waited < 500; ++Waited) {
+        REQUIRE(Ioctl(File, WSKB_IOCTL_STATS, NULL, 0, &Stats, sizeof(Stats), NULL) == ST_SUCCESS);
+        if (Stats.ReceivePauses > 0)
+            break;
+        usleep(10000);
+    }
+    REQUIRE(Stats.ReceivePauses > 0);
+    ResumesBefore = Stats.ReceiveResumes;
+
+    /* The drain of a READ_EVENTS re-arms the paused socket; fail its completion context (the
+     * first allocations of a read may be the request's own: then the read fails, nothing
+     * was drained, and the next round moves one point further). */
+    KsimSetTestHook(RecordFailureHook, &Which);
+    for (Nth = 1; Nth <= 6 && !(Which.Failed && strcmp(Which.Failed, "IoSetCompletionRoutineEx") == 0); ++Nth) {
+        Which.Failed = NULL;
+        KsimFailAllocationAfter((uint64_t)Nth);
+        ReadFlow(File, 200, &Received, &Resumed);
+        KsimFailAllocationAfter(0);
+    }
+    KsimSetTestHook(NULL, NULL);
+    REQUIRE(Which.Failed && strcmp(Which.Failed, "IoSetCompletionRoutineEx") == 0);
+    REQUIRE(Ioctl(File, WSKB_IOCTL_STATS, NULL, 0, &Stats, sizeof(Stats), NULL) == ST_SUCCESS);
+    CHECK(Stats.ReceiveResumes == ResumesBefore);
+
+    /* The socket stayed paused, and the next drains re-arm it: every byte arrives. */
+    for (Waited = 0; Received < REARM_BYTES && Waited < 200; ++Waited)
+        ReadFlow(File, 100, &Received, &Resumed);
+    CHECK(Received == REARM_BYTES);
+    CHECK(Resumed > 0);
+    close(Fd);
+    KsimClose(File);
+    free(Data);
+    CheckNothingLeft("rearm-context");
+    CheckVerifierSince(Before, "rearm-context");
+    printf("rearm-context: a re-arm whose IoSetCompletionRoutineEx failed stayed paused; %llu bytes arrived after\n",
+           (unsigned long long)Received);
+}
+
+/* ---- 7. unload with a handle open is deferred until the close ---- */
 
 static void
 TestDeferredUnload(void)
@@ -732,6 +832,7 @@ main(void)
     TestAcceptCloseRace();
     TestCallbackRaces();
     TestCloseContextFailure();
+    TestRearmContextFailure();
     TestDeferredUnload();
     CHECK(VerifierFailures() == 0);
     printf("lifetime_test: %d checks, %d failures\n", Checks, Failures);
