@@ -203,6 +203,7 @@ struct _KSIM_WSK_SOCKET {
     BOOLEAN ExclusiveAddressUse;        /* recorded only: the host is exclusive already */
     ULONG AbortedCount;                 /* KSIM_WSK_IN_ABORTED entries kept */
     struct _KSIM_WSK_REQUEST *CloseRequest;
+    volatile LONG InAcceptEvent;        /* accepted socket: WskAcceptEvent offering it has not returned */
 };
 
 /* Request types. */

@@ -463,6 +463,7 @@ typedef struct _REC {
     struct _REC *AcceptContext;
     PWSK_SOCKET AcceptedSockets[16];
     volatile LONG AcceptedCount;
+    OP *CloseInAccept;                  /* WskCloseSocket the offered socket inside WskAcceptEvent */
     WSK_INSPECT_ACTION InspectAction;
     WSK_INSPECT_ID LastInspect;
     WSK_INSPECT_ID LastAbort;
@@ -588,6 +589,17 @@ RecAccept(PVOID Context, ULONG Flags, PSOCKADDR Local, PSOCKADDR Remote, PWSK_SO
     if (!AcceptSocket)
         return STATUS_REQUEST_NOT_ACCEPTED;
     R->LastRemotePort = AddressPort((SOCKADDR_STORAGE *)Remote);
+    if (R->CloseInAccept) {
+        /* The client's bug this provokes: closing before the callback has returned. */
+        NTSTATUS Status = ((CONST WSK_PROVIDER_BASIC_DISPATCH *)AcceptSocket->Dispatch)
+                              ->WskCloseSocket(AcceptSocket, OpStart(R->CloseInAccept));
+        UNREFERENCED_PARAMETER(Status);
+        R->CloseInAccept = NULL;
+        *AcceptSocketContext = NULL;
+        *AcceptSocketDispatch = NULL;
+        InterlockedIncrement(&R->Accepts);
+        return STATUS_SUCCESS;
+    }
     if (R->AcceptReturn == STATUS_SUCCESS) {
         LONG i = ReadNoFence(&R->AcceptedCount);
         R->AcceptedSockets[i] = AcceptSocket;
@@ -1440,6 +1452,41 @@ TestAcceptEventInheritance(void)
     CheckQuiescent("TestAcceptEventInheritance");
 }
 
+/* WskCloseSocket on the socket a WskAcceptEvent is offering, before that callback returned:
+ * a verifier failure (docs/ksim-fidelity.md, "Lifetimes, unload and completion routines"); the
+ * close itself still completes and the socket goes. */
+static void
+TestCloseInsideAcceptEvent(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener;
+    REC L;
+    OP Close = { 0 };
+    USHORT Port;
+    int Peer;
+    uint64_t Before;
+
+    RecInit(&L);
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &L, &RecListen);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    CHECK_STATUS(SocketEvents(Listener, WSK_EVENT_ACCEPT, NULL), STATUS_SUCCESS);
+    Before = VerifierCount();
+    L.CloseInAccept = &Close;
+    Peer = PeerConnect(4, Port);
+    CHECK(WaitFor(&L.Accepts, 1, 3000));
+    CHECK_STATUS(OpWait(&Close, 3000), STATUS_SUCCESS);
+    CHECK(VerifierCount() == Before + 1);
+    CHECK(PeerWaitClosed(Peer, 3000) != 0);
+    SocketClose(Listener);
+    PeerClose(Peer);
+    OpFree(&Close);
+    ClientClose(&C);
+    RecFree(&L);
+    CheckQuiescent("TestCloseInsideAcceptEvent");
+}
+
 static void
 TestConditionalAccept(void)
 {
@@ -2255,6 +2302,7 @@ main(int argc, char **argv)
     RUN(TestDataNotAccepted());
     RUN(TestDisableInProgress());
     RUN(TestAcceptEventInheritance());
+    RUN(TestCloseInsideAcceptEvent());
     RUN(TestConditionalAccept());
     RUN(TestCloseCancelsAndVerifier());
     RUN(TestAbortiveDisconnect());
