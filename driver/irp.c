@@ -246,13 +246,18 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
      * has ignored it: wsk.h on WskControlSocket, "a required parameter or ignored (and must be
      * NULL), or optional based on the ControlCode". An ignored IRP is never completed, so its
      * completion routine would never drop its references and the request, and EvtFileCleanup
-     * behind it, would wait forever. The IRP is treated as never taken: the status is the
-     * call's, no output, and the references go here. (A completion, when there is one, runs
-     * inside IoCompleteRequest before the non-pending return, so it has set IrpBack by now.) */
-    if (Operation->CallStatus != STATUS_PENDING && InterlockedCompareExchange(&Operation->IrpBack, 1, 0) == 0) {
-        Operation->IrpStatus = Operation->CallStatus;
-        Operation->IrpInformation = 0;
-        WskbOperationIrpReturned(Operation);
+     * behind it, would wait forever; and the IoSetCompletionRoutineEx context, freed only when
+     * the routine runs, would leak and keep the driver from unloading. The IRP is still ours
+     * (netio never took it), so the driver completes it itself, as the provider would have:
+     * it moves to the stack location prepared for WSK and completes with the call's status and
+     * no output. The routine then runs as for any completion. (A completion, when there is
+     * one, runs inside IoCompleteRequest before the non-pending return, so IrpBack is set by
+     * now whenever WSK took the IRP.) */
+    if (Operation->CallStatus != STATUS_PENDING && InterlockedCompareExchange(&Operation->IrpBack, 0, 0) == 0) {
+        IoSetNextIrpStackLocation(Irp);
+        Irp->IoStatus.Status = Operation->CallStatus;
+        Irp->IoStatus.Information = 0;
+        IoCompleteRequest(Irp, IO_NO_INCREMENT);
     }
 
 cleanupCall:

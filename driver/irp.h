@@ -52,8 +52,9 @@ struct _WSKB_OPERATION {
     WSK_BUF Buffer;             /* data operations */
     ULONG Flags;                /* passed to WSK unchanged */
     BOOLEAN CancelSwept;        /* WskbOperationCancelAll has cancelled it */
-    volatile LONG IrpBack;      /* 1 once the IRP is back: completed, or taken back after a
-                                 * non-pending return that left it uncompleted (irp.c) */
+    volatile LONG IrpBack;      /* 1 once the completion routine ran: WSK completed the IRP, or
+                                 * the driver did after a non-pending return that left it
+                                 * uncompleted (irp.c) */
     PVOID InputPool;            /* pool buffers freed with the operation, or NULL */
     PVOID OutputPool;
     union {
