@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+//
+// The library never loses or reorders data on its own (ARCHITECTURE.md, "Rules of the API"):
+// events an iterator did not take go back to the unclaimed queue, in order; one socket's sends
+// leave in call order whether or not the caller awaits; a socket nobody reads slows only itself.
+// Each test here failed before the fix it guards (issue 9, items 1-3).
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import { WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
+import { closeServer, nodeServer, openSim, payload, sha256, withTimeout } from './helpers/util.js';
+
+/** A listener on 127.0.0.1 with accept (and, by static callbacks, receive) events. */
+async function listening(session: WskSession): Promise<{ listener: WskSocket; port: number }> {
+  const listener = await session.socket('listen');
+  await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  const port = (await listener.localAddress())!.port;
+  await listener.enableEvents(WskEvent.Accept);
+  return { listener, port };
+}
+
+function connectClient(port: number): net.Socket {
+  const client = net.connect(port, '127.0.0.1');
+  client.on('error', () => {});
+  return client;
+}
+
+describe('lossless: break hands unread events back', function () {
+  this.timeout(30_000);
+  let session: WskSession;
+  beforeEach(async () => {
+    session = await openSim();
+  });
+  afterEach(async () => {
+    await session.close();
+  });
+
+  it("break after the accept event: a second loop still sees the client's first write", async () => {
+    await session.setStaticEventCallbacks(WskEvent.Accept | WskEvent.Receive);
+    const { listener, port } = await listening(session);
+    const client = connectClient(port);
+    await once(client, 'connect');
+    client.write('first write');
+    let accepted: WskSocket | null = null;
+    // The first iterator very likely buffers the receive event behind the accept event (both
+    // came in one batch, or the second arrives while the loop body runs): break must give it back.
+    for await (const event of session.events()) {
+      if (event.type === 'accept') {
+        accepted = event.socket;
+        // Let the receive event arrive into this iterator's buffer before we break.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        break;
+      }
+    }
+    assert.ok(accepted, 'an accept event');
+    const next = await withTimeout(accepted.events().next(), 5000, "the client's first write as a receive event");
+    assert.equal(next.value?.type, 'receive');
+    if (next.value?.type === 'receive') assert.equal(next.value.data.toString(), 'first write');
+    client.destroy();
+    await listener.close();
+  });
+
+  it("break after the accept event: receive() still returns the client's first write", async () => {
+    await session.setStaticEventCallbacks(WskEvent.Accept | WskEvent.Receive);
+    const { listener, port } = await listening(session);
+    const client = connectClient(port);
+    await once(client, 'connect');
+    client.write('hello kernel');
+    let accepted: WskSocket | null = null;
+    for await (const event of session.events()) {
+      if (event.type === 'accept') {
+        accepted = event.socket;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        break;
+      }
+    }
+    assert.ok(accepted);
+    const got = await withTimeout(accepted.receive(100), 5000, 'receive() after break');
+    assert.equal(got.toString(), 'hello kernel');
+    client.destroy();
+    await listener.close();
+  });
+
+  it('break in a datagram loop: the datagrams it had buffered go to the next loop, in order', async () => {
+    const socket = await session.socket('datagram');
+    await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+    const port = (await socket.localAddress())!.port;
+    await socket.enableEvents(WskEvent.ReceiveFrom);
+    const peer = dgram.createSocket('udp4');
+    try {
+      for (let i = 0; i < 5; i++) peer.send(`datagram ${i}`, port, '127.0.0.1');
+      const first: string[] = [];
+      const iterator = socket.events();
+      for await (const event of iterator) {
+        if (event.type !== 'receiveFrom') continue;
+        first.push(event.data.toString());
+        // Wait for the rest to be buffered in this iterator, then leave.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        break;
+      }
+      const rest: string[] = [];
+      for await (const event of socket.events()) {
+        if (event.type !== 'receiveFrom') continue;
+        rest.push(event.data.toString());
+        if (first.length + rest.length === 5) break;
+      }
+      assert.deepEqual([...first, ...rest], [0, 1, 2, 3, 4].map((i) => `datagram ${i}`));
+    } finally {
+      peer.close();
+    }
+  });
+});
+
+describe('lossless: sends leave in call order', function () {
+  this.timeout(60_000);
+  let session: WskSession;
+  beforeEach(async () => {
+    session = await openSim();
+  });
+  afterEach(async () => {
+    await session.close();
+  });
+
+  it('two 4 MiB sends not awaited arrive byte-exact, one after the other', async () => {
+    const received: Buffer[] = [];
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    const { server, port } = await nodeServer('127.0.0.1', (peer) => {
+      peer.on('data', (chunk: Buffer) => received.push(chunk));
+      peer.on('end', done);
+    });
+    try {
+      const socket = await session.socket('connection');
+      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      await socket.connect({ family: 'ipv4', address: '127.0.0.1', port });
+      const a = payload(4 * 1024 * 1024);
+      const b = payload(4 * 1024 * 1024);
+      const c = payload(1000);
+      // Not awaited, on purpose: the library must keep the order.
+      const sends = [socket.send(a), socket.send(b)];
+      assert.deepEqual(await Promise.all(sends), [a.length, b.length]);
+      await socket.disconnect({ data: c });
+      await withTimeout(ended, 20_000, 'the peer to read everything');
+      const all = Buffer.concat(received);
+      assert.equal(all.length, a.length + b.length + c.length);
+      const expected = createHash('sha256').update(a).update(b).update(c).digest('hex');
+      assert.equal(sha256(all), expected, 'bytes of the first send, then the second, then the disconnect data');
+      await socket.close();
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('disconnect with data waits for the sends before it', async () => {
+    const received: Buffer[] = [];
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    const { server, port } = await nodeServer('127.0.0.1', (peer) => {
+      peer.on('data', (chunk: Buffer) => received.push(chunk));
+      peer.on('end', done);
+    });
+    try {
+      const socket = await session.socket('connection');
+      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      await socket.connect({ family: 'ipv4', address: '127.0.0.1', port });
+      const a = payload(3 * 1024 * 1024);
+      const c = payload(100);
+      const all = [socket.send(a), socket.disconnect({ data: c })];
+      await Promise.all(all);
+      await withTimeout(ended, 20_000, 'the peer to read everything');
+      assert.equal(sha256(Buffer.concat(received)), createHash('sha256').update(a).update(c).digest('hex'));
+      await socket.close();
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('a failed send fails the sends queued behind it instead of sending them out of order', async () => {
+    const socket = await session.socket('connection');
+    await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+    // Not connected: WSK refuses the first send; the second must not overtake it and must not
+    // be sent either (its bytes would follow a gap).
+    const first = socket.send(payload(10));
+    const second = socket.send(payload(10));
+    await assert.rejects(first);
+    await assert.rejects(second, /an earlier send on this socket failed/);
+  });
+
+  it('sendTo calls not awaited leave in call order', async () => {
+    const socket = await session.socket('datagram');
+    await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+    const peer = dgram.createSocket('udp4');
+    peer.bind(0, '127.0.0.1');
+    await once(peer, 'listening');
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      peer.on('message', (msg) => {
+        got.push(msg.toString());
+        if (got.length === 50) resolve();
+      }),
+    );
+    try {
+      const to = { family: 'ipv4' as const, address: '127.0.0.1', port: peer.address().port };
+      // A large one first, so that an unordered implementation would let the small ones pass it.
+      const sends = [socket.sendTo(Buffer.alloc(60_000, 'x'), to)];
+      for (let i = 1; i < 50; i++) sends.push(socket.sendTo(`#${i}`, to));
+      await Promise.all(sends);
+      await withTimeout(all, 10_000, '50 datagrams');
+      assert.equal(got[0]!.length, 60_000);
+      assert.deepEqual(got.slice(1), Array.from({ length: 49 }, (_, i) => `#${i + 1}`));
+    } finally {
+      peer.close();
+    }
+  });
+});
+
