@@ -24,7 +24,7 @@ export const WSKB_DEVICE_TYPE = 0x9a57;
 const wskbIoctl = (fn: number): number => ctlCode(WSKB_DEVICE_TYPE, fn, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA);
 
 export const WSKB_MAGIC = 0x424b5357;
-export const WSKB_PROTOCOL_VERSION = 1;
+export const WSKB_PROTOCOL_VERSION = 2;
 
 export const WSKB_IOCTL_HELLO = wskbIoctl(0x800);
 export const WSKB_IOCTL_CONTROL_CLIENT = wskbIoctl(0x801);
@@ -43,6 +43,7 @@ export const WSKB_IOCTL_CLOSE = wskbIoctl(0x80d);
 export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e);
 export const WSKB_IOCTL_INSPECT_COMPLETE = wskbIoctl(0x80f);
 export const WSKB_IOCTL_STATS = wskbIoctl(0x810);
+export const WSKB_IOCTL_SOCKET_FLOW = wskbIoctl(0x811);
 
 export const WSKB_MAX_IO_BYTES = 1024 * 1024;
 export const WSKB_MAX_CONTROL_BYTES = 4096;
@@ -71,6 +72,8 @@ export const WSKB_EVENT_FLOW_RESUMED = 33;
 export const WSKB_EVENT_DATAGRAMS_DROPPED = 34;
 export const WSKB_EVENT_ACCEPTS_REFUSED = 35;
 export const WSKB_EVENT_SOCKET_CLOSED = 36;
+export const WSKB_EVENT_SOCKET_PAUSED = 37;
+export const WSKB_EVENT_SOCKET_RESUMED = 38;
 export const WSKB_EVENT_PAD = 0xffff;
 
 /** Windows address family values (ws2def.h), not the host's. */
@@ -99,6 +102,7 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_IOCTL_READ_EVENTS,
   WSKB_IOCTL_INSPECT_COMPLETE,
   WSKB_IOCTL_STATS,
+  WSKB_IOCTL_SOCKET_FLOW,
   WSKB_MAX_IO_BYTES,
   WSKB_MAX_CONTROL_BYTES,
   WSKB_EVENT_BUDGET_DEFAULT,
@@ -124,6 +128,8 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_EVENT_DATAGRAMS_DROPPED,
   WSKB_EVENT_ACCEPTS_REFUSED,
   WSKB_EVENT_SOCKET_CLOSED,
+  WSKB_EVENT_SOCKET_PAUSED,
+  WSKB_EVENT_SOCKET_RESUMED,
   WSKB_EVENT_PAD,
 });
 
@@ -228,6 +234,11 @@ export const layouts = {
     size: 24,
     offsets: { SocketId: 0, InspectToken: 8, Action: 16, Reserved: 20 },
     fieldSizes: { SocketId: 8, InspectToken: 8, Action: 4, Reserved: 4 },
+  },
+  WSKB_SOCKET_FLOW_IN: {
+    size: 16,
+    offsets: { SocketId: 0, Pause: 8, Reserved: 12 },
+    fieldSizes: { SocketId: 8, Pause: 4, Reserved: 4 },
   },
   WSKB_STATS_OUT: {
     size: 88,
@@ -651,6 +662,15 @@ export function encodeInspectCompleteIn(listenerId: bigint, token: bigint, actio
   view.setBigUint64(o.SocketId, checkId(listenerId), true);
   view.setBigUint64(o.InspectToken, checkId(token, 'inspect token'), true);
   view.setUint32(o.Action, checkUint(action, 32, 'action'), true);
+  return buf;
+}
+
+/** SOCKET_FLOW: hold back (pause) or let go one socket nobody reads. */
+export function encodeSocketFlowIn(socketId: bigint, pause: boolean): Buffer {
+  const { buf, view } = alloc(L.WSKB_SOCKET_FLOW_IN.size);
+  const o = L.WSKB_SOCKET_FLOW_IN.offsets;
+  view.setBigUint64(o.SocketId, checkId(socketId), true);
+  view.setUint32(o.Pause, pause ? 1 : 0, true);
   return buf;
 }
 
