@@ -687,6 +687,11 @@ export interface SessionStats {
   readEventsCompleted: bigint;
   socketsOpen: number;
   eventBudgetBytes: number;
+  /** Sockets the library holds back in the driver right now because nobody reads their events
+   * (kept by the library, not the driver; 0 from decodeStatsOut). */
+  socketsHeld: number;
+  /** Times a socket was held back so far (library side, as socketsHeld). */
+  socketHolds: number;
 }
 
 export function decodeStatsOut(buf: Uint8Array): SessionStats {
@@ -707,6 +712,8 @@ export function decodeStatsOut(buf: Uint8Array): SessionStats {
     readEventsCompleted: u64(o.ReadEventsCompleted),
     socketsOpen: v.getUint32(o.SocketsOpen, true),
     eventBudgetBytes: v.getUint32(o.EventBudgetBytes, true),
+    socketsHeld: 0,
+    socketHolds: 0,
   };
 }
 

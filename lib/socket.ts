@@ -247,6 +247,9 @@ export class WskSocket {
   async receive(maxLength = 65536, options: { flags?: number } = {}): Promise<Buffer> {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
     const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
+    // Data WSK already indicated to the receive event, which no iterator took, comes first.
+    const kept = maxLength > 0 ? this.session._takeKept(this.id, 'receive', maxLength) : undefined;
+    if (kept) return kept;
     const result = await this.ioctl('receive', WSKB_IOCTL_RECEIVE, input, maxLength);
     return result.output.subarray(0, result.information);
   }
@@ -269,6 +272,12 @@ export class WskSocket {
   async receiveFrom(maxLength = 65536, options: { flags?: number } = {}): Promise<ReceiveFromResult> {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
     const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
+    // A datagram WSK already indicated to the receive-from event, which no iterator took, comes first.
+    const kept = this.session._takeKept(this.id, 'receiveFrom', maxLength);
+    if (kept) {
+      const truncated = kept.data.byteLength > maxLength;
+      return { data: truncated ? kept.data.subarray(0, maxLength) : kept.data, remoteAddress: kept.remoteAddress, controlFlags: truncated ? MSG_TRUNC : 0, truncated };
+    }
     const result = await this.ioctl('receiveFrom', WSKB_IOCTL_RECEIVE_FROM, input, layouts.WSKB_RECEIVE_FROM_OUT.size + maxLength);
     if (result.status !== 0 && result.output.length < layouts.WSKB_RECEIVE_FROM_OUT.size) {
       // A warning (not an error) with nothing copied back: the datagram is gone, say why.
@@ -384,7 +393,9 @@ export class WskSocket {
    * This socket's events, in order; ends after its socketClosed event. Events that arrived
    * before any iterator asked (say between enableEvents() and this call) are delivered first.
    */
-  events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
+  events(options: EventsOptions & { batch: true }): AsyncIterableIterator<WskBridgeEvent[]>;
+  events(options?: EventsOptions): AsyncIterableIterator<WskBridgeEvent>;
+  events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> | AsyncIterableIterator<WskBridgeEvent[]> {
     // Once its last event went by, the iterator yields what was kept for it and ends.
     return this.session._socketEvents(this.id, options, this.lastEventSeen);
   }

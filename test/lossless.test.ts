@@ -11,7 +11,7 @@ import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
-import { closeServer, nodeServer, openSim, payload, sha256, withTimeout } from './helpers/util.js';
+import { closeServer, eventually, nodeServer, openSim, payload, sha256, withTimeout } from './helpers/util.js';
 
 /** A listener on 127.0.0.1 with accept (and, by static callbacks, receive) events. */
 async function listening(session: WskSession): Promise<{ listener: WskSocket; port: number }> {
@@ -217,3 +217,116 @@ describe('lossless: sends leave in call order', function () {
   });
 });
 
+
+describe('lossless: a socket nobody reads slows only itself', function () {
+  this.timeout(60_000);
+  let session: WskSession;
+  const warnings: Array<Error & { code?: string }> = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  beforeEach(async () => {
+    warnings.length = 0;
+    process.on('warning', onWarning);
+    session = await openSim();
+  });
+  afterEach(async () => {
+    process.off('warning', onWarning);
+    await session.close();
+  });
+
+  it("an unread datagram socket with thousands of events does not stop another socket's accepts", async () => {
+    const unread = await session.socket('datagram');
+    await unread.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+    const unreadPort = (await unread.localAddress())!.port;
+    await unread.enableEvents(WskEvent.ReceiveFrom);
+    const peer = dgram.createSocket('udp4');
+    let sent = 0;
+    try {
+      // Well past the pump's default unclaimedLimit (4096), in bursts the host socket can take.
+      for (; sent < 6000; sent += 50) {
+        await new Promise<void>((resolve) => {
+          let left = 50;
+          for (let i = 0; i < 50; i++) peer.send(`d${sent + i}`, unreadPort, '127.0.0.1', () => --left === 0 && resolve());
+        });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      peer.close();
+    }
+    // Give the pump time to take what the driver queued (before the fix it stopped here).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const { listener, port } = await listening(session);
+    const client = connectClient(port);
+    try {
+      const accepted = await withTimeout(listener.events().next(), 10_000, "another socket's accept event while one socket is unread");
+      assert.equal(accepted.value?.type, 'accept');
+
+      // The hold is visible: stats, a process warning with a code, a bridge event.
+      const stats = await session.stats();
+      assert.equal(stats.socketsHeld, 1, 'the unread socket is held back');
+      assert.ok(stats.socketHolds >= 1);
+      assert.ok(warnings.some((w) => w.code === 'WSKB_SOCKET_BACKPRESSURE' && w.message.includes(`0x${unread.id.toString(16)}`)), 'a WSKB_SOCKET_BACKPRESSURE warning naming the socket');
+
+      // Everything is still there for the unread socket, in order, with the drops counted.
+      let datagrams = 0;
+      let dropped = 0;
+      let paused = 0;
+      let last = -1;
+      const iterator = unread.events({ batch: true });
+      for (;;) {
+        const next = await withTimeout(iterator.next(), 10_000, 'the kept events of the unread socket');
+        assert.equal(next.done, false);
+        for (const event of next.value!) {
+          if (event.type === 'receiveFrom') {
+            const n = Number(event.data.toString().slice(1));
+            assert.ok(n > last, `datagram ${n} after ${last}: in order`);
+            last = n;
+            datagrams++;
+          } else if (event.type === 'datagramsDropped') dropped += event.count;
+          else if (event.type === 'socketPaused') paused++;
+        }
+        if (datagrams + dropped >= sent || (paused > 0 && datagrams + dropped > 4096 && (await session.stats()).socketsHeld === 0)) break;
+      }
+      await iterator.return!();
+      assert.ok(paused >= 1, 'a socketPaused event');
+      assert.ok(datagrams >= 4096, `kept at least the limit (${datagrams})`);
+      assert.ok(datagrams + dropped <= sent, `${datagrams} kept + ${dropped} dropped <= ${sent} sent`);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('an unread connection socket is paused, not dropped: every byte arrives once it is read', async () => {
+    const data = payload(12 * 1024 * 1024);
+    let done!: () => void;
+    const written = new Promise<void>((resolve) => (done = resolve));
+    const { server, port } = await nodeServer('127.0.0.1', (peer) => {
+      peer.end(data, done);
+    });
+    try {
+      const socket = await session.socket('connection');
+      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      await socket.connect({ family: 'ipv4', address: '127.0.0.1', port });
+      await socket.enableEvents(WskEvent.Receive | WskEvent.Disconnect);
+      // Nobody reads it for a while: past unclaimedBytes (4 MiB) it is held in the driver.
+      await eventually(() => session.pumpCounters.socketsHeld === 1, 'the unread socket to be held', 10_000);
+      // Another socket still works meanwhile.
+      const { listener, port: otherPort } = await listening(session);
+      const client = connectClient(otherPort);
+      const accepted = await withTimeout(listener.events().next(), 10_000, 'an accept while the first socket is held');
+      assert.equal(accepted.value?.type, 'accept');
+      client.destroy();
+
+      const chunks: Buffer[] = [];
+      for await (const event of socket.events()) {
+        if (event.type === 'receive') chunks.push(event.data);
+        if (event.type === 'disconnect') break;
+      }
+      await withTimeout(written, 10_000, 'the peer to finish writing');
+      assert.equal(sha256(chunks), sha256(data), 'every byte, in order');
+      await socket.close();
+    } finally {
+      await closeServer(server);
+    }
+  });
+});
