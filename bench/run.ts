@@ -156,6 +156,8 @@ interface UdpResult {
   received: number;
   sent: number;
   dropped: number;
+  /** Dropped by the host socket below ksim (sim; read at close), counted. */
+  hostDropped: number;
   eventsPerRead: number;
 }
 
@@ -194,6 +196,8 @@ async function udpBridge(session: WskSession): Promise<UdpResult> {
   const { sent } = await sending;
   const after = await session.stats();
   await socket.close();
+  // ksim reads the host socket's drop count when its queue is drained and at close.
+  const closed = await session.stats();
   const reads = Number(after.readEventsCompleted - before.readEventsCompleted);
   const events = Number(after.eventsDelivered - before.eventsDelivered);
   return {
@@ -201,6 +205,7 @@ async function udpBridge(session: WskSession): Promise<UdpResult> {
     received,
     sent,
     dropped: Number(after.datagramsDropped - before.datagramsDropped),
+    hostDropped: (closed.hostDatagramsDropped ?? 0) - (before.hostDatagramsDropped ?? 0),
     eventsPerRead: reads ? events / reads : 0,
   };
 }
@@ -220,7 +225,7 @@ async function udpNode(): Promise<UdpResult> {
   const { sent } = await sender({ kind: 'udp', port, family: 'udp4', seconds: SECONDS, size: 64 });
   await new Promise((resolve) => setTimeout(resolve, 200));
   socket.close();
-  return { rate: received / (Number(last - first) / 1e9), received, sent, dropped: sent - received, eventsPerRead: 0 };
+  return { rate: received / (Number(last - first) / 1e9), received, sent, dropped: sent - received, hostDropped: sent - received, eventsPerRead: 0 };
 }
 
 // ---- event delivery capacity ------------------------------------------------------------------
@@ -230,6 +235,8 @@ interface DeliveryResult {
   queued: number;
   delivered: number;
   eventsPerRead: number;
+  /** Dropped before reaching the driver, by the host socket below ksim (sim), counted. */
+  hostDropped: number;
 }
 
 /**
@@ -292,6 +299,7 @@ async function deliveryBridge(session: WskSession, count: number, batch: boolean
     queued: Number(queued),
     delivered,
     eventsPerRead: reads ? Number(after.eventsDelivered - middle.eventsDelivered) / reads : 0,
+    hostDropped: (after.hostDatagramsDropped ?? 0) - (before.hostDatagramsDropped ?? 0),
   };
 }
 
@@ -443,7 +451,7 @@ async function main(): Promise<void> {
     rows.push(row('udp-rate', 'datagrams/s', median(udp.bridge.map((u) => u.rate)), median(udp.node.map((u) => u.rate)), 2.0, true,
       `64 B for ${SECONDS} s from one sender process (its rate is the ceiling: ${(udpB.sent / SECONDS).toFixed(0)} and ${(udpN.sent / SECONDS).toFixed(0)} sent/s in the last run); ` +
         `medians of ${REPEAT} runs: bridge ${runs(udp.bridge.map((u) => u.rate))}, node ${runs(udp.node.map((u) => u.rate))}; last run: ` +
-        `bridge ${udpB.received}/${udpB.sent} received, ${udpB.dropped} dropped by budget (counted), ${udpB.eventsPerRead.toFixed(1)} events per READ_EVENTS; node ${udpN.received}/${udpN.sent}`));
+        `bridge ${udpB.received}/${udpB.sent} received, ${udpB.dropped} dropped by budget (counted), ${udpB.hostDropped} by the host socket below ksim (counted), ${udpB.eventsPerRead.toFixed(1)} events per READ_EVENTS; node ${udpN.received}/${udpN.sent}`));
     for (const batch of [false, true]) {
       const deliveries: DeliveryResult[] = [];
       const limits: number[] = [];
@@ -466,7 +474,7 @@ async function main(): Promise<void> {
         notes:
           `receive-from events queued in the driver, then READ_EVENTS + decoding + ${batch ? 'events({ batch: true })' : 'for await'}; the node column is the limit: ` +
           `${batch ? 'arrays of 256 ready objects' : 'ready objects'} through for await (ratio = bridge / limit); medians of ${REPEAT} runs: bridge ${runs(deliveries.map((d) => d.rate))}, limit ${runs(limits)}; ` +
-          `last run ${lastDelivery.delivered} events (of ${QUEUED} datagrams sent), ${lastDelivery.eventsPerRead.toFixed(1)} events per READ_EVENTS completion` +
+          `last run ${lastDelivery.delivered} events (of ${QUEUED} datagrams sent; ${lastDelivery.hostDropped} dropped by the host socket below ksim, counted), ${lastDelivery.eventsPerRead.toFixed(1)} events per READ_EVENTS completion` +
           (batch ? '' : `; in the sender-limited udp-rate runs: ${runs(udp.bridge.map((u) => u.rate))}`),
       });
     }

@@ -692,6 +692,13 @@ export interface SessionStats {
   socketsHeld: number;
   /** Times a socket was held back so far (library side, as socketsHeld). */
   socketHolds: number;
+  /**
+   * sim only: datagrams the host sockets below ksim dropped because their receive queue was full
+   * (all sim sessions of this process together; Linux, from SO_MEMINFO; 0 on a host that keeps
+   * no such count). null on the kernel backend: WSK tells its clients nothing about losses in
+   * the stack below it.
+   */
+  hostDatagramsDropped: number | null;
 }
 
 export function decodeStatsOut(buf: Uint8Array): SessionStats {
@@ -714,6 +721,7 @@ export function decodeStatsOut(buf: Uint8Array): SessionStats {
     eventBudgetBytes: v.getUint32(o.EventBudgetBytes, true),
     socketsHeld: 0,
     socketHolds: 0,
+    hostDatagramsDropped: null,
   };
 }
 

@@ -310,7 +310,12 @@ export class WskSession {
   /** The driver's counters for this session. */
   async stats(): Promise<SessionStats> {
     const result = await this._ioctl('stats', WSKB_IOCTL_STATS, null, layouts.WSKB_STATS_OUT.size);
-    return { ...decodeStatsOut(result.output), socketsHeld: this.pump.socketsHeld, socketHolds: this.pump.counters.socketHolds };
+    return {
+      ...decodeStatsOut(result.output),
+      socketsHeld: this.pump.socketsHeld,
+      socketHolds: this.pump.counters.socketHolds,
+      hostDatagramsDropped: this.backend === 'sim' ? addon().ksim.counters().hostDatagramsDropped : null,
+    };
   }
 
   /**

@@ -702,6 +702,7 @@ Napi::Value KsimCountersJs(const Napi::CallbackInfo& info) {
   set("hostSockets", counters.HostSockets);
   set("wskSockets", counters.WskSockets);
   set("verifierFailures", counters.VerifierFailures);
+  set("hostDatagramsDropped", counters.HostDatagramsDropped);
   return result;
 }
 

@@ -11,7 +11,7 @@ import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
-import { closeServer, eventually, nodeServer, openSim, payload, sha256, withTimeout } from './helpers/util.js';
+import { closeServer, eventually, nodeServer, openSim, payload, sha256, skipBecause, withTimeout } from './helpers/util.js';
 
 /** A listener on 127.0.0.1 with accept (and, by static callbacks, receive) events. */
 async function listening(session: WskSession): Promise<{ listener: WskSocket; port: number }> {
@@ -327,6 +327,49 @@ describe('lossless: a socket nobody reads slows only itself', function () {
       await socket.close();
     } finally {
       await closeServer(server);
+    }
+  });
+});
+
+describe('lossless: datagram loss below the driver is counted (sim)', function () {
+  this.timeout(60_000);
+
+  it("the host socket's own drops reach stats().hostDatagramsDropped, exactly", async function () {
+    const session = await openSim();
+    const peer = dgram.createSocket('udp4');
+    try {
+      const socket = await session.socket('datagram');
+      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      const port = (await socket.localAddress())!.port;
+      const before = (await session.stats()).hostDatagramsDropped;
+      assert.equal(typeof before, 'number');
+      // No event enabled and no receive posted: ksim does not read the host socket, whose
+      // queue (a few hundred KiB) overflows.
+      const sent = 2000;
+      for (let i = 0; i < sent; i += 50) {
+        await new Promise<void>((resolve) => {
+          let left = 50;
+          for (let j = 0; j < 50; j++) peer.send(Buffer.alloc(1000, j), port, '127.0.0.1', () => --left === 0 && resolve());
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Take what the host queue kept, then close: ksim reads the drop count when the queue is
+      // drained and again before closing the host socket.
+      let received = 0;
+      for (;;) {
+        const next = socket.receiveFrom(2000).then(() => true, () => false);
+        const got = await Promise.race([next, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 300))]);
+        if (!got) break;
+        received++;
+      }
+      await socket.close();
+      const dropped = (await session.stats()).hostDatagramsDropped! - before!;
+      if (process.platform !== 'linux') skipBecause(this, 'only Linux keeps a per-socket drop count (SO_MEMINFO)');
+      assert.ok(dropped > 0, 'the host queue overflowed');
+      assert.equal(received + dropped, sent, `${received} received + ${dropped} dropped by the host = ${sent} sent`);
+    } finally {
+      peer.close();
+      await session.close();
     }
   });
 });

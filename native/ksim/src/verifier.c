@@ -239,5 +239,6 @@ void KsimGetCounters(KSIM_COUNTERS *Counters)
     Counters->HostSockets = HostSockets;
     Counters->WskSockets = WskSockets;
     Counters->VerifierFailures = KsimVerifierFailureCount();
+    Counters->HostDatagramsDropped = KsimWskHostDatagramsDropped();
     (void)Total;
 }
