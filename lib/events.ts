@@ -669,6 +669,8 @@ export interface PumpCounters {
 
 export class EventPump {
   private readonly subscriptions = new Set<Subscription>();
+  /** The same, as an array for the per-event loop (rebuilt when the set changes). */
+  private subscribed: Subscription[] = [];
   private readonly unclaimed = new Map<SocketKey, Unclaimed>();
   private unclaimedTotal = 0;
   private readonly held = new Map<number, BridgeEvent[]>();
@@ -734,6 +736,7 @@ export class EventPump {
       sub.finish();
     } else {
       this.subscriptions.add(sub);
+      this.subscribed = [...this.subscriptions];
     }
     if (sub.overHighWater) this.pushedBack(sub);
     this.kick();
@@ -765,7 +768,7 @@ export class EventPump {
   }
 
   unsubscribe(sub: Subscription): void {
-    this.subscriptions.delete(sub);
+    if (this.subscriptions.delete(sub)) this.subscribed = [...this.subscriptions];
     if (sub.key !== undefined) this.reviewHold(sub.key);
     this.kick();
   }
@@ -922,17 +925,19 @@ export class EventPump {
   private dispatch(event: BridgeEvent): void {
     this.counters.eventsDecoded++;
     let claimed = 0;
-    if (this.subscriptions.size === 1) {
-      for (const sub of this.subscriptions) {
-        if (sub.matches(event)) {
-          claimed = 1;
-          sub.push(event);
-        }
+    // A push may end a subscription (its socket closed) and so replace this.subscribed: the loop
+    // goes on over the array it started with.
+    const subs = this.subscribed;
+    if (subs.length === 1) {
+      const sub = subs[0]!;
+      if (sub.matches(event)) {
+        claimed = 1;
+        sub.push(event);
       }
-    } else if (this.subscriptions.size > 1) {
+    } else if (subs.length > 1) {
       // Counted first: an event several iterators hold goes back only when the last lets go of it unread.
       const matching: Subscription[] = [];
-      for (const sub of this.subscriptions) if (sub.matches(event)) matching.push(sub);
+      for (const sub of subs) if (sub.matches(event)) matching.push(sub);
       claimed = matching.length;
       if (claimed > 1) this.shared.set(event, { holders: claimed, taken: false });
       // A push may end a subscription and delete it from the set.
@@ -1097,6 +1102,7 @@ export class EventPump {
     this.failure = error;
     for (const sub of [...this.subscriptions]) sub.fail(error);
     this.subscriptions.clear();
+    this.subscribed = [];
     this.updateRef();
   }
 
@@ -1106,6 +1112,7 @@ export class EventPump {
     this.stopped = true;
     for (const sub of [...this.subscriptions]) sub.finish();
     this.subscriptions.clear();
+    this.subscribed = [];
     this.unclaimed.clear();
     this.unclaimedTotal = 0;
     this.shared.clear();
