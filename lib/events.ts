@@ -39,6 +39,7 @@ import {
   decodeAddressPair,
   decodeInspectBody,
   encodeSocketFlowIn,
+  fixedBodySize,
   layouts,
   ProtocolError,
   readSockaddr,
@@ -221,8 +222,8 @@ abstract class BridgeEvent {
   }
 }
 
-/** WskReceiveEvent data. `data` is a view on the batch, made on first read. */
-class ReceiveEvent extends BridgeEvent {
+/** An event with a payload: `data` is a view on the batch, made on first read. */
+abstract class DataEvent extends BridgeEvent {
   /** @internal */ declare _p: number;
   /** @internal */ declare _n: number;
   private declare _data: Buffer | undefined;
@@ -235,14 +236,18 @@ class ReceiveEvent extends BridgeEvent {
   get data(): Buffer {
     return (this._data ??= this._buf.subarray(this._p, this._p + this._n));
   }
-  get bytesIndicated(): number {
-    return u64Number(this._buf, this._at + HEADER.offsets.Param, 'BytesIndicated');
-  }
   get flags(): number {
     return this.wskFlags;
   }
   override get _bytes(): number {
     return this._n;
+  }
+}
+
+/** WskReceiveEvent data. */
+class ReceiveEvent extends DataEvent {
+  get bytesIndicated(): number {
+    return u64Number(this._buf, this._at + HEADER.offsets.Param, 'BytesIndicated');
   }
   protected override get _fields(): readonly string[] {
     return ['data', 'bytesIndicated', 'flags'];
@@ -254,21 +259,12 @@ class ReceiveEvent extends BridgeEvent {
 }
 Object.defineProperty(ReceiveEvent.prototype, 'type', { value: 'receive', enumerable: true });
 
-/** WskReceiveFromEvent: one datagram. */
-class ReceiveFromEvent extends BridgeEvent {
-  /** @internal */ declare _p: number;
-  /** @internal */ declare _n: number;
-  private declare _data: Buffer | undefined;
+/** WskReceiveFromEvent: one datagram, after its sender's WSKB_SOCKADDR. */
+class ReceiveFromEvent extends DataEvent {
   private declare _from: WskAddress | null | undefined;
   constructor(buf: Buffer, at: number, seq: number, key: SocketKey, length: number) {
-    super(buf, at, seq, key);
-    this._p = at + HEADER_SIZE + SOCKADDR_SIZE;
-    this._n = length;
-    this._data = undefined;
+    super(buf, at, seq, key, at + HEADER_SIZE + SOCKADDR_SIZE, length);
     this._from = undefined;
-  }
-  get data(): Buffer {
-    return (this._data ??= this._buf.subarray(this._p, this._p + this._n));
   }
   get remoteAddress(): WskAddress | null {
     if (this._from === undefined) {
@@ -276,12 +272,6 @@ class ReceiveFromEvent extends BridgeEvent {
       this._from = readSockaddr(view, 0);
     }
     return this._from;
-  }
-  get flags(): number {
-    return this.wskFlags;
-  }
-  override get _bytes(): number {
-    return this._n;
   }
   protected override get _fields(): readonly string[] {
     return ['data', 'remoteAddress', 'flags'];
@@ -303,21 +293,6 @@ class OtherEvent extends BridgeEvent {
     return this._names;
   }
 }
-/** The fixed body part (before the payload) of a record type. */
-function fixedBody(type: number): number {
-  switch (type) {
-    case WSKB_EVENT_RECEIVE_FROM:
-      return SOCKADDR_SIZE;
-    case WSKB_EVENT_ACCEPT:
-      return layouts.WSKB_ADDRESS_PAIR.size;
-    case WSKB_EVENT_INSPECT:
-    case WSKB_EVENT_ABORT:
-      return layouts.WSKB_INSPECT_BODY.size;
-    default:
-      return 0;
-  }
-}
-
 export interface DecodeOptions {
   /**
    * The buffer will be reused for a later READ_EVENTS: copy what the events keep (one copy of
@@ -360,7 +335,7 @@ export function decodeBatch(buffer: Buffer, length: number, host: EventHost, opt
       const seq = seqHi * TWO_32 + words[(at + 8) >>> 2]!;
       const key = socketKey(words[(at + 24) >>> 2]!, words[(at + 28) >>> 2]!);
       const dataLength = words[(at + 36) >>> 2]!;
-      const fixed = fixedBody(type);
+      const fixed = fixedBodySize(type);
       if (fixed + dataLength > size - HEADER_SIZE) {
         throw new ProtocolError(`event ${seq} (type ${type}): DataLength ${dataLength} overruns its record of ${size} bytes`);
       }
@@ -376,7 +351,7 @@ export function decodeBatch(buffer: Buffer, length: number, host: EventHost, opt
 function decodeOther(buf: Buffer, at: number, seq: number, key: SocketKey, type: number, host: EventHost): BridgeEvent {
   const flags = buf.readUInt32LE(at + HEADER.offsets.WskFlags);
   const paramAt = at + HEADER.offsets.Param;
-  const body = () => new DataView(buf.buffer, buf.byteOffset + at + HEADER_SIZE, fixedBody(type));
+  const body = () => new DataView(buf.buffer, buf.byteOffset + at + HEADER_SIZE, fixedBodySize(type));
   const make = (name: string, fields: Record<string, unknown> = {}) => new OtherEvent(buf, at, seq, key, name, fields);
   switch (type) {
     case WSKB_EVENT_RECEIVE_CLOSED:

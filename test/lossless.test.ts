@@ -6,7 +6,6 @@
 // Each test here failed before the fix it guards (issue 9, items 1-3).
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -38,24 +37,28 @@ describe('lossless: break hands unread events back', function () {
     await session.close();
   });
 
-  it("break after the accept event: a second loop still sees the client's first write", async () => {
+  /** A client connects and writes at once; a session-wide loop breaks at the accept event after
+   * the receive event had time to arrive into its buffer. */
+  async function breakAfterAccept(message: string): Promise<{ accepted: WskSocket; client: net.Socket; listener: WskSocket }> {
     await session.setStaticEventCallbacks(WskEvent.Accept | WskEvent.Receive);
     const { listener, port } = await listening(session);
     const client = connectClient(port);
     await once(client, 'connect');
-    client.write('first write');
+    client.write(message);
     let accepted: WskSocket | null = null;
-    // The first iterator very likely buffers the receive event behind the accept event (both
-    // came in one batch, or the second arrives while the loop body runs): break must give it back.
     for await (const event of session.events()) {
       if (event.type === 'accept') {
         accepted = event.socket;
-        // Let the receive event arrive into this iterator's buffer before we break.
         await new Promise((resolve) => setTimeout(resolve, 50));
         break;
       }
     }
     assert.ok(accepted, 'an accept event');
+    return { accepted, client, listener };
+  }
+
+  it("break after the accept event: a second loop still sees the client's first write", async () => {
+    const { accepted, client, listener } = await breakAfterAccept('first write');
     const next = await withTimeout(accepted.events().next(), 5000, "the client's first write as a receive event");
     assert.equal(next.value?.type, 'receive');
     if (next.value?.type === 'receive') assert.equal(next.value.data.toString(), 'first write');
@@ -64,20 +67,7 @@ describe('lossless: break hands unread events back', function () {
   });
 
   it("break after the accept event: receive() still returns the client's first write", async () => {
-    await session.setStaticEventCallbacks(WskEvent.Accept | WskEvent.Receive);
-    const { listener, port } = await listening(session);
-    const client = connectClient(port);
-    await once(client, 'connect');
-    client.write('hello kernel');
-    let accepted: WskSocket | null = null;
-    for await (const event of session.events()) {
-      if (event.type === 'accept') {
-        accepted = event.socket;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        break;
-      }
-    }
-    assert.ok(accepted);
+    const { accepted, client, listener } = await breakAfterAccept('hello kernel');
     const got = await withTimeout(accepted.receive(100), 5000, 'receive() after break');
     assert.equal(got.toString(), 'hello kernel');
     client.destroy();
@@ -124,7 +114,9 @@ describe('lossless: sends leave in call order', function () {
     await session.close();
   });
 
-  it('two 4 MiB sends not awaited arrive byte-exact, one after the other', async () => {
+  /** A connection socket to a Node server that records every byte; `run` sends, then the
+   * peer's bytes are compared with `expected` (all of them, in this order). */
+  async function toRecordingPeer(run: (socket: WskSocket) => Promise<void>, expected: () => Buffer[]): Promise<void> {
     const received: Buffer[] = [];
     let done!: () => void;
     const ended = new Promise<void>((resolve) => (done = resolve));
@@ -136,46 +128,42 @@ describe('lossless: sends leave in call order', function () {
       const socket = await session.socket('connection');
       await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
       await socket.connect({ family: 'ipv4', address: '127.0.0.1', port });
-      const a = payload(4 * 1024 * 1024);
-      const b = payload(4 * 1024 * 1024);
-      const c = payload(1000);
-      // Not awaited, on purpose: the library must keep the order.
-      const sends = [socket.send(a), socket.send(b)];
-      assert.deepEqual(await Promise.all(sends), [a.length, b.length]);
-      await socket.disconnect({ data: c });
+      await run(socket);
       await withTimeout(ended, 20_000, 'the peer to read everything');
       const all = Buffer.concat(received);
-      assert.equal(all.length, a.length + b.length + c.length);
-      const expected = createHash('sha256').update(a).update(b).update(c).digest('hex');
-      assert.equal(sha256(all), expected, 'bytes of the first send, then the second, then the disconnect data');
+      const want = expected();
+      assert.equal(all.length, want.reduce((n, b) => n + b.length, 0));
+      assert.equal(sha256(all), sha256(want), 'the bytes of each call, in call order');
       await socket.close();
     } finally {
       await closeServer(server);
     }
+  }
+
+  it('two 4 MiB sends not awaited arrive byte-exact, one after the other', async () => {
+    const a = payload(4 * 1024 * 1024);
+    const b = payload(4 * 1024 * 1024);
+    const c = payload(1000);
+    await toRecordingPeer(
+      async (socket) => {
+        // Not awaited, on purpose: the library must keep the order.
+        const sends = [socket.send(a), socket.send(b)];
+        assert.deepEqual(await Promise.all(sends), [a.length, b.length]);
+        await socket.disconnect({ data: c });
+      },
+      () => [a, b, c],
+    );
   });
 
   it('disconnect with data waits for the sends before it', async () => {
-    const received: Buffer[] = [];
-    let done!: () => void;
-    const ended = new Promise<void>((resolve) => (done = resolve));
-    const { server, port } = await nodeServer('127.0.0.1', (peer) => {
-      peer.on('data', (chunk: Buffer) => received.push(chunk));
-      peer.on('end', done);
-    });
-    try {
-      const socket = await session.socket('connection');
-      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
-      await socket.connect({ family: 'ipv4', address: '127.0.0.1', port });
-      const a = payload(3 * 1024 * 1024);
-      const c = payload(100);
-      const all = [socket.send(a), socket.disconnect({ data: c })];
-      await Promise.all(all);
-      await withTimeout(ended, 20_000, 'the peer to read everything');
-      assert.equal(sha256(Buffer.concat(received)), createHash('sha256').update(a).update(c).digest('hex'));
-      await socket.close();
-    } finally {
-      await closeServer(server);
-    }
+    const a = payload(3 * 1024 * 1024);
+    const c = payload(100);
+    await toRecordingPeer(
+      async (socket) => {
+        await Promise.all([socket.send(a), socket.disconnect({ data: c })]);
+      },
+      () => [a, c],
+    );
   });
 
   it('a failed send fails the sends queued behind it instead of sending them out of order', async () => {
