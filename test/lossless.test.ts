@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
+import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
 import { closeServer, eventually, nodeServer, openSim, payload, sha256, skipBecause, withTimeout } from './helpers/util.js';
 
 /** A listener on 127.0.0.1 with accept (and, by static callbacks, receive) events. */
@@ -315,6 +315,50 @@ describe('lossless: a socket nobody reads slows only itself', function () {
       await socket.close();
     } finally {
       await closeServer(server);
+    }
+  });
+});
+
+describe('lossless: a held listening socket refuses connections, counted', function () {
+  this.timeout(30_000);
+
+  it('past the unclaimed limit its accepts are refused and reported; read, it accepts again', async () => {
+    const session = await open({ backend: 'sim', pump: { unclaimedLimit: 2 } });
+    const clients: net.Socket[] = [];
+    try {
+      const { listener, port } = await listening(session);
+      // Two accept events nobody takes reach the limit: the listener is held.
+      for (let i = 0; i < 2; i++) {
+        const client = connectClient(port);
+        clients.push(client);
+        await once(client, 'connect');
+      }
+      await eventually(() => session.pumpCounters.socketsHeld === 1, 'the listener to be held');
+      const refused = connectClient(port);
+      clients.push(refused);
+      await withTimeout(new Promise<void>((resolve) => refused.on('close', () => resolve())), 10_000, 'the third client to be turned away');
+      assert.ok((await session.stats()).acceptsRefused >= 1n, 'counted by the driver');
+      // Reading the listener's events releases it; the refusal is among them, counted.
+      const events = listener.events();
+      const types: string[] = [];
+      let refusals = 0;
+      while (refusals === 0) {
+        const { value } = await withTimeout(events.next(), 10_000, 'the listener events');
+        types.push(value!.type);
+        if (value!.type === 'acceptsRefused') refusals += value!.count;
+      }
+      assert.deepEqual(types.slice(0, 3), ['accept', 'accept', 'socketPaused']);
+      await eventually(() => session.pumpCounters.socketsHeld === 0, 'the listener to be released');
+      const welcome = connectClient(port);
+      clients.push(welcome);
+      for (;;) {
+        const { value } = await withTimeout(events.next(), 10_000, 'an accept after the release');
+        if (value!.type === 'accept') break;
+      }
+      await events.return!();
+    } finally {
+      for (const client of clients) client.destroy();
+      await session.close();
     }
   });
 });
