@@ -439,6 +439,8 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
   finished = false;
   /** Released by the user (return/throw/abort): unread events went back to the pump. */
   released = false;
+  /** Waiters are to be resolved once the current batch is dispatched (queued with the pump). */
+  flushPending = false;
   error: unknown = undefined;
   readonly key: SocketKey | undefined;
   private readonly onAbort?: () => void;
@@ -478,7 +480,10 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
         this.overHighWater = true;
         this.pump.pushedBack(this);
       }
-      if (this.waiters.length > 0) this.pump.flushLater(this);
+      if (this.waiters.length > 0 && !this.flushPending) {
+        this.flushPending = true;
+        this.pump.flushLater(this);
+      }
     }
     // A socket's iterator ends with the socket's last event.
     if (this.key !== undefined && event.type === 'socketClosed') this.finish();
@@ -486,6 +491,7 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
 
   /** Resolves waiters from the buffer (after a batch was dispatched). */
   flush(): void {
+    this.flushPending = false;
     while (this.waiters.length > 0 && this.length > 0) this.waiters.shift()!.resolve({ value: this.take() as never, done: false });
     if (this.finished && this.length === 0) this.endWaiters();
     this.pump.updateRef();

@@ -242,7 +242,10 @@ export class WskSocket {
 
   /**
    * WskReceive, IRP style: resolves with up to maxLength bytes. An empty Buffer means the peer
-   * closed gracefully (a WskReceive completing with 0 bytes).
+   * closed gracefully (a WskReceive completing with 0 bytes). Data WSK already indicated to this
+   * socket's receive event that no iterator took (kept by the session, or handed back by a
+   * `break`) is returned first, without a WskReceive; data indicated while the WskReceive is
+   * pending goes to the events.
    */
   async receive(maxLength = 65536, options: { flags?: number } = {}): Promise<Buffer> {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
@@ -268,7 +271,9 @@ export class WskSocket {
     });
   }
 
-  /** WskReceiveFrom, IRP style: the next datagram (truncated to maxLength) and its sender. */
+  /** WskReceiveFrom, IRP style: the next datagram (truncated to maxLength) and its sender. A
+   * datagram already indicated to the receive-from event that no iterator took comes first
+   * (its controlFlags then carry MSG_TRUNC only). */
   async receiveFrom(maxLength = 65536, options: { flags?: number } = {}): Promise<ReceiveFromResult> {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
     const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
@@ -391,7 +396,10 @@ export class WskSocket {
 
   /**
    * This socket's events, in order; ends after its socketClosed event. Events that arrived
-   * before any iterator asked (say between enableEvents() and this call) are delivered first.
+   * before any iterator asked (say between enableEvents() and this call), or that an earlier
+   * iterator left unread (`break`), are delivered first. Past `highWaterMark` buffered events
+   * this socket alone is held back in the driver. What can be dropped and how it is counted:
+   * see WskSession.events().
    */
   events(options: EventsOptions & { batch: true }): AsyncIterableIterator<WskBridgeEvent[]>;
   events(options?: EventsOptions): AsyncIterableIterator<WskBridgeEvent>;
