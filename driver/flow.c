@@ -241,6 +241,12 @@ WskbEventsSocketFlow(WSKB_SESSION *Session, WSKB_SOCKET *Socket, BOOLEAN Pause)
     /* Once SOCKET_CLOSED is queued the socket has no later event, not even this one. */
     if (Events->Initialized && !Events->Closed && Events->HeldByUser != Pause) {
         Events->HeldByUser = Pause;
+        /* What was refused while held is reported at the latest here, ahead of the release:
+         * reports are otherwise flushed behind delivered records, and a held socket may have
+         * none; reporting each refusal at once would let a flood of datagrams queue a record
+         * per datagram for a socket nobody reads. */
+        if (!Pause)
+            WskbEventQueueFlushReportsLocked(Session, Socket);
         WskbEventQueueControlLocked(Session, Pause ? WSKB_EVENT_SOCKET_PAUSED : WSKB_EVENT_SOCKET_RESUMED, Socket, 0, 0);
     }
     KeReleaseSpinLock(&Session->Lock, OldIrql);

@@ -242,8 +242,9 @@ typedef struct _WSKB_INSPECT_COMPLETE_IN {
  * is refused as if the budget were spent: receive indications get STATUS_DATA_NOT_ACCEPTED
  * (FLOW_PAUSED; re-armed after release), datagrams are counted in DATAGRAMS_DROPPED for the
  * socket, accept and inspect indications are refused and counted in ACCEPTS_REFUSED (WSK
- * turns the connection away). Each change queues SOCKET_PAUSED / SOCKET_RESUMED; asking for
- * the state the socket is already in queues nothing. No output. */
+ * turns the connection away). Those counts are reported behind delivered records as usual, and
+ * at the latest just before SOCKET_RESUMED. Each change queues SOCKET_PAUSED / SOCKET_RESUMED;
+ * asking for the state the socket is already in queues nothing. No output. */
 typedef struct _WSKB_SOCKET_FLOW_IN {
     UINT64 SocketId;
     UINT32 Pause;           /* 0 or 1; else STATUS_INVALID_PARAMETER */
