@@ -791,11 +791,27 @@ UdpVisit(const WSKB_EVENT_HEADER *Header, void *Context)
     }
 }
 
+/* A host socket of Type (SOCK_STREAM / SOCK_DGRAM) connected to 127.0.0.1:Port. */
+static int
+HostSocketTo(int Type, uint16_t Port)
+{
+    struct sockaddr_in To;
+    int Fd = socket(AF_INET, Type, 0);
+
+    REQUIRE(Fd >= 0);
+    memset(&To, 0, sizeof(To));
+    To.sin_family = AF_INET;
+    To.sin_port = htons(Port);
+    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    return Fd;
+}
+
 static void
 TestUdp(KSIM_FILE *File)
 {
     UDP_STATE State;
-    struct sockaddr_in To, Me;
+    struct sockaddr_in Me;
     socklen_t MeLength = sizeof(Me);
     uint8_t Datagram[UDP_BYTES];
     uint32_t n, i;
@@ -808,13 +824,7 @@ TestUdp(KSIM_FILE *File)
     uint16_t Port = BindLoopback(File, State.Socket);
     EnableEvents(File, State.Socket, WSK_EVENT_RECEIVE_FROM);
 
-    Fd = socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    Fd = HostSocketTo(SOCK_DGRAM, Port);
     REQUIRE(getsockname(Fd, (struct sockaddr *)&Me, &MeLength) == 0);
     State.ClientPort = ntohs(Me.sin_port);
     for (n = 0; n < UDP_DATAGRAMS; ++n) {
@@ -896,7 +906,6 @@ static void
 TestSocketFlow(KSIM_FILE *File)
 {
     FLOW_STATE State;
-    struct sockaddr_in To;
     uint8_t Datagram[64];
     int n, Fd;
 
@@ -910,13 +919,7 @@ TestSocketFlow(KSIM_FILE *File)
     State.Socket = SocketCreate(File, 2, 17, WSK_FLAG_DATAGRAM_SOCKET);
     uint16_t Port = BindLoopback(File, State.Socket);
     EnableEvents(File, State.Socket, WSK_EVENT_RECEIVE_FROM);
-    Fd = socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    Fd = HostSocketTo(SOCK_DGRAM, Port);
 
     /* Held (twice: the second asks for the state it is in and queues nothing). */
     CHECK(SocketFlow(File, State.Socket, 1) == ST_SUCCESS);
@@ -1022,15 +1025,7 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
 static int
 HostConnect(uint16_t Port)
 {
-    struct sockaddr_in To;
-    int Fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
-    return Fd;
+    return HostSocketTo(SOCK_STREAM, Port);
 }
 
 static void
