@@ -21,6 +21,27 @@ async function listening(session: WskSession): Promise<{ listener: WskSocket; po
   return { listener, port };
 }
 
+/** A datagram socket bound to 127.0.0.1 with WskReceiveFromEvent enabled, and its port. */
+async function datagramSocket(session: WskSession, events = true): Promise<{ socket: WskSocket; port: number }> {
+  const socket = await session.socket('datagram');
+  await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+  const port = (await socket.localAddress())!.port;
+  if (events) await socket.enableEvents(WskEvent.ReceiveFrom);
+  return { socket, port };
+}
+
+/** Sends `count` datagrams made by `make(i)` to 127.0.0.1:port, 50 at a time (each burst is
+ * handed to the kernel before the next). */
+async function sendBursts(peer: dgram.Socket, port: number, count: number, make: (i: number) => string | Buffer): Promise<void> {
+  for (let sent = 0; sent < count; sent += 50) {
+    await new Promise<void>((resolve) => {
+      let left = Math.min(50, count - sent);
+      for (let i = sent; i < sent + 50 && i < count; i++) peer.send(make(i), port, '127.0.0.1', () => --left === 0 && resolve());
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 function connectClient(port: number): net.Socket {
   const client = net.connect(port, '127.0.0.1');
   client.on('error', () => {});
@@ -75,10 +96,7 @@ describe('lossless: break hands unread events back', function () {
   });
 
   it('break in a datagram loop: the datagrams it had buffered go to the next loop, in order', async () => {
-    const socket = await session.socket('datagram');
-    await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
-    const port = (await socket.localAddress())!.port;
-    await socket.enableEvents(WskEvent.ReceiveFrom);
+    const { socket, port } = await datagramSocket(session);
     const peer = dgram.createSocket('udp4');
     try {
       for (let i = 0; i < 5; i++) peer.send(`datagram ${i}`, port, '127.0.0.1');
@@ -222,21 +240,12 @@ describe('lossless: a socket nobody reads slows only itself', function () {
   });
 
   it("an unread datagram socket with thousands of events does not stop another socket's accepts", async () => {
-    const unread = await session.socket('datagram');
-    await unread.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
-    const unreadPort = (await unread.localAddress())!.port;
-    await unread.enableEvents(WskEvent.ReceiveFrom);
+    const { socket: unread, port: unreadPort } = await datagramSocket(session);
     const peer = dgram.createSocket('udp4');
-    let sent = 0;
+    // Well past the pump's default unclaimedLimit (4096), in bursts the host socket can take.
+    const sent = 6000;
     try {
-      // Well past the pump's default unclaimedLimit (4096), in bursts the host socket can take.
-      for (; sent < 6000; sent += 50) {
-        await new Promise<void>((resolve) => {
-          let left = 50;
-          for (let i = 0; i < 50; i++) peer.send(`d${sent + i}`, unreadPort, '127.0.0.1', () => --left === 0 && resolve());
-        });
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      await sendBursts(peer, unreadPort, sent, (i) => `d${i}`);
     } finally {
       peer.close();
     }
@@ -370,20 +379,13 @@ describe('lossless: datagram loss below the driver is counted (sim)', function (
     const session = await openSim();
     const peer = dgram.createSocket('udp4');
     try {
-      const socket = await session.socket('datagram');
-      await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
-      const port = (await socket.localAddress())!.port;
-      const before = (await session.stats()).hostDatagramsDropped;
-      assert.equal(typeof before, 'number');
       // No event enabled and no receive posted: ksim does not read the host socket, whose
       // queue (a few hundred KiB) overflows.
+      const { socket, port } = await datagramSocket(session, false);
+      const before = (await session.stats()).hostDatagramsDropped;
+      assert.equal(typeof before, 'number');
       const sent = 2000;
-      for (let i = 0; i < sent; i += 50) {
-        await new Promise<void>((resolve) => {
-          let left = 50;
-          for (let j = 0; j < 50; j++) peer.send(Buffer.alloc(1000, j), port, '127.0.0.1', () => --left === 0 && resolve());
-        });
-      }
+      await sendBursts(peer, port, sent, (i) => Buffer.alloc(1000, i));
       await new Promise((resolve) => setTimeout(resolve, 100));
       // Take what the host queue kept, then close: ksim reads the drop count when the queue is
       // drained and again before closing the host socket.
