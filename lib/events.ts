@@ -427,6 +427,9 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/** Events the bridge reports about itself, as opposed to what WSK indicated. */
+const REPORT_TYPES: ReadonlySet<string> = new Set(['flowPaused', 'flowResumed', 'datagramsDropped', 'acceptsRefused', 'socketPaused', 'socketResumed', 'socketClosed']);
+
 const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true }) as IteratorResult<never>;
 
 class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEvent[]> {
@@ -476,7 +479,9 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
       this.pump.updateRef();
     } else {
       this.queue.push(event);
-      if (this.length >= this.highWaterMark && !this.overHighWater) {
+      // The bridge's own reports (flow, drops, holds) do not push back: they are few, and the
+      // SOCKET_RESUMED that a release causes would otherwise hold the socket again at once.
+      if (this.length >= this.highWaterMark && !this.overHighWater && !REPORT_TYPES.has(event.type)) {
         this.overHighWater = true;
         this.pump.pushedBack(this);
       }
@@ -634,9 +639,8 @@ interface Hold {
   id: bigint;
   /** What the pump wants now. */
   want: boolean;
-  /** What the driver was last told (or is being told). */
+  /** What the driver was last told. */
   told: boolean;
-  inFlight: boolean;
 }
 
 export interface PumpCounters {
@@ -974,7 +978,7 @@ export class EventPump {
       if (!want) return;
       const id = example?.socketId ?? list?.events[0]?.socketId ?? [...this.subscriptions].find((s) => s.key === key)?.socketId;
       if (id === undefined) return;
-      this.holds.set(key, (hold = { id, want: false, told: false, inFlight: false }));
+      this.holds.set(key, (hold = { id, want: false, told: false }));
     }
     if (hold.want === want) return;
     hold.want = want;
@@ -995,32 +999,32 @@ export class EventPump {
     this.tellDriver(key, hold);
   }
 
+  /**
+   * Sends SOCKET_FLOW when the wanted state differs from the last one sent. Not waiting for the
+   * previous request's completion: both devices issue a request on this thread and the driver
+   * handles SOCKET_FLOW inside the call, so requests take effect in the order sent, and a
+   * release takes effect before the code that caused it (an iterator draining) goes on.
+   */
   private tellDriver(key: SocketKey, hold: Hold): void {
-    if (hold.inFlight || hold.told === hold.want || this.stopped) return;
-    hold.inFlight = true;
+    if (hold.told === hold.want || this.stopped) return;
     const pause = hold.want;
+    hold.told = pause;
     try {
       this.device.ioctl(
         WSKB_IOCTL_SOCKET_FLOW,
         encodeSocketFlowIn(hold.id, pause),
         0,
         (status) => {
-          hold.inFlight = false;
-          hold.told = pause;
+          if (!isError(status)) return;
           // Closed meanwhile (or the session is closing): the driver forgot the socket.
           const gone = status === NTSTATUS.STATUS_INVALID_HANDLE || status === NTSTATUS.STATUS_CANCELLED || status === NTSTATUS.STATUS_DELETE_PENDING;
-          if (isError(status)) {
-            if (!gone) process.emitWarning(`wsk-bridge: SOCKET_FLOW for socket 0x${hold.id.toString(16)} failed with ${statusName(status)}`, { code: 'WSKB_SOCKET_FLOW_FAILED' });
-            this.holds.delete(key);
-            return;
-          }
-          if (this.holds.get(key) === hold) this.tellDriver(key, hold);
+          if (!gone) process.emitWarning(`wsk-bridge: SOCKET_FLOW for socket 0x${hold.id.toString(16)} failed with ${statusName(status)}`, { code: 'WSKB_SOCKET_FLOW_FAILED' });
+          if (this.holds.get(key) === hold) this.holds.delete(key);
         },
         true,
       );
     } catch {
       // The device closed: the session is going away with its sockets.
-      hold.inFlight = false;
     }
   }
 

@@ -727,57 +727,15 @@ export function decodeStatsOut(buf: Uint8Array): SessionStats {
 
 // ---- event records ----------------------------------------------------------------------------
 
-/** One record of a READ_EVENTS completion, header decoded, body as bytes. */
-export interface RawEventRecord {
+/** The header fields of an event record, as encodeEventRecord takes them (decoding is
+ * decodeBatch's, in events.ts). */
+export interface EventRecordFields {
   type: number;
   sequence: bigint;
   timestamp: bigint;
   socketId: bigint;
   wskFlags: number;
-  dataLength: number;
   param: bigint;
-  /** The batch the record lies in, and where its body (after the header, up to Size,
-   * padding included) starts and ends: no Buffer is made per record until one is needed. */
-  batch: Buffer;
-  bodyStart: number;
-  bodyEnd: number;
-}
-
-/**
- * Splits a READ_EVENTS output into records. Every rule of protocol.h is checked, because a record
- * that breaks one means the two sides disagree about the format and nothing after it can be
- * trusted.
- */
-export function decodeEventRecords(buf: Buffer): RawEventRecord[] {
-  const records: RawEventRecord[] = [];
-  const H = L.WSKB_EVENT_HEADER;
-  const v = viewOf(buf);
-  let at = 0;
-  while (at < buf.byteLength) {
-    if (buf.byteLength - at < H.size) throw new ProtocolError(`event record at ${at}: ${buf.byteLength - at} bytes left, header needs ${H.size}`);
-    const size = v.getUint32(at + H.offsets.Size, true);
-    if (size < H.size || size % 8 !== 0 || at + size > buf.byteLength) {
-      throw new ProtocolError(`event record at ${at}: bad Size ${size} (batch of ${buf.byteLength} bytes)`);
-    }
-    const type = v.getUint32(at + H.offsets.Type, true);
-    const dataLength = v.getUint32(at + H.offsets.DataLength, true);
-    if (type !== WSKB_EVENT_PAD) {
-      records.push({
-        type,
-        sequence: v.getBigUint64(at + H.offsets.Sequence, true),
-        timestamp: v.getBigUint64(at + H.offsets.Timestamp, true),
-        socketId: v.getBigUint64(at + H.offsets.SocketId, true),
-        wskFlags: v.getUint32(at + H.offsets.WskFlags, true),
-        dataLength,
-        param: v.getBigUint64(at + H.offsets.Param, true),
-        batch: buf,
-        bodyStart: at + H.size,
-        bodyEnd: at + size,
-      });
-    }
-    at += size;
-  }
-  return records;
 }
 
 /** The fixed body part that precedes the payload, per event type. */
@@ -793,23 +751,6 @@ export function fixedBodySize(type: number): number {
     default:
       return 0;
   }
-}
-
-/** The payload of a record (after its fixed body part), checked against the record's size. */
-export function recordPayload(r: RawEventRecord): Buffer {
-  const start = fixedBodySize(r.type);
-  if (start + r.dataLength > r.bodyEnd - r.bodyStart) {
-    throw new ProtocolError(`event ${r.sequence} (type ${r.type}): DataLength ${r.dataLength} overruns its record`);
-  }
-  return r.batch.subarray(r.bodyStart + start, r.bodyStart + start + r.dataLength);
-}
-
-export function recordFixedBody(r: RawEventRecord): DataView {
-  const size = fixedBodySize(r.type);
-  if (size > r.bodyEnd - r.bodyStart) {
-    throw new ProtocolError(`event ${r.sequence} (type ${r.type}): body of ${r.bodyEnd - r.bodyStart} bytes, ${size} expected`);
-  }
-  return new DataView(r.batch.buffer, r.batch.byteOffset + r.bodyStart, size);
 }
 
 export interface InspectBody {
@@ -833,9 +774,7 @@ export function decodeAddressPair(view: DataView): { localAddress: WskAddress | 
 }
 
 /** Builds an event record (used by tests of the decoder; the driver is the real producer). */
-export function encodeEventRecord(
-  r: Omit<RawEventRecord, 'batch' | 'bodyStart' | 'bodyEnd' | 'dataLength'> & { body: Uint8Array; dataLength?: number },
-): Buffer {
+export function encodeEventRecord(r: EventRecordFields & { body: Uint8Array; dataLength?: number }): Buffer {
   const H = L.WSKB_EVENT_HEADER;
   const size = Math.ceil((H.size + r.body.byteLength) / 8) * 8;
   const { buf, view } = alloc(size);
