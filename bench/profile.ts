@@ -7,9 +7,13 @@
 //   node dist/bench/profile.js drain [events]  64 B datagrams queued in the driver first, then
 //                                              drained through for await (delivery capacity)
 //   node dist/bench/profile.js echo  [rounds]  64 B ping-pong, the bridge echoing from events
+//   node dist/bench/profile.js pipeline [batches]  the JavaScript half alone: 1800-event batches
+//                                              of 64 B receive-from records completed by a scripted
+//                                              device (no driver) through decodeBatch, ordering,
+//                                              dispatch and the iterator; warm rounds, both forms
 //
 // Pump tuning from the environment, to measure its effect: WSKB_BENCH_READ_BYTES,
-// WSKB_BENCH_DEPTH. WSKB_BENCH_CPUPROF=file.cpuprofile profiles the measured phase alone (the
+// WSKB_BENCH_DEPTH; WSKB_BENCH_BATCH=1 drains with events({ batch: true }). WSKB_BENCH_CPUPROF=file.cpuprofile profiles the measured phase alone (the
 // drain loop, without the sending that fills the queue). Prints one JSON line.
 
 import { fork } from 'node:child_process';
@@ -17,7 +21,11 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector';
 import * as net from 'node:net';
+import assert from 'node:assert/strict';
+import type { IoctlCallback, NativeDevice } from '../lib/addon.js';
+import { EventPump, type EventHost } from '../lib/events.js';
 import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
+import { encodeEventRecord, layouts, WSKB_EVENT_RECEIVE_FROM, writeSockaddr } from '../lib/protocol.js';
 import { pumpOptionsFromEnv } from './options.js';
 
 /** Starts the V8 CPU profiler if WSKB_BENCH_CPUPROF names a file; the returned function stops it and writes the profile. */
@@ -76,9 +84,11 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
 }
 
 async function drain(session: WskSession, count: number): Promise<object> {
+  // Held in the driver (budget) until the iterator starts: a session-wide iterator nobody reads
+  // stops the pump meanwhile (an unread socket alone would be held back and its datagrams dropped).
+  const gate = session.events({ highWaterMark: 1 });
   const socket = await session.socket('datagram');
   await socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
-  // Held in the driver (budget) and the pump's unclaimed list until the iterator starts.
   const port = (await socket.localAddress())!.port;
   await socket.enableEvents(WskEvent.ReceiveFrom);
   const peer = dgram.createSocket('udp4');
@@ -98,8 +108,16 @@ async function drain(session: WskSession, count: number): Promise<object> {
   const stopProfile = await profileIfAsked();
   const start = process.hrtime.bigint();
   const target = Number(queued.eventsQueued); // everything queued so far
-  for await (const event of socket.events({ highWaterMark: 65536 })) {
-    if (event.type === 'receiveFrom' && ++got >= target) break;
+  await gate.return!();
+  if (process.env.WSKB_BENCH_BATCH === '1') {
+    for await (const events of socket.events({ highWaterMark: 1 << 20, batch: true })) {
+      for (const event of events) if (event.type === 'receiveFrom') got++;
+      if (got >= target) break;
+    }
+  } else {
+    for await (const event of socket.events({ highWaterMark: 1 << 20 })) {
+      if (event.type === 'receiveFrom' && ++got >= target) break;
+    }
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   await stopProfile();
@@ -155,8 +173,72 @@ async function echo(session: WskSession, rounds: number): Promise<object> {
   return { scenario: 'echo', rounds, p50: samples[Math.floor(rounds / 2)], p99: samples[Math.floor(rounds * 0.99)] };
 }
 
+/** The pump and iterators against a device that completes READ_EVENTS with prepared batches. */
+async function pipeline(batches: number): Promise<object> {
+  const perBatch = 1800;
+  const body = Buffer.alloc(layouts.WSKB_SOCKADDR.size + 64);
+  writeSockaddr(new DataView(body.buffer, body.byteOffset, layouts.WSKB_SOCKADDR.size), 0, { family: 'ipv4', address: '127.0.0.1', port: 9 });
+  const record = encodeEventRecord({ type: WSKB_EVENT_RECEIVE_FROM, sequence: 1n, timestamp: 1n, socketId: 0x1_0001_0000n, wskFlags: 0, param: 0n, body });
+  const prepared = Array.from({ length: batches }, (_, b) => {
+    const out = Buffer.alloc(record.length * perBatch);
+    for (let i = 0; i < perBatch; i++) {
+      record.copy(out, i * record.length);
+      out.writeBigUInt64LE(BigInt(1 + b * perBatch + i), i * record.length + layouts.WSKB_EVENT_HEADER.offsets.Sequence);
+    }
+    return out;
+  });
+  const host: EventHost = { adoptAcceptedSocket: () => assert.fail('no accept here'), inspectComplete: async () => {}, isClosedByUser: () => false };
+  const rates: Record<string, number[]> = { single: [], batch: [] };
+  for (let round = 0; round < 6; round++) {
+    for (const form of ['single', 'batch'] as const) {
+      const reads: IoctlCallback[] = [];
+      const device: NativeDevice = {
+        backend: 'sim',
+        pending: 0,
+        ioctl: (_code, _input, _output, callback) => void reads.push(callback),
+        cancelAll: () => {},
+        close: () => {},
+        ref: () => {},
+        unref: () => {},
+      };
+      const pump = new EventPump(device, host, { depth: 1 });
+      pump.start();
+      let next = 0;
+      const feed = () => {
+        const callback = reads.shift();
+        if (callback && next < batches) callback(0, prepared[next]!.length, prepared[next++]!);
+      };
+      const total = batches * perBatch;
+      let seen = 0;
+      const start = process.hrtime.bigint();
+      feed();
+      if (form === 'batch') {
+        for await (const events of pump.subscribe(0x1_0001_0000n, { highWaterMark: 1 << 22, batch: true })) {
+          for (const event of events) if (event.type === 'receiveFrom') seen++;
+          if (seen >= total) break;
+          feed();
+        }
+      } else {
+        for await (const event of pump.subscribe(0x1_0001_0000n, { highWaterMark: 1 << 22 })) {
+          if (event.type === 'receiveFrom') seen++;
+          if (seen >= total) break;
+          if (seen % perBatch === 0) feed();
+        }
+      }
+      // The first round of each form warms V8 up and is not counted.
+      if (round > 0) rates[form]!.push(seen / (Number(process.hrtime.bigint() - start) / 1e9));
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+  return { scenario: 'pipeline', eventsPerBatch: perBatch, batches, singleEventsPerSecond: median(rates.single!), batchEventsPerSecond: median(rates.batch!), runs: rates };
+}
+
 async function main(): Promise<void> {
   const [scenario = 'tcp', arg] = process.argv.slice(2);
+  if (scenario === 'pipeline') {
+    console.log(JSON.stringify(await pipeline(Number(arg ?? 60))));
+    return;
+  }
   const pump = pumpOptionsFromEnv();
   const session = await open({ backend: 'sim', eventBudget: 32 << 20, ...(pump ? { pump } : {}) });
   try {

@@ -285,6 +285,10 @@ WskbEventQueueReserveLocked(_Inout_ WSKB_SESSION *Session, _In_ WSKB_EVENT_CLASS
          * forever. The ring's slack of one largest record makes room for it. */
         if (!IsListEmpty(&Queue->Overflow) || (Queue->DataUsed != 0 && Queue->DataUsed + Bytes > Queue->Budget))
             return NULL;
+        /* A socket user mode holds back (SOCKET_FLOW) is treated as if the budget were spent,
+         * for it alone: every callback already knows how to refuse, pause or count then. */
+        if (Socket && Socket->Events.HeldByUser)
+            return NULL;
         Offset = WskbRingPlaceLocked(Queue, Bytes);
         if (Offset == WSKB_NO_ROOM)
             return NULL;

@@ -66,6 +66,7 @@ typedef struct _WSKB_SOCKET_EVENTS {
     UINT64 AcceptsRefusedPending;   /* not yet reported by an ACCEPTS_REFUSED event */
     BOOLEAN SendBacklogPending;     /* a coalesced SEND_BACKLOG waits to be queued */
     UINT64 SendBacklogLatest;       /* its IdealBacklogSize: the latest WSK indicated */
+    BOOLEAN HeldByUser;             /* SOCKET_FLOW paused it: its data-class records are refused */
 } WSKB_SOCKET_EVENTS;
 
 /* ---- session lifetime (PASSIVE_LEVEL) ---- */
@@ -114,6 +115,12 @@ _IRQL_requires_max_(PASSIVE_LEVEL)
 VOID
 WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, _In_ WDFREQUEST Request,
                           _In_ CONST WSKB_INSPECT_COMPLETE_IN *In);
+
+/* SOCKET_FLOW: holds the socket back (Pause) or lets it go; queues SOCKET_PAUSED/RESUMED on a
+ * change and re-arms its receive indications on release. */
+_IRQL_requires_max_(PASSIVE_LEVEL)
+VOID
+WskbEventsSocketFlow(_In_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ BOOLEAN Pause);
 
 /* Copies the session's counters. */
 _IRQL_requires_max_(DISPATCH_LEVEL)

@@ -137,7 +137,8 @@ WskbFlowRearm(_Inout_ WSKB_SESSION *Session)
     for (Link = Queue->PausedSockets.Flink; Link != &Queue->PausedSockets; Link = Link->Flink) {
         WSKB_SOCKET *Socket = CONTAINING_RECORD(Link, WSKB_SOCKET, Events.PausedLink);
 
-        if (Socket->Events.RearmInFlight || !Socket->Events.RearmIrp || Socket->State != WskbSocketOpen)
+        if (Socket->Events.RearmInFlight || !Socket->Events.RearmIrp || Socket->State != WskbSocketOpen ||
+            Socket->Events.HeldByUser)
             continue;
         Socket->Events.RearmInFlight = TRUE;
         Socket->Events.PausedAgain = FALSE;
@@ -237,4 +238,32 @@ WskbFlowRearmComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
     /* The IRP is the socket's, reused for the next re-arm and freed at close; the I/O manager
      * must not touch it again. */
     return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+_Use_decl_annotations_
+VOID
+WskbEventsSocketFlow(WSKB_SESSION *Session, WSKB_SOCKET *Socket, BOOLEAN Pause)
+{
+    WSKB_SOCKET_EVENTS *Events = &Socket->Events;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    /* Once SOCKET_CLOSED is queued the socket has no later event, not even this one. */
+    if (Events->Initialized && !Events->Closed && Events->HeldByUser != Pause) {
+        Events->HeldByUser = Pause;
+        /* What was refused while held is reported at the latest here, ahead of the release:
+         * reports are otherwise flushed behind delivered records, and a held socket may have
+         * none; reporting each refusal at once would let a flood of datagrams queue a record
+         * per datagram for a socket nobody reads. */
+        if (!Pause)
+            WskbEventQueueFlushReportsLocked(Session, Socket);
+        WskbEventQueueControlLocked(Session, Pause ? WSKB_EVENT_SOCKET_PAUSED : WSKB_EVENT_SOCKET_RESUMED, Socket, 0, 0);
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    WskbEventsDeliver(Session);
+    /* A receive refused while held left the socket on the paused list; released, it is re-armed
+     * like any other once the queue is below half its budget (now, or at the next drain). */
+    if (!Pause)
+        WskbFlowRearm(Session);
 }

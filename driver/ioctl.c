@@ -545,6 +545,29 @@ WskbIoctlStats(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t 
     return STATUS_SUCCESS;
 }
 
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
+WskbIoctlSocketFlow(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t InputLength)
+{
+    NTSTATUS Status;
+    WSKB_SOCKET_FLOW_IN In;
+    WSKB_SOCKET *Socket;
+
+    Status = WskbIoctlFixedInput(Request, InputLength, sizeof(In), &In);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    if (In.Reserved || In.Pause > 1)
+        return STATUS_INVALID_PARAMETER;
+    Status = WskbIoctlSocket(Session, In.SocketId,
+                             WSKB_KIND_BASIC | WSKB_KIND_LISTEN | WSKB_KIND_CONNECTION | WSKB_KIND_DATAGRAM, &Socket);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    WskbEventsSocketFlow(Session, Socket, (BOOLEAN)In.Pause);
+    WskbSocketDereference(Socket);
+    return STATUS_SUCCESS;
+}
+
 /* Returns STATUS_PENDING when the request was handed on (it must not be touched any more),
  * else the status to complete it with. */
 _IRQL_requires_(PASSIVE_LEVEL)
@@ -573,6 +596,7 @@ WskbIoctlDispatch(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ ULON
     case WSKB_IOCTL_READ_EVENTS:
     case WSKB_IOCTL_INSPECT_COMPLETE:
     case WSKB_IOCTL_STATS:
+    case WSKB_IOCTL_SOCKET_FLOW:
         break;
     default:
         return STATUS_INVALID_DEVICE_REQUEST;
@@ -616,6 +640,8 @@ WskbIoctlDispatch(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ ULON
         return WskbIoctlInspectComplete(Session, Request, InputLength);
     case WSKB_IOCTL_STATS:
         return WskbIoctlStats(Session, Request, InputLength, OutputLength, Information);
+    case WSKB_IOCTL_SOCKET_FLOW:
+        return WskbIoctlSocketFlow(Session, Request, InputLength);
     default:
         return STATUS_INVALID_DEVICE_REQUEST;
     }

@@ -53,7 +53,7 @@ typedef int64_t INT64;
 #define WSKB_USER_PATH L"\\\\.\\WskBridge"
 
 #define WSKB_MAGIC 0x424B5357u /* 'WSKB' little-endian */
-#define WSKB_PROTOCOL_VERSION 1u
+#define WSKB_PROTOCOL_VERSION 2u /* 2: SOCKET_FLOW, SOCKET_PAUSED/RESUMED */
 
 /* Device type in the customer range (0x8000-0xFFFF); functions from 0x800 (customer range). */
 #define WSKB_DEVICE_TYPE 0x9A57u
@@ -76,6 +76,7 @@ typedef int64_t INT64;
 #define WSKB_IOCTL_READ_EVENTS WSKB_IOCTL(0x80E)
 #define WSKB_IOCTL_INSPECT_COMPLETE WSKB_IOCTL(0x80F)
 #define WSKB_IOCTL_STATS WSKB_IOCTL(0x810)
+#define WSKB_IOCTL_SOCKET_FLOW WSKB_IOCTL(0x811)
 
 /* Largest payload of one SEND / RECEIVE / SEND_TO / RECEIVE_FROM / DISCONNECT request. */
 #define WSKB_MAX_IO_BYTES (1024u * 1024u)
@@ -236,6 +237,20 @@ typedef struct _WSKB_INSPECT_COMPLETE_IN {
     UINT32 Reserved;
 } WSKB_INSPECT_COMPLETE_IN; /* 24 */
 
+/* SOCKET_FLOW: user mode holds back (Pause = 1) or lets go (Pause = 0) one socket whose events
+ * nobody reads, so that it slows only itself. While held, every data-class event of the socket
+ * is refused as if the budget were spent: receive indications get STATUS_DATA_NOT_ACCEPTED
+ * (FLOW_PAUSED; re-armed after release), datagrams are counted in DATAGRAMS_DROPPED for the
+ * socket, accept and inspect indications are refused and counted in ACCEPTS_REFUSED (WSK
+ * turns the connection away). Those counts are reported behind delivered records as usual, and
+ * at the latest just before SOCKET_RESUMED. Each change queues SOCKET_PAUSED / SOCKET_RESUMED;
+ * asking for the state the socket is already in queues nothing. No output. */
+typedef struct _WSKB_SOCKET_FLOW_IN {
+    UINT64 SocketId;
+    UINT32 Pause;           /* 0 or 1; else STATUS_INVALID_PARAMETER */
+    UINT32 Reserved;        /* 0; else STATUS_INVALID_PARAMETER */
+} WSKB_SOCKET_FLOW_IN;      /* 16 */
+
 /* ---- statistics ------------------------------------------------------------------------- */
 
 typedef struct _WSKB_STATS_OUT {
@@ -283,6 +298,8 @@ typedef struct _WSKB_EVENT_HEADER {
 #define WSKB_EVENT_DATAGRAMS_DROPPED 34u /* Param = datagrams dropped since the last such event */
 #define WSKB_EVENT_ACCEPTS_REFUSED 35u   /* Param = accept/inspect indications refused since last */
 #define WSKB_EVENT_SOCKET_CLOSED 36u /* WskCloseSocket completed; last event of the socket */
+#define WSKB_EVENT_SOCKET_PAUSED 37u /* SOCKET_FLOW held the socket back (user mode does not read it) */
+#define WSKB_EVENT_SOCKET_RESUMED 38u /* SOCKET_FLOW let it go */
 #define WSKB_EVENT_PAD 0xFFFFu       /* never delivered */
 
 typedef struct _WSKB_ADDRESS_PAIR {
@@ -317,6 +334,7 @@ WSKB_STATIC_ASSERT(sizeof(WSKB_SEND_TO_IN) == 48, "WSKB_SEND_TO_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_RECEIVE_FROM_OUT) == 40, "WSKB_RECEIVE_FROM_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_GET_ADDRESS_IN) == 16, "WSKB_GET_ADDRESS_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_INSPECT_COMPLETE_IN) == 24, "WSKB_INSPECT_COMPLETE_IN");
+WSKB_STATIC_ASSERT(sizeof(WSKB_SOCKET_FLOW_IN) == 16, "WSKB_SOCKET_FLOW_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_STATS_OUT) == 88, "WSKB_STATS_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_EVENT_HEADER) == 48, "WSKB_EVENT_HEADER");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ADDRESS_PAIR) == 64, "WSKB_ADDRESS_PAIR");

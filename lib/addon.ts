@@ -29,6 +29,8 @@ export interface KsimCounters {
   hostSockets: number;
   wskSockets: number;
   verifierFailures: number;
+  /** Datagrams host sockets below ksim's WSK provider dropped because their queue was full (Linux; 0 where the host keeps no count). */
+  hostDatagramsDropped: number;
   [name: string]: number;
 }
 

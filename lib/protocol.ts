@@ -24,7 +24,7 @@ export const WSKB_DEVICE_TYPE = 0x9a57;
 const wskbIoctl = (fn: number): number => ctlCode(WSKB_DEVICE_TYPE, fn, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA);
 
 export const WSKB_MAGIC = 0x424b5357;
-export const WSKB_PROTOCOL_VERSION = 1;
+export const WSKB_PROTOCOL_VERSION = 2;
 
 export const WSKB_IOCTL_HELLO = wskbIoctl(0x800);
 export const WSKB_IOCTL_CONTROL_CLIENT = wskbIoctl(0x801);
@@ -43,6 +43,7 @@ export const WSKB_IOCTL_CLOSE = wskbIoctl(0x80d);
 export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e);
 export const WSKB_IOCTL_INSPECT_COMPLETE = wskbIoctl(0x80f);
 export const WSKB_IOCTL_STATS = wskbIoctl(0x810);
+export const WSKB_IOCTL_SOCKET_FLOW = wskbIoctl(0x811);
 
 export const WSKB_MAX_IO_BYTES = 1024 * 1024;
 export const WSKB_MAX_CONTROL_BYTES = 4096;
@@ -71,6 +72,8 @@ export const WSKB_EVENT_FLOW_RESUMED = 33;
 export const WSKB_EVENT_DATAGRAMS_DROPPED = 34;
 export const WSKB_EVENT_ACCEPTS_REFUSED = 35;
 export const WSKB_EVENT_SOCKET_CLOSED = 36;
+export const WSKB_EVENT_SOCKET_PAUSED = 37;
+export const WSKB_EVENT_SOCKET_RESUMED = 38;
 export const WSKB_EVENT_PAD = 0xffff;
 
 /** Windows address family values (ws2def.h), not the host's. */
@@ -99,6 +102,7 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_IOCTL_READ_EVENTS,
   WSKB_IOCTL_INSPECT_COMPLETE,
   WSKB_IOCTL_STATS,
+  WSKB_IOCTL_SOCKET_FLOW,
   WSKB_MAX_IO_BYTES,
   WSKB_MAX_CONTROL_BYTES,
   WSKB_EVENT_BUDGET_DEFAULT,
@@ -124,6 +128,8 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_EVENT_DATAGRAMS_DROPPED,
   WSKB_EVENT_ACCEPTS_REFUSED,
   WSKB_EVENT_SOCKET_CLOSED,
+  WSKB_EVENT_SOCKET_PAUSED,
+  WSKB_EVENT_SOCKET_RESUMED,
   WSKB_EVENT_PAD,
 });
 
@@ -228,6 +234,11 @@ export const layouts = {
     size: 24,
     offsets: { SocketId: 0, InspectToken: 8, Action: 16, Reserved: 20 },
     fieldSizes: { SocketId: 8, InspectToken: 8, Action: 4, Reserved: 4 },
+  },
+  WSKB_SOCKET_FLOW_IN: {
+    size: 16,
+    offsets: { SocketId: 0, Pause: 8, Reserved: 12 },
+    fieldSizes: { SocketId: 8, Pause: 4, Reserved: 4 },
   },
   WSKB_STATS_OUT: {
     size: 88,
@@ -654,6 +665,15 @@ export function encodeInspectCompleteIn(listenerId: bigint, token: bigint, actio
   return buf;
 }
 
+/** SOCKET_FLOW: hold back (pause) or let go one socket nobody reads. */
+export function encodeSocketFlowIn(socketId: bigint, pause: boolean): Buffer {
+  const { buf, view } = alloc(L.WSKB_SOCKET_FLOW_IN.size);
+  const o = L.WSKB_SOCKET_FLOW_IN.offsets;
+  view.setBigUint64(o.SocketId, checkId(socketId), true);
+  view.setUint32(o.Pause, pause ? 1 : 0, true);
+  return buf;
+}
+
 export interface SessionStats {
   eventsQueued: bigint;
   eventsDelivered: bigint;
@@ -667,6 +687,18 @@ export interface SessionStats {
   readEventsCompleted: bigint;
   socketsOpen: number;
   eventBudgetBytes: number;
+  /** Sockets the library holds back in the driver right now because nobody reads their events
+   * (kept by the library, not the driver; 0 from decodeStatsOut). */
+  socketsHeld: number;
+  /** Times a socket was held back so far (library side, as socketsHeld). */
+  socketHolds: number;
+  /**
+   * sim only: datagrams the host sockets below ksim dropped because their receive queue was full
+   * (all sim sessions of this process together; Linux, from SO_MEMINFO; 0 on a host that keeps
+   * no such count). null on the kernel backend: WSK tells its clients nothing about losses in
+   * the stack below it.
+   */
+  hostDatagramsDropped: number | null;
 }
 
 export function decodeStatsOut(buf: Uint8Array): SessionStats {
@@ -687,62 +719,23 @@ export function decodeStatsOut(buf: Uint8Array): SessionStats {
     readEventsCompleted: u64(o.ReadEventsCompleted),
     socketsOpen: v.getUint32(o.SocketsOpen, true),
     eventBudgetBytes: v.getUint32(o.EventBudgetBytes, true),
+    socketsHeld: 0,
+    socketHolds: 0,
+    hostDatagramsDropped: null,
   };
 }
 
 // ---- event records ----------------------------------------------------------------------------
 
-/** One record of a READ_EVENTS completion, header decoded, body as bytes. */
-export interface RawEventRecord {
+/** The header fields of an event record, as encodeEventRecord takes them (decoding is
+ * decodeBatch's, in events.ts). */
+export interface EventRecordFields {
   type: number;
   sequence: bigint;
   timestamp: bigint;
   socketId: bigint;
   wskFlags: number;
-  dataLength: number;
   param: bigint;
-  /** The batch the record lies in, and where its body (after the header, up to Size,
-   * padding included) starts and ends: no Buffer is made per record until one is needed. */
-  batch: Buffer;
-  bodyStart: number;
-  bodyEnd: number;
-}
-
-/**
- * Splits a READ_EVENTS output into records. Every rule of protocol.h is checked, because a record
- * that breaks one means the two sides disagree about the format and nothing after it can be
- * trusted.
- */
-export function decodeEventRecords(buf: Buffer): RawEventRecord[] {
-  const records: RawEventRecord[] = [];
-  const H = L.WSKB_EVENT_HEADER;
-  const v = viewOf(buf);
-  let at = 0;
-  while (at < buf.byteLength) {
-    if (buf.byteLength - at < H.size) throw new ProtocolError(`event record at ${at}: ${buf.byteLength - at} bytes left, header needs ${H.size}`);
-    const size = v.getUint32(at + H.offsets.Size, true);
-    if (size < H.size || size % 8 !== 0 || at + size > buf.byteLength) {
-      throw new ProtocolError(`event record at ${at}: bad Size ${size} (batch of ${buf.byteLength} bytes)`);
-    }
-    const type = v.getUint32(at + H.offsets.Type, true);
-    const dataLength = v.getUint32(at + H.offsets.DataLength, true);
-    if (type !== WSKB_EVENT_PAD) {
-      records.push({
-        type,
-        sequence: v.getBigUint64(at + H.offsets.Sequence, true),
-        timestamp: v.getBigUint64(at + H.offsets.Timestamp, true),
-        socketId: v.getBigUint64(at + H.offsets.SocketId, true),
-        wskFlags: v.getUint32(at + H.offsets.WskFlags, true),
-        dataLength,
-        param: v.getBigUint64(at + H.offsets.Param, true),
-        batch: buf,
-        bodyStart: at + H.size,
-        bodyEnd: at + size,
-      });
-    }
-    at += size;
-  }
-  return records;
 }
 
 /** The fixed body part that precedes the payload, per event type. */
@@ -758,23 +751,6 @@ export function fixedBodySize(type: number): number {
     default:
       return 0;
   }
-}
-
-/** The payload of a record (after its fixed body part), checked against the record's size. */
-export function recordPayload(r: RawEventRecord): Buffer {
-  const start = fixedBodySize(r.type);
-  if (start + r.dataLength > r.bodyEnd - r.bodyStart) {
-    throw new ProtocolError(`event ${r.sequence} (type ${r.type}): DataLength ${r.dataLength} overruns its record`);
-  }
-  return r.batch.subarray(r.bodyStart + start, r.bodyStart + start + r.dataLength);
-}
-
-export function recordFixedBody(r: RawEventRecord): DataView {
-  const size = fixedBodySize(r.type);
-  if (size > r.bodyEnd - r.bodyStart) {
-    throw new ProtocolError(`event ${r.sequence} (type ${r.type}): body of ${r.bodyEnd - r.bodyStart} bytes, ${size} expected`);
-  }
-  return new DataView(r.batch.buffer, r.batch.byteOffset + r.bodyStart, size);
 }
 
 export interface InspectBody {
@@ -800,9 +776,7 @@ export function decodeAddressPair(view: DataView): { localAddress: WskAddress | 
 }
 
 /** Builds an event record (used by tests of the decoder; the driver is the real producer). */
-export function encodeEventRecord(
-  r: Omit<RawEventRecord, 'batch' | 'bodyStart' | 'bodyEnd' | 'dataLength'> & { body: Uint8Array; dataLength?: number },
-): Buffer {
+export function encodeEventRecord(r: EventRecordFields & { body: Uint8Array; dataLength?: number }): Buffer {
   const H = L.WSKB_EVENT_HEADER;
   const size = Math.ceil((H.size + r.body.byteLength) / 8) * 8;
   const { buf, view } = alloc(size);

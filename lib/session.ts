@@ -6,7 +6,7 @@
 
 import { addon, type Backend, type NativeDevice } from './addon.js';
 import { WskError } from './errors.js';
-import { EventPump, type EventsOptions, type PumpOptions, type WskBridgeEvent } from './events.js';
+import { EventPump, type EventsOptions, type PumpCounters, type PumpOptions, type WskBridgeEvent, type WskBridgeEventOf } from './events.js';
 import { isError, NTSTATUS, statusName } from './ntstatus.js';
 import {
   decodeControlOut,
@@ -321,26 +321,57 @@ export class WskSession {
   /** The driver's counters for this session. */
   async stats(): Promise<SessionStats> {
     const result = await this._ioctl('stats', WSKB_IOCTL_STATS, null, layouts.WSKB_STATS_OUT.size);
-    return decodeStatsOut(result.output);
+    return {
+      ...decodeStatsOut(result.output),
+      socketsHeld: this.pump.socketsHeld,
+      socketHolds: this.pump.counters.socketHolds,
+      hostDatagramsDropped: this.backend === 'sim' ? addon().ksim.counters().hostDatagramsDropped : null,
+    };
   }
 
   /**
    * Every event of every socket of this session, in sequence order, as an async iterator in
    * the style of Node's events.on(): `break`/`return()` releases it, an AbortSignal rejects a
-   * waiting next() with an AbortError. Past `highWaterMark` buffered events the pump stops
-   * reading, the driver's budget fills and it pauses receive indications: nothing is dropped.
-   * Events no iterator takes are kept for a later iterator (up to the pump's unclaimedLimit,
-   * 4096 by default; past that reading pauses as well), except those of sockets the caller
-   * closed.
+   * waiting next() with an AbortError. `{ batch: true }` yields arrays of events instead.
+   *
+   * What is kept, what can be dropped, and how it is counted:
+   * - Events an iterator did not take are never dropped by the library: events no iterator
+   *   matched are kept per socket for a later iterator, receive() or receiveFrom(); an
+   *   iterator released with events unread (break, return(), throw(), abort) hands them back,
+   *   in sequence order, ahead of later ones. Only events of a socket the caller closed are
+   *   discarded (at its socketClosed event), and everything at session close.
+   * - Stream data is never dropped anywhere: when the driver's budget is spent, or the socket is
+   *   held back (below), WSK keeps the bytes (`flowPaused`, later `flowResumed`).
+   * - Datagrams can be dropped, always counted, per socket: by the driver when its event budget
+   *   is spent or the socket is held back (a `datagramsDropped` event with the count, and
+   *   `stats().datagramsDropped`); on sim also by the host socket below ksim when its receive
+   *   buffer overflows (reported the same way where the host says so; see docs/reliability.md).
+   * - Accept and inspect indications refused for want of budget, or on a held listening socket,
+   *   are counted in `acceptsRefused` events (`stats().acceptsRefused` / `inspectsRejected`).
+   * - Backpressure is per socket: past `pump.unclaimedLimit` kept events (default 4096) or
+   *   `pump.unclaimedBytes` (4 MiB) for one socket nobody reads, or past its own iterator's
+   *   highWaterMark, that socket alone is held back in the driver (a `socketPaused` event, then
+   *   `socketResumed`; `stats().socketsHeld`; a process warning WSKB_SOCKET_BACKPRESSURE once per
+   *   socket). A session-wide iterator past its highWaterMark stops reading for the whole
+   *   session instead (it consumes every socket): the driver's budget fills and it pauses.
    */
-  events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
+  events(options: EventsOptions & { batch: true }): AsyncIterableIterator<WskBridgeEvent[]>;
+  events(options?: EventsOptions): AsyncIterableIterator<WskBridgeEvent>;
+  events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> | AsyncIterableIterator<WskBridgeEvent[]> {
     if (this.isClosed) throw new Error('events(): the session is closed');
     return this.pump.subscribe(undefined, options);
   }
 
   /** @internal */
-  _socketEvents(id: bigint, options: EventsOptions, ended: boolean): AsyncIterableIterator<WskBridgeEvent> {
+  _socketEvents(id: bigint, options: EventsOptions, ended: boolean): AsyncIterableIterator<WskBridgeEvent> | AsyncIterableIterator<WskBridgeEvent[]> {
     return this.pump.subscribe(id, options, ended);
+  }
+
+  /** @internal receive()/receiveFrom(): data the driver already took from WSK for this socket, kept unclaimed. */
+  _takeKept(id: bigint, kind: 'receive', maxLength: number): Buffer | undefined;
+  _takeKept(id: bigint, kind: 'receiveFrom', maxLength: number): WskBridgeEventOf<'receiveFrom'> | undefined;
+  _takeKept(id: bigint, kind: 'receive' | 'receiveFrom', maxLength: number): Buffer | WskBridgeEventOf<'receiveFrom'> | undefined {
+    return kind === 'receive' ? this.pump.takeKept(id, kind, maxLength) : this.pump.takeKept(id, kind, maxLength);
   }
 
   /** @internal a socket made outside socket() (accept()). */
@@ -358,9 +389,9 @@ export class WskSession {
     return [...this.sockets.values()].filter((socket) => !socket.isClosed);
   }
 
-  /** The pump's own counters (reads completed, events decoded, pauses). */
-  get pumpCounters(): Readonly<{ readsCompleted: number; eventsDecoded: number; pauses: number }> {
-    return { ...this.pump.counters };
+  /** The pump's own counters (reads completed, events decoded, pauses, socket holds). */
+  get pumpCounters(): Readonly<PumpCounters & { socketsHeld: number; unclaimed: number }> {
+    return { ...this.pump.counters, socketsHeld: this.pump.socketsHeld, unclaimed: this.pump.unclaimedCount };
   }
 
   private adopt(id: bigint, localAddress: WskAddress | null, remoteAddress: WskAddress | null): WskSocket {

@@ -120,6 +120,11 @@ export class WskSocket {
   private closing: Promise<void> | undefined;
   private sessionGone = false;
   private lastEventSeen = false;
+  /** The send queue: settles when the last send-side operation queued so far settled. */
+  private sendTail: Promise<void> = Promise.resolve();
+  private sendTickets = 0;
+  private sendPoisonedThrough = 0;
+  private sendFailure: unknown = undefined;
 
   /** @internal created by WskSession.socket(), accept() and accept events. */
   constructor(
@@ -179,10 +184,20 @@ export class WskSocket {
     return { socket, localAddress: out.localAddress, remoteAddress: out.remoteAddress };
   }
 
-  /** WskSend, in chunks of at most the driver's MaxIoBytes, one after another. Resolves with the bytes sent. */
+  /**
+   * WskSend, in chunks of at most the driver's MaxIoBytes, one after another. Resolves with the
+   * bytes sent. Sends of one socket leave in call order whether or not the caller awaits each
+   * one: a send starts only after the previous send(), sendTo() or graceful disconnect() of this
+   * socket completed. When a send fails, the sends already queued behind it fail too (with the
+   * failure as their `cause`) instead of putting their bytes on the wire after a gap.
+   */
   async send(data: Uint8Array | string, options: { flags?: number } = {}): Promise<number> {
     const bytes = bytesOf(data, 'data');
     const flags = checkFlags(options.flags ?? 0);
+    return this.inSendOrder('send', true, () => this.sendNow(bytes, flags));
+  }
+
+  private async sendNow(bytes: Uint8Array, flags: number): Promise<number> {
     const chunk = this.session.maxIoBytes;
     let sent = 0;
     do {
@@ -199,31 +214,75 @@ export class WskSocket {
   }
 
   /**
+   * Runs `run` after every earlier send-side operation of this socket settled: one queue per
+   * socket, so bytes leave in call order. `stream`: a failure fails the stream operations queued
+   * behind it (a datagram's failure concerns only that datagram).
+   */
+  private inSendOrder<T>(operation: string, stream: boolean, run: () => Promise<T>): Promise<T> {
+    const ticket = ++this.sendTickets;
+    const result = this.sendTail.then(() => {
+      if (stream && ticket <= this.sendPoisonedThrough) {
+        throw new Error(`${operation}: not sent because an earlier send on this socket failed (socket 0x${this.id.toString(16)})`, {
+          cause: this.sendFailure,
+        });
+      }
+      return run();
+    });
+    this.sendTail = result.then(
+      () => undefined,
+      (error: unknown) => {
+        if (!stream) return;
+        // Everything queued so far is behind the failure.
+        if (ticket > this.sendPoisonedThrough) this.sendFailure = error;
+        this.sendPoisonedThrough = this.sendTickets;
+      },
+    );
+    return result;
+  }
+
+  /**
    * WskReceive, IRP style: resolves with up to maxLength bytes. An empty Buffer means the peer
-   * closed gracefully (a WskReceive completing with 0 bytes).
+   * closed gracefully (a WskReceive completing with 0 bytes). Data WSK already indicated to this
+   * socket's receive event that no iterator took (kept by the session, or handed back by a
+   * `break`) is returned first, without a WskReceive; data indicated while the WskReceive is
+   * pending goes to the events.
    */
   async receive(maxLength = 65536, options: { flags?: number } = {}): Promise<Buffer> {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
     const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
+    // Data WSK already indicated to the receive event, which no iterator took, comes first.
+    const kept = maxLength > 0 ? this.session._takeKept(this.id, 'receive', maxLength) : undefined;
+    if (kept) return kept;
     const result = await this.ioctl('receive', WSKB_IOCTL_RECEIVE, input, maxLength);
     return result.output.subarray(0, result.information);
   }
 
-  /** WskSendTo (datagram sockets). Resolves with the bytes sent. */
+  /** WskSendTo (datagram sockets). Resolves with the bytes sent. Datagrams of one socket
+   * leave in call order (see send()); a failed one does not fail those behind it. */
   async sendTo(data: Uint8Array | string, address: WskAddress, options: { flags?: number } = {}): Promise<number> {
     const bytes = bytesOf(data, 'data');
     if (bytes.byteLength > this.session.maxIoBytes) {
       throw new RangeError(`sendTo: a datagram of ${bytes.byteLength} bytes exceeds MaxIoBytes ${this.session.maxIoBytes}`);
     }
     const input = encodeSendToIn(this.id, address, checkFlags(options.flags ?? 0), bytes);
-    const result = await this.ioctl('sendTo', WSKB_IOCTL_SEND_TO, input, layouts.WSKB_TRANSFER_OUT.size);
-    return decodeTransferOut(result.output);
+    return this.inSendOrder('sendTo', false, async () => {
+      const result = await this.ioctl('sendTo', WSKB_IOCTL_SEND_TO, input, layouts.WSKB_TRANSFER_OUT.size);
+      return decodeTransferOut(result.output);
+    });
   }
 
-  /** WskReceiveFrom, IRP style: the next datagram (truncated to maxLength) and its sender. */
+  /** WskReceiveFrom, IRP style: the next datagram (truncated to maxLength) and its sender. A
+   * datagram already indicated to the receive-from event that no iterator took comes first
+   * (its controlFlags then carry MSG_TRUNC only). */
   async receiveFrom(maxLength = 65536, options: { flags?: number } = {}): Promise<ReceiveFromResult> {
     checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
     const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
+    // A datagram WSK already indicated to the receive-from event, which no iterator took, comes first.
+    const kept = this.session._takeKept(this.id, 'receiveFrom', maxLength);
+    if (kept) {
+      const truncated = kept.data.byteLength > maxLength;
+      return { data: truncated ? kept.data.subarray(0, maxLength) : kept.data, remoteAddress: kept.remoteAddress, controlFlags: truncated ? MSG_TRUNC : 0, truncated };
+    }
     const result = await this.ioctl('receiveFrom', WSKB_IOCTL_RECEIVE_FROM, input, layouts.WSKB_RECEIVE_FROM_OUT.size + maxLength);
     if (result.status !== 0 && result.output.length < layouts.WSKB_RECEIVE_FROM_OUT.size) {
       // A warning (not an error) with nothing copied back: the datagram is gone, say why.
@@ -234,11 +293,20 @@ export class WskSocket {
     return { data: out.data, remoteAddress: out.remoteAddress, controlFlags: out.controlFlags, truncated };
   }
 
-  /** WskDisconnect: graceful (FIN, after optional final data) or abortive (RST). */
+  /**
+   * WskDisconnect: graceful (FIN, after optional final data) or abortive (RST). A graceful one
+   * waits for the sends queued before it (its data and FIN follow their bytes); an abortive one
+   * goes at once.
+   */
   async disconnect(options: { abortive?: boolean; data?: Uint8Array | string } = {}): Promise<void> {
     const data = options.data === undefined ? null : bytesOf(options.data, 'data');
     const flags = options.abortive ? WskFlag.Abortive : 0;
-    await this.ioctl('disconnect', WSKB_IOCTL_DISCONNECT, encodeDataIn(this.id, flags, data), 0);
+    const input = encodeDataIn(this.id, flags, data);
+    if (options.abortive) {
+      await this.ioctl('disconnect', WSKB_IOCTL_DISCONNECT, input, 0);
+      return;
+    }
+    await this.inSendOrder('disconnect', true, () => this.ioctl('disconnect', WSKB_IOCTL_DISCONNECT, input, 0));
   }
 
   /** WskGetLocalAddress. */
@@ -339,9 +407,14 @@ export class WskSocket {
 
   /**
    * This socket's events, in order; ends after its socketClosed event. Events that arrived
-   * before any iterator asked (say between enableEvents() and this call) are delivered first.
+   * before any iterator asked (say between enableEvents() and this call), or that an earlier
+   * iterator left unread (`break`), are delivered first. Past `highWaterMark` buffered events
+   * this socket alone is held back in the driver. What can be dropped and how it is counted:
+   * see WskSession.events().
    */
-  events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> {
+  events(options: EventsOptions & { batch: true }): AsyncIterableIterator<WskBridgeEvent[]>;
+  events(options?: EventsOptions): AsyncIterableIterator<WskBridgeEvent>;
+  events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> | AsyncIterableIterator<WskBridgeEvent[]> {
     // Once its last event went by, the iterator yields what was kept for it and ends.
     return this.session._socketEvents(this.id, options, this.lastEventSeen);
   }

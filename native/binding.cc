@@ -472,6 +472,7 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_CONSTANT(WSKB_IOCTL_READ_EVENTS);
   WSKB_CONSTANT(WSKB_IOCTL_INSPECT_COMPLETE);
   WSKB_CONSTANT(WSKB_IOCTL_STATS);
+  WSKB_CONSTANT(WSKB_IOCTL_SOCKET_FLOW);
 
   WSKB_CONSTANT(WSKB_MAX_IO_BYTES);
   WSKB_CONSTANT(WSKB_MAX_CONTROL_BYTES);
@@ -499,6 +500,8 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_CONSTANT(WSKB_EVENT_DATAGRAMS_DROPPED);
   WSKB_CONSTANT(WSKB_EVENT_ACCEPTS_REFUSED);
   WSKB_CONSTANT(WSKB_EVENT_SOCKET_CLOSED);
+  WSKB_CONSTANT(WSKB_EVENT_SOCKET_PAUSED);
+  WSKB_CONSTANT(WSKB_EVENT_SOCKET_RESUMED);
   WSKB_CONSTANT(WSKB_EVENT_PAD);
 
   WSKB_SIZE(WSKB_SOCKADDR);
@@ -600,6 +603,11 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_FIELD(WSKB_INSPECT_COMPLETE_IN, Action);
   WSKB_FIELD(WSKB_INSPECT_COMPLETE_IN, Reserved);
 
+  WSKB_SIZE(WSKB_SOCKET_FLOW_IN);
+  WSKB_FIELD(WSKB_SOCKET_FLOW_IN, SocketId);
+  WSKB_FIELD(WSKB_SOCKET_FLOW_IN, Pause);
+  WSKB_FIELD(WSKB_SOCKET_FLOW_IN, Reserved);
+
   WSKB_SIZE(WSKB_STATS_OUT);
   WSKB_FIELD(WSKB_STATS_OUT, EventsQueued);
   WSKB_FIELD(WSKB_STATS_OUT, EventsDelivered);
@@ -694,6 +702,7 @@ Napi::Value KsimCountersJs(const Napi::CallbackInfo& info) {
   set("hostSockets", counters.HostSockets);
   set("wskSockets", counters.WskSockets);
   set("verifierFailures", counters.VerifierFailures);
+  set("hostDatagramsDropped", counters.HostDatagramsDropped);
   return result;
 }
 

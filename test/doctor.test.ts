@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { defaultEnvironment, doctor, formatDoctorReport, type DoctorEnvironment, type ExecResult } from '../lib/doctor.js';
+import { WSKB_PROTOCOL_VERSION } from '../lib/protocol.js';
 import type { WskSession } from '../lib/session.js';
 
 interface Machine {
@@ -46,9 +47,9 @@ function fakeWindows(machine: Machine, closed: string[]): DoctorEnvironment {
       throw new Error(`unexpected command ${command} ${args.join(' ')}`);
     },
     async openSession(backend) {
-      if (backend === 'sim') return session('sim', 1);
+      if (backend === 'sim') return session('sim', WSKB_PROTOCOL_VERSION);
       if (machine.kernel.error) throw new Error(machine.kernel.error);
-      return session('kernel', machine.kernel.driverVersion ?? 1);
+      return session('kernel', machine.kernel.driverVersion ?? WSKB_PROTOCOL_VERSION);
     },
   };
 }
@@ -58,7 +59,7 @@ const ready: Machine = {
   startOptions: ' NOEXECUTE=OPTIN  TESTSIGNING  NOVGA',
   secureBoot: false,
   service: 'RUNNING',
-  kernel: { driverVersion: 1 },
+  kernel: { driverVersion: WSKB_PROTOCOL_VERSION },
 };
 
 describe('wsk-bridge doctor', () => {
@@ -101,13 +102,13 @@ describe('wsk-bridge doctor', () => {
 
   it('protocol version mismatch: device ok, protocol fails naming this library version', async () => {
     const report = await doctor(
-      fakeWindows({ ...ready, kernel: { error: 'protocol version mismatch: the driver speaks version 2, this library speaks version 1; install matching versions' } }, []),
+      fakeWindows({ ...ready, kernel: { error: `protocol version mismatch: the driver speaks version ${WSKB_PROTOCOL_VERSION + 1}, this library speaks version ${WSKB_PROTOCOL_VERSION}; install matching versions` } }, []),
     );
     assert.equal(report.checks.find((c) => c.name === 'device')!.status, 'ok');
     const protocol = report.checks.find((c) => c.name === 'protocol')!;
     assert.equal(protocol.status, 'fail');
-    assert.match(protocol.detail, /driver speaks version 2/);
-    assert.match(protocol.fix!, /speaks version 1/);
+    assert.match(protocol.detail, new RegExp(`driver speaks version ${WSKB_PROTOCOL_VERSION + 1}`));
+    assert.match(protocol.fix!, new RegExp(`speaks version ${WSKB_PROTOCOL_VERSION}`));
   });
 
   it('not elevated: a warning with the fix, not a failure by itself', async () => {

@@ -11,10 +11,15 @@ import { open, WskEvent, type WskBridgeEvent, type WskSession } from '../lib/ind
 import { WSKB_EVENT_BUDGET_MIN } from '../lib/protocol.js';
 import { closeServer, eventually, leakCounters, nodeServer, openSim, withTimeout } from './helpers/util.js';
 
-/** A session whose pump keeps one READ_EVENTS pending and stops reading after one unclaimed
- * event: with nobody iterating, the driver's event budget fills, which these tests need. */
-function openStalled(): Promise<WskSession> {
-  return open({ backend: 'sim', eventBudget: WSKB_EVENT_BUDGET_MIN, pump: { depth: 1, unclaimedLimit: 1 } });
+/** A session whose pump keeps one READ_EVENTS pending and stops reading after one event: a
+ * session-wide iterator with a high-water mark of 1 that nobody reads (only a session-wide
+ * iterator stops the pump; an unread socket is held back on its own). The driver's event budget
+ * then fills, which these tests need. `release()` lets the pump read again (the gate's unread
+ * event goes back to the unclaimed queue). */
+async function openStalled(): Promise<WskSession & { release(): Promise<void> }> {
+  const session = await open({ backend: 'sim', eventBudget: WSKB_EVENT_BUDGET_MIN, pump: { depth: 1 } });
+  const gate = session.events({ highWaterMark: 1 });
+  return Object.assign(session, { release: async () => void (await gate.return!()) });
 }
 
 /** Waits until a counter of session.stats() is non-zero (the driver did it). */
@@ -91,6 +96,7 @@ describe('driver edge paths (found by the coverage run)', function () {
       assert.ok((await session.stats()).acceptsRefused >= 1n, 'counted in stats');
 
       // Reading again drains the budget; the refusal is reported as an event.
+      await session.release();
       const seen = await collect(session, (e) => e.type === 'acceptsRefused');
       const report = seen.find((e) => e.type === 'acceptsRefused');
       assert.ok(report && report.type === 'acceptsRefused' && report.count >= 1, 'an acceptsRefused event with its count');
@@ -118,6 +124,7 @@ describe('driver edge paths (found by the coverage run)', function () {
       await socket.enableEvents(WskEvent.Receive);
       await waitForStat(session, 'receivePauses');
       await socket.close();
+      await session.release();
       // Reading resumes (the library drops the events of a socket closed unread); the budget
       // drains below half, which re-arms paused sockets: this one left the paused list at close.
       const other = await session.socket('datagram');

@@ -7,7 +7,15 @@
 
 import assert from 'node:assert/strict';
 import { addon } from '../lib/addon.js';
+import { decodeBatch, type EventHost } from '../lib/events.js';
 import * as P from '../lib/protocol.js';
+
+/** decodeBatch's host, for records that need none (no accept, no inspect). */
+const noHost: EventHost = {
+  adoptAcceptedSocket: () => assert.fail('no accept record here'),
+  inspectComplete: async () => assert.fail('no inspect record here'),
+  isClosedByUser: () => false,
+};
 
 describe('protocol mirror (lib/protocol.ts vs driver/protocol.h)', () => {
   const header = addon().protocolConstants();
@@ -137,6 +145,12 @@ describe('protocol encoders and decoders', () => {
 
     const inspect = P.encodeInspectCompleteIn(4n, 77n, 1);
     assert.deepEqual([inspect.readBigUInt64LE(0), inspect.readBigUInt64LE(8), inspect.readUInt32LE(16)], [4n, 77n, 1]);
+
+    const hold = P.encodeSocketFlowIn(0x2_0001_0003n, true);
+    assert.equal(hold.length, P.layouts.WSKB_SOCKET_FLOW_IN.size);
+    assert.deepEqual([hold.readBigUInt64LE(0), hold.readUInt32LE(8), hold.readUInt32LE(12)], [0x2_0001_0003n, 1, 0]);
+    assert.equal(P.encodeSocketFlowIn(5n, false).readUInt32LE(8), 0);
+    assert.equal(P.WSKB_PROTOCOL_VERSION, 2, 'version 2: SOCKET_FLOW and SOCKET_PAUSED/RESUMED');
   });
 
   it('request encoders refuse oversized input instead of truncating it', () => {
@@ -168,22 +182,33 @@ describe('protocol encoders and decoders', () => {
     body.write('hi', 32);
     const b = P.encodeEventRecord({ type: P.WSKB_EVENT_RECEIVE_FROM, sequence: 2n, timestamp: 11n, socketId: 6n, wskFlags: 0, param: 0n, body });
     assert.equal(a.length, 56); // 48 + 3 rounded up to 8
-    const records = P.decodeEventRecords(Buffer.concat([a, pad, b]));
-    assert.equal(records.length, 2);
-    assert.equal(P.recordPayload(records[0]!).toString(), 'abc');
-    assert.equal(records[0]!.param, 3n);
-    assert.equal(P.recordPayload(records[1]!).toString(), 'hi');
-    assert.deepEqual(P.readSockaddr(P.recordFixedBody(records[1]!), 0), { family: 'ipv4', address: '10.0.0.1', port: 53 });
+    const batch = Buffer.concat([a, pad, b]);
+    const events = decodeBatch(batch, batch.length, noHost);
+    assert.equal(events.length, 2);
+    const [first, second] = events;
+    assert.ok(first?.type === 'receive' && second?.type === 'receiveFrom');
+    assert.equal(first.data.toString(), 'abc');
+    assert.equal(first.bytesIndicated, 3);
+    assert.equal(first.sequence, 1n);
+    assert.equal(first.timestamp, 10n);
+    assert.equal(first.socketId, 5n);
+    assert.equal(first.wskFlags, 4);
+    assert.equal(second.data.toString(), 'hi');
+    assert.deepEqual(second.remoteAddress, { family: 'ipv4', address: '10.0.0.1', port: 53 });
+    // Only `length` bytes count: a batch in a larger (reused) buffer.
+    const larger = Buffer.concat([batch, Buffer.alloc(64, 0xff)]);
+    assert.equal(decodeBatch(larger, batch.length, noHost, { reusedBuffer: true }).length, 2);
   });
 
   it('malformed event batches are protocol errors, not silently skipped', () => {
     const good = P.encodeEventRecord({ type: 1, sequence: 1n, timestamp: 0n, socketId: 1n, wskFlags: 0, param: 0n, body: Buffer.alloc(8) });
     const badSize = Buffer.from(good);
     badSize.writeUInt32LE(50, 0);
-    assert.throws(() => P.decodeEventRecords(badSize), /bad Size 50/);
-    assert.throws(() => P.decodeEventRecords(good.subarray(0, 40)), /header needs 48/);
+    assert.throws(() => decodeBatch(badSize, badSize.length, noHost), /bad Size 50/);
+    assert.throws(() => decodeBatch(good, 40, noHost), /header needs 48/);
     const overrun = Buffer.from(good);
     overrun.writeUInt32LE(100, 36); // DataLength
-    assert.throws(() => P.recordPayload(P.decodeEventRecords(overrun)[0]!), /overruns its record/);
+    assert.throws(() => decodeBatch(overrun, overrun.length, noHost), /overruns its record/);
+    assert.throws(() => decodeBatch(good, good.length + 1, noHost), RangeError);
   });
 });

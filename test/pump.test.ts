@@ -8,18 +8,29 @@
 
 import assert from 'node:assert/strict';
 import type { IoctlCallback, NativeDevice } from '../lib/addon.js';
-import { EventPump, type EventHost, type WskBridgeEvent } from '../lib/events.js';
+import { decodeBatch, EventPump, type EventHost, type WskBridgeEvent } from '../lib/events.js';
 import * as P from '../lib/protocol.js';
 import type { WskSocket } from '../lib/socket.js';
 
 class ScriptedDevice implements NativeDevice {
   readonly backend = 'sim';
   reads: IoctlCallback[] = [];
+  /** SOCKET_FLOW requests, completed at once with `flowStatus`: [socket id, pause]. */
+  flows: Array<[bigint, boolean]> = [];
+  flowStatus = 0;
   refs = 0;
   get pending(): number {
     return this.reads.length;
   }
   ioctl(code: number, input: Uint8Array | null, outputLength: number, callback: IoctlCallback, weak?: boolean): void {
+    if (code === P.WSKB_IOCTL_SOCKET_FLOW) {
+      const buf = Buffer.from(input!);
+      assert.equal(buf.length, P.layouts.WSKB_SOCKET_FLOW_IN.size);
+      assert.equal(weak, true, 'SOCKET_FLOW must be weak');
+      this.flows.push([buf.readBigUInt64LE(0), buf.readUInt32LE(8) === 1]);
+      queueMicrotask(() => callback(this.flowStatus, 0, Buffer.alloc(0)));
+      return;
+    }
     assert.equal(code, P.WSKB_IOCTL_READ_EVENTS);
     assert.equal(input, null);
     assert.ok(outputLength >= P.WSKB_READ_EVENTS_MIN_OUTPUT);
@@ -262,6 +273,151 @@ describe('event pump (scripted device)', () => {
     const events = pump.subscribe(undefined);
     device.complete(0, [P.encodeEventRecord({ type: 77, sequence: 1n, timestamp: 0n, socketId: 1n, wskFlags: 0, param: 0n, body: Buffer.alloc(0) })]);
     await assert.rejects(events.next(), /unknown type 77/);
+  });
+
+  it('return() hands unread events back, in order, ahead of later ones', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const first = pump.subscribe(7n);
+    device.complete(0, [receive(1n), receive(2n), receive(3n)]);
+    assert.deepEqual(await take(first, 1), [1n]);
+    await first.return!();
+    device.complete(0, [receive(4n)]);
+    const second = pump.subscribe(7n);
+    assert.deepEqual(await take(second, 3), [2n, 3n, 4n]);
+    // A session-wide iterator released mid-way: its unread events of two sockets go back too.
+    const all = pump.subscribe(undefined);
+    device.complete(0, [receive(5n, 8n), receive(6n, 9n), receive(7n, 8n)]);
+    await second.return!();
+    await all.return!();
+    const eight = pump.subscribe(8n);
+    assert.deepEqual(await take(eight, 2), [5n, 7n]);
+    const rest = pump.subscribe(undefined);
+    assert.deepEqual(await take(rest, 1), [6n]);
+  });
+
+  it('an AbortSignal hands the unread events back as well', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const controller = new AbortController();
+    const first = pump.subscribe(7n, { signal: controller.signal });
+    device.complete(0, [receive(1n), receive(2n)]);
+    controller.abort();
+    await assert.rejects(first.next(), { name: 'AbortError' });
+    assert.deepEqual(await take(pump.subscribe(7n), 2), [1n, 2n]);
+  });
+
+  it('an event two iterators hold goes back once, and not at all if one of them yielded it', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const a = pump.subscribe(7n);
+    const b = pump.subscribe(undefined);
+    device.complete(0, [receive(1n), receive(2n)]);
+    assert.deepEqual(await take(b, 1), [1n]);
+    await a.return!(); // b still holds 2, and yielded 1
+    assert.equal(pump.unclaimedCount, 0);
+    await b.return!(); // 2 was read by no one: back once; 1 was read: never
+    assert.equal(pump.unclaimedCount, 1);
+    assert.deepEqual(await take(pump.subscribe(7n), 1), [2n]);
+  });
+
+  it('batch form: each next() yields every buffered event, in order', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const batches = pump.subscribe(undefined, { batch: true });
+    const waiting = batches.next();
+    device.complete(0, [receive(1n), receive(2n), receive(3n)]);
+    const first = await waiting;
+    assert.deepEqual(first.value?.map((e: WskBridgeEvent) => e.sequence), [1n, 2n, 3n], 'a waiting next() gets the whole batch, not its first event');
+    device.complete(0, [receive(4n)]);
+    device.complete(0, [receive(5n)]);
+    assert.deepEqual((await batches.next()).value?.map((e: WskBridgeEvent) => e.sequence), [4n, 5n]);
+    await batches.return!();
+  });
+
+  it('a socket nobody reads is held back in the driver alone, and let go once read', async () => {
+    const device = new ScriptedDevice();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const pump = new EventPump(device, host, { depth: 1, unclaimedLimit: 4 });
+      pump.start();
+      const other = pump.subscribe(8n);
+      device.complete(0, [receive(1n), receive(2n), receive(3n)]);
+      assert.deepEqual(device.flows, [], 'below the limit');
+      device.complete(0, [receive(4n), receive(5n, 8n)]);
+      await tick();
+      assert.deepEqual(device.flows, [[7n, true]], 'held at the limit');
+      assert.equal(pump.socketsHeld, 1);
+      assert.equal(device.reads.length, 1, 'the pump goes on reading for the other sockets');
+      assert.deepEqual(await take(other, 1), [5n]);
+      device.complete(0, [receive(6n), receive(7n)]);
+      await tick();
+      assert.deepEqual(device.flows, [[7n, true]], 'one hold, not one per event');
+      const seven = pump.subscribe(7n, { highWaterMark: 100 });
+      await tick();
+      assert.deepEqual(device.flows, [[7n, true], [7n, false]], 'let go once an iterator took them');
+      assert.deepEqual(await take(seven, 6), [1n, 2n, 3n, 4n, 6n, 7n]);
+      assert.equal(pump.socketsHeld, 0);
+      assert.equal(pump.counters.socketHolds, 1);
+      await tick();
+      assert.deepEqual(warnings.map((w) => (w as Error & { code?: string }).code), ['WSKB_SOCKET_BACKPRESSURE']);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it("a socket's own full iterator holds that socket, not the pump", async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const seven = pump.subscribe(7n, { highWaterMark: 2, lowWaterMark: 0 });
+    device.complete(0, [receive(1n), receive(2n)]);
+    await tick();
+    assert.deepEqual(device.flows, [[7n, true]]);
+    assert.equal(device.reads.length, 1, 'still reading');
+    assert.deepEqual(await take(seven, 2), [1n, 2n]);
+    await tick();
+    assert.deepEqual(device.flows, [[7n, true], [7n, false]]);
+    // The report the release causes (and other bridge reports) does not hold the socket again:
+    // with a mark this low that would hold it again at once, and drop the next datagram.
+    const resumed = P.encodeEventRecord({ type: P.WSKB_EVENT_SOCKET_RESUMED, sequence: 3n, timestamp: 0n, socketId: 7n, wskFlags: 0, param: 0n, body: Buffer.alloc(0) });
+    const dropped = P.encodeEventRecord({ type: P.WSKB_EVENT_DATAGRAMS_DROPPED, sequence: 4n, timestamp: 0n, socketId: 7n, wskFlags: 0, param: 9n, body: Buffer.alloc(0) });
+    device.complete(0, [resumed, dropped]);
+    await tick();
+    assert.deepEqual(device.flows, [[7n, true], [7n, false]], 'no hold for the bridge reports');
+    device.complete(0, [receive(5n)]);
+    await tick();
+    assert.deepEqual(device.flows, [[7n, true], [7n, false], [7n, true]], 'data does hold it');
+  });
+
+  it('receive() takes kept receive data first, splitting a larger event', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    device.complete(0, [receive(1n, 7n, 'hello'), receive(2n, 7n, ' world')]);
+    assert.equal(pump.takeKept(7n, 'receive', 3)?.toString(), 'hel');
+    assert.equal(pump.takeKept(7n, 'receive', 100)?.toString(), 'lo world');
+    assert.equal(pump.takeKept(7n, 'receive', 100), undefined);
+    assert.equal(pump.unclaimedCount, 0);
+  });
+
+  it('decodeBatch with a reused buffer copies what the events keep', () => {
+    const batch = Buffer.concat([receive(1n, 7n, 'abc')]);
+    const events = decodeBatch(batch, batch.length, host, { reusedBuffer: true });
+    batch.fill(0);
+    assert.equal(events.length, 1);
+    const event = events[0]!;
+    assert.equal(event.type, 'receive');
+    if (event.type === 'receive') assert.equal(event.data.toString(), 'abc');
+    assert.equal(event.sequence, 1n);
+    assert.equal(event.socketId, 7n);
+    assert.deepEqual(Object.keys((event as unknown as { toJSON(): object }).toJSON()).sort(), ['bytesIndicated', 'data', 'flags', 'sequence', 'socketId', 'timestamp', 'type', 'wskFlags'].sort());
   });
 
   it('stop() ends iterators after what they hold; STATUS_CANCELLED reads are quiet', async () => {

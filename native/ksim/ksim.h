@@ -51,6 +51,7 @@ typedef struct _KSIM_COUNTERS {
     uint64_t HostSockets;          /* host sockets open under the WSK provider */
     uint64_t WskSockets;           /* WSK sockets not yet closed */
     uint64_t VerifierFailures;     /* rule violations detected so far */
+    uint64_t HostDatagramsDropped; /* datagrams host sockets below the WSK provider dropped (queue full); Linux only */
 } KSIM_COUNTERS;
 void KsimGetCounters(KSIM_COUNTERS *Counters);
 /* Outstanding pool blocks carrying Tag (4 chars, as in ExAllocatePool2). */

@@ -94,8 +94,11 @@ describe('receiving datagrams [R:nc-wsk-pfn_wsk_receive_from_event]', function (
     await datagram.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
     const port = (await datagram.localAddress())!.port;
     await datagram.enableEvents(WskEvent.ReceiveFrom);
-    // A consumer that does not read yet: past one buffered event the pump stops reading.
-    const iterator = datagram.events({ highWaterMark: 1, lowWaterMark: 0 });
+    // A consumer that does not read yet: past one buffered event the pump stops reading. It is
+    // session-wide on purpose: a socket's own iterator past its mark would hold that socket back
+    // instead (its datagrams refused as held, not for want of budget); the session has no other
+    // socket, so it sees the same events.
+    const iterator = session.events({ highWaterMark: 1, lowWaterMark: 0 });
 
     const udp = await nodeUdp();
     for (let i = 0; i < total; i++) {

@@ -82,6 +82,7 @@ const fixedInputs: Array<{ ioctl: string; code: number; size: number; output: nu
   { ioctl: 'GET_ADDRESS', code: P.WSKB_IOCTL_GET_ADDRESS, size: 16, output: 32, make: (c) => P.encodeGetAddressIn(c.datagram, 0) },
   { ioctl: 'CLOSE', code: P.WSKB_IOCTL_CLOSE, size: 8, output: 0, make: (c) => P.encodeSocketId(c.datagram) },
   { ioctl: 'INSPECT_COMPLETE', code: P.WSKB_IOCTL_INSPECT_COMPLETE, size: 24, output: 0, make: (c) => P.encodeInspectCompleteIn(c.listen, 1n, 1) },
+  { ioctl: 'SOCKET_FLOW', code: P.WSKB_IOCTL_SOCKET_FLOW, size: 16, output: 0, make: (c) => P.encodeSocketFlowIn(c.datagram, true) },
 ];
 
 // ---- header + declared Length inputs ----
@@ -170,7 +171,7 @@ function unknownCodeRows(): Row[] {
     ['0', 0],
     ['0xffffffff', 0xffffffff],
     ['function 0x7ff', P.ctlCode(T, 0x7ff, 0, 3)],
-    ['function 0x811 (one past STATS)', P.ctlCode(T, 0x811, 0, 3)],
+    ['function 0x812 (one past SOCKET_FLOW)', P.ctlCode(T, 0x812, 0, 3)],
     ['function 0xfff', P.ctlCode(T, 0xfff, 0, 3)],
     ['SEND with METHOD_NEITHER', P.ctlCode(T, 0x806, 3, 3)],
     ['SEND with METHOD_IN_DIRECT', P.ctlCode(T, 0x806, 1, 3)],
@@ -198,6 +199,11 @@ function fieldRows(): Row[] {
   add('INSPECT_COMPLETE with Reserved = 1', P.WSKB_IOCTL_INSPECT_COMPLETE, 0, S.INVALID_PARAMETER, (c) => u32(P.encodeInspectCompleteIn(c.listen, 1n, 1), 20, 1));
   for (const action of [2, 3, 0xffffffff]) {
     add(`INSPECT_COMPLETE with Action = ${hex(action)} (only Reject or Accept)`, P.WSKB_IOCTL_INSPECT_COMPLETE, 0, S.INVALID_PARAMETER, (c) => P.encodeInspectCompleteIn(c.listen, 1n, action));
+  }
+  add('SOCKET_FLOW with Reserved = 1', P.WSKB_IOCTL_SOCKET_FLOW, 0, S.INVALID_PARAMETER, (c) => u32(P.encodeSocketFlowIn(c.datagram, true), 12, 1));
+  add('SOCKET_FLOW with Reserved = 1 and a bad id (fields before ids)', P.WSKB_IOCTL_SOCKET_FLOW, 0, S.INVALID_PARAMETER, () => u32(P.encodeSocketFlowIn(0n, true), 12, 1));
+  for (const pause of [2, 0x80000000, 0xffffffff]) {
+    add(`SOCKET_FLOW with Pause = ${hex(pause)} (only 0 or 1)`, P.WSKB_IOCTL_SOCKET_FLOW, 0, S.INVALID_PARAMETER, (c) => u32(P.encodeSocketFlowIn(c.datagram, true), 8, pause));
   }
   for (const options of [0x2, 0x80000000, 0xffffffff]) {
     add(`SOCKET_CREATE with Options = ${hex(options)}`, P.WSKB_IOCTL_SOCKET_CREATE, 8, S.INVALID_PARAMETER, () => P.encodeSocketCreateIn({ family: 2, socketType: 2, protocol: 17, wskFlags: 4, options }));
@@ -365,6 +371,7 @@ const idTaking: Array<{ ioctl: string; code: number; output: number; make: (id: 
   { ioctl: 'CONTROL_SOCKET', code: P.WSKB_IOCTL_CONTROL_SOCKET, output: 16, make: (id) => P.encodeControlSocketIn({ socketId: id, requestType: 0, code: 0x4002, level: 0xffff, input: Buffer.alloc(4), outputLength: 0, flags: 0 }) },
   { ioctl: 'INSPECT_COMPLETE', code: P.WSKB_IOCTL_INSPECT_COMPLETE, output: 0, make: (id) => P.encodeInspectCompleteIn(id, 1n, 1) },
   { ioctl: 'CLOSE', code: P.WSKB_IOCTL_CLOSE, output: 0, make: (id) => P.encodeSocketId(id) },
+  { ioctl: 'SOCKET_FLOW', code: P.WSKB_IOCTL_SOCKET_FLOW, output: 0, make: (id) => P.encodeSocketFlowIn(id, true) },
 ];
 
 const badIds: Array<[string, (c: Ids) => bigint]> = [

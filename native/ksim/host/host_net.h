@@ -121,6 +121,10 @@ int HostNetGetLocalAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
 int HostNetGetRemoteAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
 int HostNetSetOption(HOST_NET_SOCKET Socket, int Option, int Value);
 int HostNetGetOption(HOST_NET_SOCKET Socket, int Option, int *Value);
+/* Datagrams the host dropped for this socket so far because its receive queue was full (a
+ * cumulative count; Linux: SO_MEMINFO's SK_MEMINFO_DROPS, the counter SO_RXQ_OVFL reports).
+ * HOST_NET_E_NOPROTOOPT where the host keeps no such count per socket (Windows). */
+int HostNetReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped);
 
 /* Host sockets currently open through this layer. */
 uint64_t HostNetOpenSockets(void);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <linux/sockios.h>
+#include <linux/sock_diag.h>
 #include <sys/epoll.h>
 #else
 #include <poll.h>
@@ -822,4 +823,26 @@ HostNetPollerWake(HOST_NET_POLLER *Poller)
     /* A full pipe already guarantees a wake-up. */
     ssize_t Ignored = write(Poller->WakeWrite, &Byte, 1);
     (void)Ignored;
+}
+
+int
+HostNetReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped)
+{
+    *Dropped = 0;
+#if defined(__linux__) && defined(SO_MEMINFO)
+    {
+        uint32_t Info[SK_MEMINFO_VARS];
+        socklen_t Length = sizeof(Info);
+        memset(Info, 0, sizeof(Info));
+        if (getsockopt((int)Socket, SOL_SOCKET, SO_MEMINFO, Info, &Length) < 0)
+            return HostNetLastError();
+        if (Length < (SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))
+            return HOST_NET_E_NOPROTOOPT;
+        *Dropped = Info[SK_MEMINFO_DROPS];
+        return HOST_NET_OK;
+    }
+#else
+    (void)Socket;
+    return HOST_NET_E_NOPROTOOPT;
+#endif
 }

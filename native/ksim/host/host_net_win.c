@@ -866,3 +866,12 @@ HostNetPollerWake(HOST_NET_POLLER *Poller)
     /* A full socket buffer already guarantees a wake-up. */
     (void)send(Poller->Wake, &Byte, 1, 0);
 }
+
+int
+HostNetReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped)
+{
+    /* Winsock keeps no per-socket count of datagrams dropped for a full receive buffer. */
+    (void)Socket;
+    *Dropped = 0;
+    return HOST_NET_E_NOPROTOOPT;
+}

@@ -47,6 +47,7 @@ void KsimDebugPrint(_Printf_format_string_ const char *Format, ...) __attribute_
 
 /* Implemented by the WSK provider (wsk_*.c). */
 void KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets);
+uint64_t KsimWskHostDatagramsDropped(void);
 
 /* ---- fault injection ---- */
 

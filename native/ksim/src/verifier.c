@@ -280,5 +280,6 @@ void KsimGetCounters(KSIM_COUNTERS *Counters)
     Counters->HostSockets = HostSockets;
     Counters->WskSockets = WskSockets;
     Counters->VerifierFailures = KsimVerifierFailureCount();
+    Counters->HostDatagramsDropped = KsimWskHostDatagramsDropped();
     (void)Total;
 }

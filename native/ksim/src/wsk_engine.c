@@ -10,6 +10,8 @@
 /* Only the network thread runs steps, so one scratch buffer serves every datagram read. */
 static UCHAR KsimWskScratch[KSIM_WSK_MAX_DATAGRAM];
 
+static VOID KsimWskSampleHostDrops(_Inout_ KSIM_WSK_SOCKET *Socket);
+
 /* ---- small helpers ---- */
 
 VOID
@@ -229,6 +231,7 @@ KsimWskStepClose(_Inout_ KSIM_WSK_SOCKET *Socket)
                          (void *)KsimWskPublic(Socket), Retained);
 
     KsimWskPollerForget(Socket);
+    KsimWskSampleHostDrops(Socket);
     if (Socket->Host != HOST_NET_INVALID_SOCKET) {
         /* A connection not disconnected both ways is disconnected abortively. */
         BOOLEAN Abortive = Socket->Kind == WSK_FLAG_CONNECTION_SOCKET && (Socket->State & KSIM_WSK_S_CONNECTED) &&
@@ -955,6 +958,23 @@ KsimWskFinishReceiveFrom(_Inout_ KSIM_WSK_REQUEST *Request, _In_ SIZE_T Copied, 
     KsimWskRequestFinish(Request, Truncated ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS, Copied);
 }
 
+/* Datagrams the host socket dropped since the last look (its queue was full because the
+ * simulated network did not read fast enough): test equipment's own loss, counted in
+ * KSIM_COUNTERS.HostDatagramsDropped. WSK has no way to tell a client about losses below it,
+ * so nothing reaches the driver; read when the queue was just drained and before closing. */
+static VOID
+KsimWskSampleHostDrops(_Inout_ KSIM_WSK_SOCKET *Socket)
+{
+    uint64_t Dropped;
+
+    if (Socket->Kind != WSK_FLAG_DATAGRAM_SOCKET || Socket->Host == HOST_NET_INVALID_SOCKET)
+        return;
+    if (HostNetReceiveDrops(Socket->Host, &Dropped) != HOST_NET_OK || Dropped <= Socket->HostDropsSeen)
+        return;
+    InterlockedAdd64(&KsimWskProvider.HostDatagramsDropped, (LONG64)(Dropped - Socket->HostDropsSeen));
+    Socket->HostDropsSeen = Dropped;
+}
+
 static KSIM_WSK_BLOCK *
 KsimWskReadDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _Out_ int *Error)
 {
@@ -965,6 +985,8 @@ KsimWskReadDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _Out_ int *Error)
     int Truncated = 0;
 
     *Error = HostNetReceiveFrom(Socket->Host, &Vector, 1, &Got, &Remote, &Truncated);
+    if (*Error == HOST_NET_E_WOULDBLOCK)
+        KsimWskSampleHostDrops(Socket);
     if (*Error != HOST_NET_OK)
         return NULL;
     Block = KsimWskBlockAllocate(Got);

@@ -188,6 +188,7 @@ struct _KSIM_WSK_SOCKET {
     SIZE_T HeldOffset;
     BOOLEAN Suspended;                  /* receive indications wait for a completed WskReceive */
     LIST_ENTRY HeldDatagrams;           /* KSIM_WSK_BLOCK, each a single datagram */
+    uint64_t HostDropsSeen;             /* the host socket's cumulative drop count, last read */
     LIST_ENTRY Retained;                /* chains the client kept (STATUS_PENDING) */
 
     BOOLEAN ConditionalAccept;
@@ -261,6 +262,7 @@ typedef struct _KSIM_WSK_PROVIDER {
     volatile LONG Stop;
     BOOLEAN Running;
     volatile LONG64 WskSockets;
+    volatile LONG64 HostDatagramsDropped; /* dropped by host sockets below the provider (not WSK's) */
     KSIM_WSK_HANDLE *RetiredHead;       /* quarantine of handles of freed sockets, oldest first */
     KSIM_WSK_HANDLE *RetiredTail;
     ULONG RetiredCount;

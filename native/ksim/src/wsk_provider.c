@@ -1072,6 +1072,12 @@ KsimWskGetNameInfo(_In_ PWSK_CLIENT Client, _In_ PSOCKADDR SockAddr, _In_ ULONG 
     return KsimWskIrpCompleteInline(Irp, STATUS_NOT_SUPPORTED, 0);
 }
 
+uint64_t
+KsimWskHostDatagramsDropped(void)
+{
+    return (uint64_t)ReadNoFence(&KsimWskProvider.HostDatagramsDropped);
+}
+
 void
 KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets)
 {

@@ -10,3 +10,8 @@ void KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets)
     *HostSockets = 0;
     *WskSockets = 0;
 }
+
+uint64_t KsimWskHostDatagramsDropped(void)
+{
+    return 0;
+}
