@@ -21,9 +21,8 @@
 #ifdef __linux__
 #include <linux/sockios.h>
 #include <sys/epoll.h>
-#else
-#include <poll.h>
 #endif
+#include <poll.h>
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
@@ -655,6 +654,26 @@ HostNetPollerWait(HOST_NET_POLLER *Poller, HOST_NET_POLL_EVENT *Events, int MaxE
     return Out;
 }
 
+int
+HostNetPollerWaitReady(HOST_NET_POLLER *Poller, int TimeoutMs)
+{
+    struct pollfd Ready;
+    int Count;
+    Ready.fd = Poller->Epoll;
+    Ready.events = POLLIN;
+    Ready.revents = 0;
+    Count = poll(&Ready, 1, TimeoutMs);
+    if (Count < 0)
+        return errno == EINTR ? 0 : -1;
+    return Count > 0 ? 1 : 0;
+}
+
+int64_t
+HostNetPollerDescriptor(HOST_NET_POLLER *Poller)
+{
+    return Poller->Epoll;
+}
+
 #else /* poll(2) for the other POSIX systems */
 
 typedef struct _HOST_NET_POLL_ENTRY {
@@ -811,6 +830,42 @@ HostNetPollerWait(HOST_NET_POLLER *Poller, HOST_NET_POLL_EVENT *Events, int MaxE
         Out++;
     }
     return Out;
+}
+
+int
+HostNetPollerWaitReady(HOST_NET_POLLER *Poller, int TimeoutMs)
+{
+    struct pollfd *Set;
+    size_t i, n;
+    int Count;
+
+    pthread_mutex_lock(&Poller->Lock);
+    n = Poller->Count + 1;
+    Set = malloc(n * sizeof(*Set));
+    if (!Set) {
+        pthread_mutex_unlock(&Poller->Lock);
+        return -1;
+    }
+    Set[0].fd = Poller->WakeRead;
+    Set[0].events = POLLIN;
+    for (i = 0; i < Poller->Count; i++) {
+        Set[i + 1].fd = Poller->Entries[i].Fd;
+        Set[i + 1].events = ((Poller->Entries[i].Interest & HOST_NET_POLL_READ) ? POLLIN : 0) |
+                            ((Poller->Entries[i].Interest & HOST_NET_POLL_WRITE) ? POLLOUT : 0);
+    }
+    pthread_mutex_unlock(&Poller->Lock);
+    Count = poll(Set, n, TimeoutMs);
+    free(Set);
+    if (Count < 0)
+        return errno == EINTR ? 0 : -1;
+    return Count > 0 ? 1 : 0;
+}
+
+int64_t
+HostNetPollerDescriptor(HOST_NET_POLLER *Poller)
+{
+    (void)Poller;
+    return -1;
 }
 
 #endif

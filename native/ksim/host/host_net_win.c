@@ -859,6 +859,49 @@ HostNetPollerWait(HOST_NET_POLLER *Poller, HOST_NET_POLL_EVENT *Events, int MaxE
     return Out;
 }
 
+int
+HostNetPollerWaitReady(HOST_NET_POLLER *Poller, int TimeoutMs)
+{
+    WSAPOLLFD *Set;
+    size_t i, n;
+    int Count, Connecting = 0;
+
+    AcquireSRWLockExclusive(&Poller->Lock);
+    n = Poller->Count + 1;
+    Set = malloc(n * sizeof(*Set));
+    if (!Set) {
+        ReleaseSRWLockExclusive(&Poller->Lock);
+        return -1;
+    }
+    Set[0].fd = Poller->Wake;
+    Set[0].events = POLLRDNORM;
+    Set[0].revents = 0;
+    for (i = 0; i < Poller->Count; i++) {
+        Set[i + 1].fd = Poller->Entries[i].Socket;
+        Set[i + 1].events = (SHORT)(((Poller->Entries[i].Interest & HOST_NET_POLL_READ) ? POLLRDNORM : 0) |
+                                    ((Poller->Entries[i].Interest & HOST_NET_POLL_WRITE) ? POLLWRNORM : 0));
+        Set[i + 1].revents = 0;
+        if (Poller->Entries[i].Interest & HOST_NET_POLL_WRITE)
+            Connecting = 1;
+    }
+    ReleaseSRWLockExclusive(&Poller->Lock);
+    /* A failed connect is found only by HostNetPollerWait's SO_ERROR check: look again soon. */
+    if (Connecting && (TimeoutMs < 0 || TimeoutMs > HOST_NET_CONNECT_SLICE_MS))
+        TimeoutMs = HOST_NET_CONNECT_SLICE_MS;
+    Count = WSAPoll(Set, (ULONG)n, TimeoutMs);
+    free(Set);
+    if (Count == SOCKET_ERROR)
+        return WSAGetLastError() == WSAEINTR ? 0 : -1;
+    return Count > 0 || Connecting ? 1 : 0;
+}
+
+int64_t
+HostNetPollerDescriptor(HOST_NET_POLLER *Poller)
+{
+    (void)Poller;
+    return -1;
+}
+
 void
 HostNetPollerWake(HOST_NET_POLLER *Poller)
 {

@@ -69,6 +69,7 @@ KsimWskCallbackLeave(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ ULONG Bit, _In_z_ PCS
 
     /* Back at DISPATCH_LEVEL with no spin lock held, or a verifier failure. */
     KsimCheckCallbackReturn(Callback, DISPATCH_LEVEL);
+    KsimSwitchPoint(KsimSwitchCallbackReturn);
     KeAcquireSpinLockAtDpcLevel(&KsimWskProvider.Lock);
     Socket->InProgress &= ~Bit;
     /* Disables that waited for this callback complete now (wsk-facts 3.1). */

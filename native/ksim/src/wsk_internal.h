@@ -245,7 +245,7 @@ typedef struct _KSIM_WSK_REQUEST {
 
 typedef struct _KSIM_WSK_PROVIDER {
     KSPIN_LOCK Lock;
-    KEVENT Mutex;                       /* serialises start/stop of the network thread */
+    KEVENT Mutex;                       /* serialises start/stop of the network */
     LIST_ENTRY Clients;
     ULONG ClientCount;
     LIST_ENTRY Sockets;
@@ -254,10 +254,7 @@ typedef struct _KSIM_WSK_PROVIDER {
     LIST_ENTRY Dirty;                   /* sockets the network thread must step */
     LIST_ENTRY Completions;             /* requests whose IRP is ready to complete */
     HOST_NET_POLLER *Poller;
-    HANDLE ThreadHandle;
-    PVOID ThreadObject;
-    volatile LONG Stop;
-    BOOLEAN Running;
+    BOOLEAN Running;                    /* the scheduler runs the network (KsimWskNetworkStart) */
     volatile LONG64 WskSockets;
     KSIM_WSK_HANDLE *RetiredHead;       /* quarantine of handles of freed sockets, oldest first */
     KSIM_WSK_HANDLE *RetiredTail;

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The scheduler seam's table and selection (ksim_sched.h). The plug-ins live in
+ * ksim_sched_<name>.c; this file only knows their names.
+ */
+#include "ksim_internal.h"
+
+/* The plug-ins ksim ships: one line each. */
+static const KSIM_SCHEDULER *const KsimSchedulers[] = {
+    &KsimSchedulerThread,
+    /* &KsimSchedulerHostLoop, */
+};
+
+const KSIM_SCHEDULER *KsimScheduler = &KsimSchedulerThread;
+void (*KsimSwitchHook)(KSIM_SWITCH_POINT Point);
+
+uint64_t KsimHostNowNs(void)
+{
+    return KsimHostMonotonicNs();
+}
+
+NTSTATUS KsimSchedulerSet(const char *Mode, uint64_t Seed)
+{
+    const KSIM_SCHEDULER *Chosen = NULL;
+    NTSTATUS Status = STATUS_SUCCESS;
+    size_t i;
+
+    if (!Mode)
+        return STATUS_INVALID_PARAMETER;
+    for (i = 0; i < sizeof(KsimSchedulers) / sizeof(KsimSchedulers[0]); ++i) {
+        const char *A = KsimSchedulers[i]->Name, *B = Mode;
+        while (*A && *A == *B)
+            ++A, ++B;
+        if (*A == 0 && *B == 0)
+            Chosen = KsimSchedulers[i];
+    }
+    if (!Chosen)
+        return STATUS_INVALID_PARAMETER;
+    if (Chosen->Select)
+        Status = Chosen->Select(Seed);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    __atomic_store_n(&KsimSwitchHook, NULL, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&KsimScheduler, Chosen, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&KsimSwitchHook, Chosen->SwitchPoint, __ATOMIC_SEQ_CST);
+    KsimKeClockReset();
+    return STATUS_SUCCESS;
+}
+
+void KsimSchedulerInitialize(void)
+{
+    const char *Mode = KsimHostGetEnv("KSIM_SCHED");
+    const char *SeedText = KsimHostGetEnv("KSIM_SCHED_SEED");
+    uint64_t Seed = 0;
+    NTSTATUS Status;
+
+    if (!Mode || !*Mode)
+        return;
+    for (; SeedText && *SeedText >= '0' && *SeedText <= '9'; ++SeedText)
+        Seed = Seed * 10 + (uint64_t)(*SeedText - '0');
+    Status = KsimSchedulerSet(Mode, Seed);
+    if (!NT_SUCCESS(Status)) {
+        char Message[256];
+        KsimFormat(Message, sizeof(Message),
+                   "ksim: KSIM_SCHED=%s is not a scheduler of this build (0x%08x); using \"%s\"\n", Mode,
+                   (unsigned)Status, KsimScheduler->Name);
+        KsimHostWriteStderr(Message);
+    }
+}
+
+const char *KsimSchedulerName(void)
+{
+    KsimEnsureInitialized();
+    return KsimScheduler->Name;
+}

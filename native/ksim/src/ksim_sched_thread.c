@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The "thread" scheduler plug-in (ksim_sched.h): the WSK provider's network runs on a system
+ * thread of its own, which blocks in the host poller between turns. A request's queued work is
+ * taken by that thread, as on a multiprocessor where the DPC runs on another processor. Waits
+ * and time are the host's.
+ */
+#include "ksim_internal.h"
+
+static const KSIM_NETWORK *ThreadNetwork;
+static HANDLE ThreadHandle;
+static PVOID ThreadObject;
+static volatile LONG ThreadStop;
+
+static KSTART_ROUTINE ThreadNetworkMain;
+
+static VOID
+ThreadNetworkMain(_In_ PVOID StartContext)
+{
+    const KSIM_NETWORK *Network = StartContext;
+    while (!ReadNoFence(&ThreadStop))
+        Network->Turn(-1);
+}
+
+static NTSTATUS
+ThreadNetworkStart(const KSIM_NETWORK *Network)
+{
+    NTSTATUS Status;
+
+    InterlockedExchange(&ThreadStop, 0);
+    Status = PsCreateSystemThread(&ThreadHandle, THREAD_ALL_ACCESS, NULL, NULL, NULL, ThreadNetworkMain,
+                                  (PVOID)Network);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    Status = ObReferenceObjectByHandle(ThreadHandle, SYNCHRONIZE, *PsThreadType, KernelMode, &ThreadObject, NULL);
+    if (!NT_SUCCESS(Status)) {
+        /* The thread runs already: stop it through its handle-less path. */
+        InterlockedExchange(&ThreadStop, 1);
+        Network->Interrupt();
+        ZwClose(ThreadHandle);
+        ThreadHandle = NULL;
+        KsimVerifierFail("WSK: cannot reference the network thread (0x%08x)", (unsigned)Status);
+        return Status;
+    }
+    __atomic_store_n(&ThreadNetwork, Network, __ATOMIC_RELEASE);
+    return STATUS_SUCCESS;
+}
+
+static void
+ThreadNetworkStop(void)
+{
+    const KSIM_NETWORK *Network = ThreadNetwork;
+    InterlockedExchange(&ThreadStop, 1);
+    Network->Interrupt();
+    KeWaitForSingleObject(ThreadObject, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(ThreadObject);
+    ZwClose(ThreadHandle);
+    ThreadObject = NULL;
+    ThreadHandle = NULL;
+    __atomic_store_n(&ThreadNetwork, NULL, __ATOMIC_RELEASE);
+}
+
+static void
+ThreadNetworkKick(void)
+{
+    const KSIM_NETWORK *Network = __atomic_load_n(&ThreadNetwork, __ATOMIC_ACQUIRE);
+    if (Network)
+        Network->Interrupt();
+}
+
+static void
+ThreadAfterDispatch(void)
+{
+    /* The network thread takes the queued work on its own. */
+}
+
+const KSIM_SCHEDULER KsimSchedulerThread = {
+    "thread",
+    NULL,
+    ThreadNetworkStart,
+    ThreadNetworkStop,
+    ThreadNetworkKick,
+    ThreadAfterDispatch,
+    NULL,
+    KsimHostWaitOn,
+    KsimHostWakeAddress,
+    KsimHostNowNs,
+};
