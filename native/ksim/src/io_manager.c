@@ -292,9 +292,11 @@ void KsimDeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *
     KSIM_WDF_FILE *File;
     KSIM_WDF_REQUEST *Request;
     KSIM_WDF_QUEUE *Queue;
+    KSIM_THREAD *Thread;
     size_t BufferLength;
 
     KsimEnsureInitialized();
+    Thread = KsimCurrentThread();
     EnterFromUser("KsimDeviceIoControl");
     File = FileFromHost(Handle, "KsimDeviceIoControl");
     if (!File || File->Closing) {
@@ -340,8 +342,10 @@ void KsimDeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *
         return;
     }
     KsimSwitchPoint(KsimSwitchRequestDispatch);
+    Thread->DispatchDepth++;
     KsimWdfQueueDispatch(Queue, Request);
     KsimWdfObjectDereference(&Queue->Header);
+    Thread->DispatchDepth--;
     /* Back on the caller's thread at PASSIVE_LEVEL: where Windows runs the DPCs the request
      * queued before the system call returns. */
     KsimScheduler->AfterDispatch();
@@ -385,7 +389,10 @@ void KsimCancelIo(KSIM_FILE *Handle)
     File = FileFromHost(Handle, "KsimCancelIo");
     if (File)
     {
+        KSIM_THREAD *Thread = KsimCurrentThread();
+        Thread->DispatchDepth++;
         ForEachPendingRequest(File, KsimWdfRequestCancel);
+        Thread->DispatchDepth--;
         KsimScheduler->AfterDispatch();
     }
 }

@@ -69,6 +69,11 @@ VOID KsimIrpProviderAccept(_Inout_ PIRP Irp);
 typedef struct _KSIM_THREAD {
     KIRQL Irql;
     LONG SpinLocksHeld;
+    /* The I/O manager is dispatching a user request on this thread: the scheduler's
+     * AfterDispatch follows on it (ksim_sched.h). */
+    UCHAR DispatchDepth;
+    /* Scheduler plug-ins' per-thread flag: a kick this thread will act on itself. */
+    BOOLEAN KickDeferred;
     BOOLEAN IsSystemThread;
     struct _KSIM_SYSTEM_THREAD *SystemThread;
 } KSIM_THREAD;

@@ -8,7 +8,7 @@
 /* The plug-ins ksim ships: one line each. */
 static const KSIM_SCHEDULER *const KsimSchedulers[] = {
     &KsimSchedulerThread,
-    /* &KsimSchedulerHostLoop, */
+    &KsimSchedulerHostLoop,
 };
 
 const KSIM_SCHEDULER *KsimScheduler = &KsimSchedulerThread;
@@ -17,6 +17,35 @@ void (*KsimSwitchHook)(KSIM_SWITCH_POINT Point);
 uint64_t KsimHostNowNs(void)
 {
     return KsimHostMonotonicNs();
+}
+
+NTSTATUS KsimSchedThreadStart(KSIM_SCHED_THREAD *Thread, PKSTART_ROUTINE Routine, PVOID Context, void (*Abort)(void))
+{
+    NTSTATUS Status;
+
+    Thread->Handle = NULL;
+    Thread->Object = NULL;
+    Status = PsCreateSystemThread(&Thread->Handle, THREAD_ALL_ACCESS, NULL, NULL, NULL, Routine, Context);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    Status = ObReferenceObjectByHandle(Thread->Handle, SYNCHRONIZE, *PsThreadType, KernelMode, &Thread->Object, NULL);
+    if (!NT_SUCCESS(Status)) {
+        /* The thread runs already: stop it through its handle-less path. */
+        Abort();
+        ZwClose(Thread->Handle);
+        Thread->Handle = NULL;
+        KsimVerifierFail("ksim scheduler: cannot reference the network thread (0x%08x)", (unsigned)Status);
+    }
+    return Status;
+}
+
+void KsimSchedThreadJoin(KSIM_SCHED_THREAD *Thread)
+{
+    KeWaitForSingleObject(Thread->Object, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(Thread->Object);
+    ZwClose(Thread->Handle);
+    Thread->Object = NULL;
+    Thread->Handle = NULL;
 }
 
 NTSTATUS KsimSchedulerSet(const char *Mode, uint64_t Seed)

@@ -131,6 +131,17 @@ BOOLEAN KsimHostWaitOn(const volatile void *Address, KSIM_WAIT_PREDICATE *Predic
 void KsimHostWakeAddress(const volatile void *Address, KSIM_WAIT_UPDATE *Update, void *Context);
 uint64_t KsimHostNowNs(void);
 
+/* A system thread a plug-in runs the network on (ksim_sched.c). Start creates it and takes a
+ * reference on its object; Join waits for it to return and drops both. If the object cannot
+ * be referenced, Abort (which must make Routine return soon) is called before the failure. */
+typedef struct _KSIM_SCHED_THREAD {
+    HANDLE Handle;
+    PVOID Object;
+} KSIM_SCHED_THREAD;
+NTSTATUS KsimSchedThreadStart(_Out_ KSIM_SCHED_THREAD *Thread, _In_ PKSTART_ROUTINE Routine, _In_opt_ PVOID Context,
+                              _In_ void (*Abort)(void));
+void KsimSchedThreadJoin(_Inout_ KSIM_SCHED_THREAD *Thread);
+
 /* Changes the plug-in (ksim_sched.c). The caller (KsimSchedulerSelect in io_manager.c)
  * guarantees the driver is not loaded. STATUS_INVALID_PARAMETER for an unknown Mode. */
 NTSTATUS KsimSchedulerSet(_In_z_ const char *Mode, _In_ uint64_t Seed);

@@ -8,8 +8,7 @@
 #include "ksim_internal.h"
 
 static const KSIM_NETWORK *ThreadNetwork;
-static HANDLE ThreadHandle;
-static PVOID ThreadObject;
+static KSIM_SCHED_THREAD ThreadNetworkThread;
 static volatile LONG ThreadStop;
 
 static KSTART_ROUTINE ThreadNetworkMain;
@@ -22,41 +21,31 @@ ThreadNetworkMain(_In_ PVOID StartContext)
         Network->Turn(-1);
 }
 
+static void
+ThreadNetworkAbort(void)
+{
+    InterlockedExchange(&ThreadStop, 1);
+    __atomic_load_n(&ThreadNetwork, __ATOMIC_ACQUIRE)->Interrupt();
+}
+
 static NTSTATUS
 ThreadNetworkStart(const KSIM_NETWORK *Network)
 {
     NTSTATUS Status;
 
     InterlockedExchange(&ThreadStop, 0);
-    Status = PsCreateSystemThread(&ThreadHandle, THREAD_ALL_ACCESS, NULL, NULL, NULL, ThreadNetworkMain,
-                                  (PVOID)Network);
-    if (!NT_SUCCESS(Status))
-        return Status;
-    Status = ObReferenceObjectByHandle(ThreadHandle, SYNCHRONIZE, *PsThreadType, KernelMode, &ThreadObject, NULL);
-    if (!NT_SUCCESS(Status)) {
-        /* The thread runs already: stop it through its handle-less path. */
-        InterlockedExchange(&ThreadStop, 1);
-        Network->Interrupt();
-        ZwClose(ThreadHandle);
-        ThreadHandle = NULL;
-        KsimVerifierFail("WSK: cannot reference the network thread (0x%08x)", (unsigned)Status);
-        return Status;
-    }
     __atomic_store_n(&ThreadNetwork, Network, __ATOMIC_RELEASE);
-    return STATUS_SUCCESS;
+    Status = KsimSchedThreadStart(&ThreadNetworkThread, ThreadNetworkMain, (PVOID)Network, ThreadNetworkAbort);
+    if (!NT_SUCCESS(Status))
+        __atomic_store_n(&ThreadNetwork, NULL, __ATOMIC_RELEASE);
+    return Status;
 }
 
 static void
 ThreadNetworkStop(void)
 {
-    const KSIM_NETWORK *Network = ThreadNetwork;
-    InterlockedExchange(&ThreadStop, 1);
-    Network->Interrupt();
-    KeWaitForSingleObject(ThreadObject, Executive, KernelMode, FALSE, NULL);
-    ObDereferenceObject(ThreadObject);
-    ZwClose(ThreadHandle);
-    ThreadObject = NULL;
-    ThreadHandle = NULL;
+    ThreadNetworkAbort();
+    KsimSchedThreadJoin(&ThreadNetworkThread);
     __atomic_store_n(&ThreadNetwork, NULL, __ATOMIC_RELEASE);
 }
 
