@@ -28,9 +28,9 @@ typedef void KSIM_COMPLETION_CALLBACK(void *Context, int32_t Status, uint64_t In
  * Chooses who runs the simulated kernel's asynchronous work: "thread" (the WSK provider's
  * network on a system thread of its own; the default), "host-loop" (the network on the host
  * event loop of the thread that drives ksim, with a watchdog thread: KsimHostLoop* below), or
- * another plug-in of this build. Seed is for a deterministic plug-in. Only while the driver is
- * not loaded: STATUS_INVALID_DEVICE_STATE otherwise, STATUS_INVALID_PARAMETER for an unknown
- * Mode. The environment variable KSIM_SCHED (and KSIM_SCHED_SEED) sets the initial choice. */
+ * another plug-in of this build. Seed is for a deterministic plug-in. STATUS_INVALID_PARAMETER
+ * for an unknown Mode; then, only while the driver is not loaded: STATUS_INVALID_DEVICE_STATE
+ * otherwise. The environment variable KSIM_SCHED (and KSIM_SCHED_SEED) sets the initial choice. */
 int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed);
 /* The plug-in in force ("thread", "host-loop", ...). */
 const char *KsimSchedulerName(void);

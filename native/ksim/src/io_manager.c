@@ -37,7 +37,9 @@ int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed)
     KsimHostMutexLock(LoadLock);
     /* The plug-in runs the network from the first session to the last, and owns the waits of
      * every thread inside ksim: it cannot change under a loaded driver. */
-    if (Loaded)
+    if (!KsimSchedulerFind(Mode))
+        Status = STATUS_INVALID_PARAMETER;
+    else if (Loaded)
         Status = STATUS_INVALID_DEVICE_STATE;
     else
         Status = KsimSchedulerSet(Mode, Seed);

@@ -479,26 +479,35 @@ KsimWskRunDirty(VOID)
 }
 
 /* One turn of the network (KSIM_NETWORK_TURN, ksim_sched.h). The scheduler plug-in decides
- * which thread runs it and guarantees that no two turns overlap. */
+ * which thread runs it and guarantees that no two turns overlap. The host's reports come first,
+ * so that the sockets they concern are stepped in the same turn. */
 static BOOLEAN
 KsimWskNetworkTurn(_In_ int TimeoutMs)
 {
     HOST_NET_POLL_EVENT Events[64];
     BOOLEAN More;
-    int Count, i;
+    int Count = 0, i;
     KIRQL OldIrql;
 
+    if (TimeoutMs != KSIM_NETWORK_NO_POLL) {
+        KsimWskLock(&OldIrql);
+        /* Work already queued does not wait behind the poller. */
+        if (!IsListEmpty(&KsimWskProvider.Dirty) || !IsListEmpty(&KsimWskProvider.Completions))
+            TimeoutMs = 0;
+        KsimWskUnlock(OldIrql);
+        Count = HostNetPollerWait(KsimWskProvider.Poller, Events, 64, TimeoutMs);
+        if (Count > 0) {
+            KsimWskLock(&OldIrql);
+            for (i = 0; i < Count; i++)
+                KsimWskPollReport(Events[i].Context, Events[i].Events);
+            KsimWskUnlock(OldIrql);
+        }
+    }
     KsimWskDrainCompletions();
     More = KsimWskRunDirty();
     KsimWskDrainCompletions();
-    Count = HostNetPollerWait(KsimWskProvider.Poller, Events, 64, More ? 0 : TimeoutMs);
-    if (Count <= 0)
-        return More;
-    KsimWskLock(&OldIrql);
-    for (i = 0; i < Count; i++)
-        KsimWskPollReport(Events[i].Context, Events[i].Events);
-    KsimWskUnlock(OldIrql);
-    return TRUE;
+    /* A full batch of reports: the poller may hold more. */
+    return More || Count == 64;
 }
 
 static VOID
