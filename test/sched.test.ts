@@ -13,8 +13,8 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { addon } from '../lib/addon.js';
-import { WskEvent, type WskSession } from '../lib/index.js';
-import { openSim } from './helpers/util.js';
+import { open, WskEvent, type WskSession } from '../lib/index.js';
+import { openSim, rejectsWith } from './helpers/util.js';
 
 const STATUS_INVALID_PARAMETER = -1073741811; // 0xC000000D
 const STATUS_INVALID_DEVICE_STATE = -1073741436; // 0xC0000184
@@ -74,6 +74,37 @@ describe(`ksim execution model (${addon().ksim.scheduler()})`, () => {
     assert.equal(addon().ksim.selectScheduler(other), STATUS_INVALID_DEVICE_STATE);
     assert.equal(addon().ksim.selectScheduler('no-such-model'), STATUS_INVALID_PARAMETER);
     assert.equal(addon().ksim.scheduler(), before);
+  });
+
+  it('open({ simScheduler }) accepts the model in force, refuses the other while sessions are open, switches when none is', async () => {
+    const current = addon().ksim.scheduler() as 'thread' | 'host-loop';
+    const other = current === 'thread' ? 'host-loop' : 'thread';
+    const again = await open({ backend: 'sim', simScheduler: current });
+    await again.close();
+    await rejectsWith(open({ backend: 'sim', simScheduler: other }), 'STATUS_INVALID_DEVICE_STATE', 'open');
+    await assert.rejects(open({ backend: 'sim', simScheduler: 'fast' as never }), TypeError);
+    assert.equal(addon().ksim.scheduler(), current);
+
+    // With every session closed the driver unloads and the model may change: the other one
+    // runs a session (a TCP connection through the kernel), then the suite's model comes back.
+    await session.close();
+    const switched = await open({ backend: 'sim', simScheduler: other });
+    try {
+      assert.equal(addon().ksim.scheduler(), other);
+      const listener = await switched.socket('listen', { family: 'ipv4' });
+      await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
+      const client = net.connect((await listener.localAddress())!.port, '127.0.0.1');
+      const { socket: accepted } = await listener.accept();
+      client.write('over the other model');
+      assert.equal((await accepted.receive(100)).toString(), 'over the other model');
+      client.destroy();
+      await accepted.close();
+      await listener.close();
+    } finally {
+      await switched.close();
+    }
+    assert.equal(addon().ksim.selectScheduler(current), 0);
+    session = await openSim(32 << 20);
   });
 
   it('takes datagrams all along while a sender loops on process.nextTick', async () => {

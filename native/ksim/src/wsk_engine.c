@@ -7,7 +7,8 @@
  */
 #include "wsk_internal.h"
 
-/* Only the network thread runs steps, so one scratch buffer serves every datagram read. */
+/* Steps run only inside network turns, never two at once (ksim_sched.h), so one scratch
+ * buffer serves every datagram read. */
 static UCHAR KsimWskScratch[KSIM_WSK_MAX_DATAGRAM];
 
 /* ---- small helpers ---- */

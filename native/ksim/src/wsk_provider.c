@@ -2,7 +2,8 @@
  *
  * ksim WSK provider: registration (WskRegister ... WskDeregister), the provider-level
  * dispatch (WskSocket, WskControlClient), IRP bookkeeping (pending, cancel, completion) and
- * the network thread that runs every callback and completion at DISPATCH_LEVEL.
+ * the network turns (run by the scheduler plug-in, ksim_sched.h) that make every callback and
+ * completion at DISPATCH_LEVEL.
  */
 #include "wsk_internal.h"
 
