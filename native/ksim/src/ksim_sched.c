@@ -5,7 +5,8 @@
  */
 #include "ksim_internal.h"
 
-/* The plug-ins ksim ships: one line each. */
+/* The plug-ins ksim ships: one line each (ksim_sched_<name>.c defines the table it names). The
+ * deterministic plug-in (ksim_sched_determ.c) adds `&KsimSchedulerDeterministic,` here. */
 static const KSIM_SCHEDULER *const KsimSchedulers[] = {
     &KsimSchedulerThread,
     &KsimSchedulerHostLoop,
