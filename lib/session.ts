@@ -63,6 +63,31 @@ export interface OpenOptions {
   eventBudget?: number;
   /** Tuning of the READ_EVENTS pump. */
   pump?: PumpOptions;
+  /**
+   * The sim backend's execution model (docs/ksim-fidelity.md, "Execution model"): 'host-loop'
+   * (ksim's network on this thread's event loop; the default, unless WSKB_KSIM_SCHED says
+   * otherwise) or 'thread' (ksim's own network thread). It is process-wide and fixed while any
+   * sim session is open: asking for the other model then fails with STATUS_INVALID_DEVICE_STATE.
+   * Ignored by the kernel backend.
+   */
+  simScheduler?: SimScheduler;
+}
+
+export type SimScheduler = 'host-loop' | 'thread';
+const SIM_SCHEDULERS: readonly SimScheduler[] = ['host-loop', 'thread'];
+
+/** Puts ksim in the requested execution model before a sim device opens. */
+function selectSimScheduler(requested: SimScheduler | undefined): void {
+  if (requested === undefined) return;
+  if (!SIM_SCHEDULERS.includes(requested)) {
+    throw new TypeError(`simScheduler must be 'host-loop' or 'thread', got ${JSON.stringify(requested)}`);
+  }
+  const { ksim } = addon();
+  const status = ksim.selectScheduler(requested);
+  if (status === NTSTATUS.STATUS_INVALID_DEVICE_STATE && ksim.scheduler() !== requested) {
+    throw new WskError('open', status,
+      `simScheduler '${requested}' requested, but ksim runs the driver with '${ksim.scheduler()}' while sim sessions are open; close them (and balance ksim.load()) first`);
+  }
 }
 
 /** What an ioctl completed with, whatever the status. */
@@ -108,7 +133,7 @@ function chooseBackend(requested: BackendChoice | undefined): { choice: BackendC
   return { choice, why: requested === undefined ? 'default' : `backend: '${choice}' requested` };
 }
 
-function openDevice(requested: BackendChoice | undefined): { device: NativeDevice; reason: string } {
+function openDevice(requested: BackendChoice | undefined, scheduler?: SimScheduler): { device: NativeDevice; reason: string } {
   const { choice, why } = chooseBackend(requested);
   const { Device } = addon();
   if (choice === 'auto') {
@@ -116,9 +141,11 @@ function openDevice(requested: BackendChoice | undefined): { device: NativeDevic
       return { device: Device.open('kernel'), reason: `auto (${why}): the WskBridge kernel device opened` };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      selectSimScheduler(scheduler);
       return { device: Device.open('sim'), reason: `auto (${why}): using sim, the driver on ksim in-process, because the kernel device did not open: ${message}` };
     }
   }
+  if (choice === 'sim') selectSimScheduler(scheduler);
   return { device: Device.open(choice), reason: `${why}` };
 }
 
@@ -129,7 +156,7 @@ export async function open(options: OpenOptions = {}): Promise<WskSession> {
   if (budget !== 0 && (!Number.isInteger(budget) || budget < WSKB_EVENT_BUDGET_MIN || budget > WSKB_EVENT_BUDGET_MAX)) {
     throw new RangeError(`eventBudget must be an integer in [${WSKB_EVENT_BUDGET_MIN}, ${WSKB_EVENT_BUDGET_MAX}] bytes, got ${budget}`);
   }
-  const { device, reason } = openDevice(options.backend);
+  const { device, reason } = openDevice(options.backend, options.simScheduler);
   try {
     const session = new WskSession(device, reason, options.pump);
     await session._hello(budget);

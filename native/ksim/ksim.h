@@ -24,6 +24,34 @@ typedef struct _KSIM_FILE KSIM_FILE;
 typedef void KSIM_COMPLETION_CALLBACK(void *Context, int32_t Status, uint64_t Information,
                                       const void *Output, uint32_t OutputLength);
 
+/* ---- execution model (native/ksim/src/ksim_sched.h) ----
+ * Chooses who runs the simulated kernel's asynchronous work: "thread" (the WSK provider's
+ * network on a system thread of its own; the default), "host-loop" (the network on the host
+ * event loop of the thread that drives ksim, with a watchdog thread: KsimHostLoop* below), or
+ * another plug-in of this build. Seed is for a deterministic plug-in. STATUS_INVALID_PARAMETER
+ * for an unknown Mode; then, only while the driver is not loaded: STATUS_INVALID_DEVICE_STATE
+ * otherwise. The environment variable KSIM_SCHED (and KSIM_SCHED_SEED) sets the initial choice. */
+int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed);
+/* The plug-in in force ("thread", "host-loop", ...). */
+const char *KsimSchedulerName(void);
+
+/* ---- host-loop mode: the host event loop's side ----
+ * The loop of a thread that issues requests attaches while a session is open (the network runs
+ * from the first KsimOpen to the last KsimClose) and detaches before the session's KsimClose.
+ * Attach returns a descriptor to watch for readability (Linux: an epoll descriptor), or -1:
+ * then Notify(Context) is called from ksim's watchdog thread whenever the network has work
+ * (it must not block or call into ksim: a uv_async_send). When the descriptor is readable or
+ * Notify was called, the loop calls KsimHostLoopRun on its thread, outside any completion
+ * callback: it runs the network's ready work there (completion callbacks included) and returns
+ * 1 when work is left, which keeps the descriptor readable (or Notify coming).
+ * Attach fails with STATUS_INVALID_DEVICE_STATE when the mode is not "host-loop" or no session
+ * is open. Detach guarantees that Notify is not called after it returns. */
+typedef struct _KSIM_HOST_LOOP KSIM_HOST_LOOP;
+typedef void KSIM_HOST_LOOP_NOTIFY(void *Context);
+int32_t KsimHostLoopAttach(KSIM_HOST_LOOP_NOTIFY *Notify, void *Context, KSIM_HOST_LOOP **Loop, int64_t *Descriptor);
+void KsimHostLoopDetach(KSIM_HOST_LOOP *Loop);
+int KsimHostLoopRun(void);
+
 /* Loads the driver on first call (runs DriverEntry); reference counted. Returns NTSTATUS. */
 int32_t KsimDriverLoad(void);
 /* Drops a reference; the last one runs EvtDriverUnload and the framework teardown, then the

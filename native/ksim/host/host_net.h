@@ -154,6 +154,15 @@ int HostNetPollerRemove(HOST_NET_POLLER *Poller, HOST_NET_SOCKET Socket);
 int HostNetPollerWait(HOST_NET_POLLER *Poller, HOST_NET_POLL_EVENT *Events, int MaxEvents, int TimeoutMs);
 /* Makes a concurrent or the next HostNetPollerWait return; callable from any thread. */
 void HostNetPollerWake(HOST_NET_POLLER *Poller);
+/* Waits up to TimeoutMs (-1 = forever) until HostNetPollerWait would report something or
+ * return at once (a wake-up), without taking it: the next HostNetPollerWait still sees it.
+ * Returns 1 when ready, 0 at the timeout, -1 on errors. Callable concurrently with
+ * HostNetPollerWait from another thread. May return 1 early when the poller must look again
+ * (Windows: a connect in progress, whose failure WSAPoll does not report). */
+int HostNetPollerWaitReady(HOST_NET_POLLER *Poller, int TimeoutMs);
+/* A descriptor that is readable exactly while HostNetPollerWaitReady would return 1, for a
+ * host event loop to watch (Linux: the epoll descriptor); -1 where there is none. */
+int64_t HostNetPollerDescriptor(HOST_NET_POLLER *Poller);
 
 #ifdef __cplusplus
 }

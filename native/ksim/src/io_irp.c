@@ -303,6 +303,7 @@ IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     KsimCheckIrql("IoCompleteRequest", DISPATCH_LEVEL);
     if (!IrpIsValid(Irp, "IoCompleteRequest"))
         return;
+    KsimSwitchPoint(KsimSwitchIrpComplete);
     if (Irp->IoStatus.Status == STATUS_PENDING) {
         /* MULTIPLE_IRP_COMPLETE_REQUESTS-class bugcheck on Windows. */
         KsimVerifierFail("IoCompleteRequest(%p) with IoStatus.Status == STATUS_PENDING", (void *)Irp);

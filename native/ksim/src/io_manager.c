@@ -30,6 +30,24 @@ void KsimCoreInitialize(void)
     KsimPoolInitialize();
     KsimWdfInitialize();
     LoadLock = KsimHostMutexCreate();
+    KsimSchedulerInitialize();
+}
+
+int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed)
+{
+    NTSTATUS Status;
+    KsimEnsureInitialized();
+    KsimHostMutexLock(LoadLock);
+    /* The plug-in runs the network from the first session to the last, and owns the waits of
+     * every thread inside ksim: it cannot change under a loaded driver. */
+    if (!KsimSchedulerFind(Mode))
+        Status = STATUS_INVALID_PARAMETER;
+    else if (Loaded)
+        Status = STATUS_INVALID_DEVICE_STATE;
+    else
+        Status = KsimSchedulerSet(Mode, Seed);
+    KsimHostMutexUnlock(LoadLock);
+    return Status;
 }
 
 static uint64_t CloseTimeoutNs(void)
@@ -252,7 +270,7 @@ int32_t KsimOpen(const wchar_t *Path, KSIM_FILE **OutFile)
         Device->FileConfig.EvtDeviceFileCreate((WDFDEVICE)&Device->Header, (WDFREQUEST)&Request->Header,
                                                (WDFFILEOBJECT)&File->Header);
         KsimCheckCallbackReturn("EvtDeviceFileCreate", PASSIVE_LEVEL);
-        if (!KsimWaitOn(&Request->CreateDone, CreateCompleted, Request, KsimHostMonotonicNs() + CloseTimeoutNs())) {
+        if (!KsimWaitOn(&Request->CreateDone, CreateCompleted, Request, KsimNowNs() + CloseTimeoutNs())) {
             KsimVerifierFail("EvtDeviceFileCreate: the create request was not completed within the timeout; "
                              "KsimOpen waits on");
             KsimWaitOn(&Request->CreateDone, CreateCompleted, Request, UINT64_MAX);
@@ -301,9 +319,11 @@ void KsimDeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *
     KSIM_WDF_FILE *File;
     KSIM_WDF_REQUEST *Request;
     KSIM_WDF_QUEUE *Queue;
+    KSIM_THREAD *Thread;
     size_t BufferLength;
 
     KsimEnsureInitialized();
+    Thread = KsimCurrentThread();
     EnterFromUser("KsimDeviceIoControl");
     File = FileFromHost(Handle, "KsimDeviceIoControl");
     if (!File || File->Closing) {
@@ -348,8 +368,14 @@ void KsimDeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *
         KsimWdfRequestCompleteByFramework(Request, STATUS_INVALID_DEVICE_REQUEST);
         return;
     }
+    KsimSwitchPoint(KsimSwitchRequestDispatch);
+    Thread->DispatchDepth++;
     KsimWdfQueueDispatch(Queue, Request);
     KsimWdfObjectDereference(&Queue->Header);
+    Thread->DispatchDepth--;
+    /* Back on the caller's thread at PASSIVE_LEVEL: where Windows runs the DPCs the request
+     * queued before the system call returns. */
+    KsimScheduler->AfterDispatch();
 }
 
 /* Runs Action on each request of File not yet completed, holding a reference on each. */
@@ -389,7 +415,13 @@ void KsimCancelIo(KSIM_FILE *Handle)
     EnterFromUser("KsimCancelIo");
     File = FileFromHost(Handle, "KsimCancelIo");
     if (File)
+    {
+        KSIM_THREAD *Thread = KsimCurrentThread();
+        Thread->DispatchDepth++;
         ForEachPendingRequest(File, KsimWdfRequestCancel);
+        Thread->DispatchDepth--;
+        KsimScheduler->AfterDispatch();
+    }
 }
 
 static BOOLEAN FileDrained(void *Context)
@@ -451,7 +483,7 @@ void KsimClose(KSIM_FILE *Handle)
     }
     /* After cleanup, the framework cancels the file's requests still waiting in queues. */
     KsimWdfFlushQueuesForFile(File);
-    if (!KsimWaitOn(&File->Outstanding, FileDrained, File, KsimHostMonotonicNs() + CloseTimeoutNs())) {
+    if (!KsimWaitOn(&File->Outstanding, FileDrained, File, KsimNowNs() + CloseTimeoutNs())) {
         /* Windows would never send IRP_MJ_CLOSE (the handle close hangs in the app's rundown);
          * ksim reports each request and answers the host so that the caller is not stuck. */
         ForEachPendingRequest(File, OrphanRequest);

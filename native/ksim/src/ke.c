@@ -106,6 +106,7 @@ KeLowerIrql(KIRQL NewIrql)
         return;
     }
     Thread->Irql = NewIrql;
+    KsimSwitchPoint(KsimSwitchIrqlLower);
 }
 
 KIRQL
@@ -153,6 +154,7 @@ static void SpinLockRelease(PKSPIN_LOCK SpinLock, const char *Routine)
     }
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
     Thread->SpinLocksHeld--;
+    KsimSwitchPoint(KsimSwitchLockRelease);
 }
 
 VOID
@@ -264,7 +266,7 @@ static KSIM_WAIT_BUCKET *BucketOf(const volatile void *Address)
     return &WaitBuckets[(Value >> 40) % KSIM_WAIT_BUCKETS];
 }
 
-BOOLEAN KsimWaitOn(const volatile void *Address, KSIM_WAIT_PREDICATE *Predicate, void *Context, uint64_t DeadlineNs)
+BOOLEAN KsimHostWaitOn(const volatile void *Address, KSIM_WAIT_PREDICATE *Predicate, void *Context, uint64_t DeadlineNs)
 {
     KSIM_WAIT_BUCKET *Bucket = BucketOf(Address);
     BOOLEAN Satisfied;
@@ -282,7 +284,7 @@ BOOLEAN KsimWaitOn(const volatile void *Address, KSIM_WAIT_PREDICATE *Predicate,
     return Satisfied;
 }
 
-void KsimWakeAddress(const volatile void *Address, KSIM_WAIT_UPDATE *Update, void *Context)
+void KsimHostWakeAddress(const volatile void *Address, KSIM_WAIT_UPDATE *Update, void *Context)
 {
     KSIM_WAIT_BUCKET *Bucket = BucketOf(Address);
     KsimHostMutexLock(Bucket->Mutex);
@@ -310,7 +312,12 @@ void KsimKeInitialize(void)
         WaitBuckets[i].Cond = KsimHostCondCreate();
     }
     GlobalMutex = KsimHostMutexCreate();
-    BootNs = KsimHostMonotonicNs();
+    BootNs = KsimNowNs();
+}
+
+void KsimKeClockReset(void)
+{
+    BootNs = KsimNowNs();
 }
 
 /* ---- events ---- */
@@ -418,7 +425,7 @@ static BOOLEAN TimeoutToDeadline(const char *Routine, PLARGE_INTEGER Timeout, ui
         KsimVerifierFail("%s: absolute timeouts are not supported by ksim (SUBSET.md: NULL or relative)", Routine);
         return FALSE;
     }
-    *DeadlineNs = KsimHostMonotonicNs() + (uint64_t)(-(Timeout->QuadPart)) * 100u;
+    *DeadlineNs = KsimNowNs() + (uint64_t)(-(Timeout->QuadPart)) * 100u;
     return TRUE;
 }
 
@@ -551,7 +558,7 @@ ULONGLONG
 KeQueryInterruptTime(VOID)
 {
     KsimEnsureInitialized();
-    return (KsimHostMonotonicNs() - BootNs) / 100u;
+    return (KsimNowNs() - BootNs) / 100u;
 }
 
 ULONG64

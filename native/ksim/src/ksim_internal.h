@@ -16,6 +16,7 @@
 #include <wdf.h>
 #include "ksim.h"
 #include "../host/host_sync.h"
+#include "ksim_sched.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +73,11 @@ VOID KsimIrpProviderAccept(_Inout_ PIRP Irp);
 typedef struct _KSIM_THREAD {
     KIRQL Irql;
     LONG SpinLocksHeld;
+    /* The I/O manager is dispatching a user request on this thread: the scheduler's
+     * AfterDispatch follows on it (ksim_sched.h). */
+    UCHAR DispatchDepth;
+    /* Scheduler plug-ins' per-thread flag: a kick this thread will act on itself. */
+    BOOLEAN KickDeferred;
     BOOLEAN IsSystemThread;
     struct _KSIM_SYSTEM_THREAD *SystemThread;
 } KSIM_THREAD;
@@ -97,14 +103,8 @@ PMDL KsimMdlAllocateInternal(_In_opt_ PVOID VirtualAddress, _In_ ULONG Length);
 void KsimGlobalLock(void);
 void KsimGlobalUnlock(void);
 
-/* Wait machinery shared by events, rundown refs and threads: Address identifies what is
- * waited on; Predicate is re-evaluated under the bucket's lock. */
-typedef BOOLEAN KSIM_WAIT_PREDICATE(void *Context);
-/* Returns TRUE when the predicate held, FALSE at the deadline (UINT64_MAX = no deadline). */
-BOOLEAN KsimWaitOn(const volatile void *Address, KSIM_WAIT_PREDICATE *Predicate, void *Context, uint64_t DeadlineNs);
-/* Changes state under the bucket's lock and wakes waiters: Update runs with the lock held. */
-typedef void KSIM_WAIT_UPDATE(void *Context);
-void KsimWakeAddress(const volatile void *Address, KSIM_WAIT_UPDATE *Update, void *Context);
+/* Wait machinery (KsimWaitOn, KsimWakeAddress), the clock (KsimNowNs) and the switch points
+ * go through the scheduler seam: ksim_sched.h. */
 
 /* Pool, IRP, MDL and system-thread accounting for the verifier. */
 void KsimPoolCounters(uint64_t *Allocations, uint64_t *Bytes, uint64_t *Total);

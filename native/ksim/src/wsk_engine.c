@@ -7,7 +7,8 @@
  */
 #include "wsk_internal.h"
 
-/* Only the network thread runs steps, so one scratch buffer serves every datagram read. */
+/* Steps run only inside network turns, never two at once (ksim_sched.h), so one scratch
+ * buffer serves every datagram read. */
 static UCHAR KsimWskScratch[KSIM_WSK_MAX_DATAGRAM];
 
 static VOID KsimWskSampleHostDrops(_Inout_ KSIM_WSK_SOCKET *Socket);
@@ -71,6 +72,7 @@ KsimWskCallbackLeave(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ ULONG Bit, _In_z_ PCS
 
     /* Back at DISPATCH_LEVEL with no spin lock held, or a verifier failure. */
     KsimCheckCallbackReturn(Callback, DISPATCH_LEVEL);
+    KsimSwitchPoint(KsimSwitchCallbackReturn);
     KeAcquireSpinLockAtDpcLevel(&KsimWskProvider.Lock);
     Socket->InProgress &= ~Bit;
     /* Disables that waited for this callback complete now (wsk-facts 3.1). */

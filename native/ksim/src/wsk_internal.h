@@ -7,13 +7,15 @@
  *
  * Concurrency model, chosen so that the rules of docs/wsk-facts.md hold by construction:
  *  - One provider lock (a spin lock) guards every provider object. Routines called by the
- *    client take it briefly, validate, queue an IRP or change state, and wake the network
- *    thread; they never wait and never touch the host socket except for inline work such as
- *    bind.
- *  - One network thread (PsCreateSystemThread) owns the poller, does all host I/O on
- *    connected sockets, and is the only thread that calls event callbacks and completes
- *    pending IRPs. Callbacks are therefore serial per socket (and per provider), and a close
- *    that the network thread processes cannot overlap a callback.
+ *    client take it briefly, validate, queue an IRP or change state, and kick the network
+ *    (KsimWskWake -> the scheduler's NetworkKick); they never wait and never touch the host
+ *    socket except for inline work such as bind.
+ *  - The network turn (KsimWskNetworkTurn) owns the poller, does all host I/O on connected
+ *    sockets, and is the only code that calls event callbacks and completes pending IRPs. The
+ *    scheduler plug-in (ksim_sched.h) decides which thread runs it (ksim's network thread, the
+ *    host loop's thread, its watchdog) and never runs two turns at once. Callbacks are
+ *    therefore serial per socket (and per provider), and a close that a turn processes cannot
+ *    overlap a callback.
  *  - The lock is never held across a callback or IoCompleteRequest; both run at
  *    DISPATCH_LEVEL (KeRaiseIrql), as WSK_FLAG_AT_DISPATCH_LEVEL says.
  */
@@ -248,7 +250,7 @@ typedef struct _KSIM_WSK_REQUEST {
 
 typedef struct _KSIM_WSK_PROVIDER {
     KSPIN_LOCK Lock;
-    KEVENT Mutex;                       /* serialises start/stop of the network thread */
+    KEVENT Mutex;                       /* serialises start/stop of the network */
     LIST_ENTRY Clients;
     ULONG ClientCount;
     LIST_ENTRY Sockets;
@@ -257,10 +259,7 @@ typedef struct _KSIM_WSK_PROVIDER {
     LIST_ENTRY Dirty;                   /* sockets the network thread must step */
     LIST_ENTRY Completions;             /* requests whose IRP is ready to complete */
     HOST_NET_POLLER *Poller;
-    HANDLE ThreadHandle;
-    PVOID ThreadObject;
-    volatile LONG Stop;
-    BOOLEAN Running;
+    BOOLEAN Running;                    /* the scheduler runs the network (KsimWskNetworkStart) */
     volatile LONG64 WskSockets;
     volatile LONG64 HostDatagramsDropped; /* dropped by host sockets below the provider (not WSK's) */
     KSIM_WSK_HANDLE *RetiredHead;       /* quarantine of handles of freed sockets, oldest first */

@@ -2,7 +2,8 @@
  *
  * ksim WSK provider: registration (WskRegister ... WskDeregister), the provider-level
  * dispatch (WskSocket, WskControlClient), IRP bookkeeping (pending, cancel, completion) and
- * the network thread that runs every callback and completion at DISPATCH_LEVEL.
+ * the network turns (run by the scheduler plug-in, ksim_sched.h) that make every callback and
+ * completion at DISPATCH_LEVEL.
  */
 #include "wsk_internal.h"
 
@@ -250,7 +251,7 @@ VOID
 KsimWskWake(VOID)
 {
     if (KsimWskProvider.Poller)
-        HostNetPollerWake(KsimWskProvider.Poller);
+        KsimScheduler->NetworkKick();
 }
 
 /* ---- sockets ---- */
@@ -421,7 +422,7 @@ KsimWskSocketFromClient(_In_opt_ PWSK_SOCKET WskSocket, _In_z_ PCSTR Routine)
     return Socket;
 }
 
-/* ---- the network thread ---- */
+/* ---- the network ---- */
 
 static VOID
 KsimWskDrainCompletions(VOID)
@@ -478,79 +479,82 @@ KsimWskRunDirty(VOID)
     return More;
 }
 
-static KSTART_ROUTINE KsimWskNetworkThread;
-
-static VOID
-KsimWskNetworkThread(_In_ PVOID StartContext)
+/* One turn of the network (KSIM_NETWORK_TURN, ksim_sched.h). The scheduler plug-in decides
+ * which thread runs it and guarantees that no two turns overlap. The host's reports come first,
+ * so that the sockets they concern are stepped in the same turn. */
+static BOOLEAN
+KsimWskNetworkTurn(_In_ int TimeoutMs)
 {
     HOST_NET_POLL_EVENT Events[64];
-    UNREFERENCED_PARAMETER(StartContext);
+    BOOLEAN More;
+    int Count = 0, i;
+    KIRQL OldIrql;
 
-    while (!ReadNoFence(&KsimWskProvider.Stop)) {
-        BOOLEAN More;
-        int Count, i;
-        KIRQL OldIrql;
-
-        KsimWskDrainCompletions();
-        More = KsimWskRunDirty();
-        KsimWskDrainCompletions();
-        Count = HostNetPollerWait(KsimWskProvider.Poller, Events, 64, More ? 0 : -1);
-        if (Count <= 0)
-            continue;
+    if (TimeoutMs != KSIM_NETWORK_NO_POLL) {
         KsimWskLock(&OldIrql);
-        for (i = 0; i < Count; i++)
-            KsimWskPollReport(Events[i].Context, Events[i].Events);
+        /* Work already queued does not wait behind the poller. */
+        if (!IsListEmpty(&KsimWskProvider.Dirty) || !IsListEmpty(&KsimWskProvider.Completions))
+            TimeoutMs = 0;
         KsimWskUnlock(OldIrql);
+        Count = HostNetPollerWait(KsimWskProvider.Poller, Events, 64, TimeoutMs);
+        if (Count > 0) {
+            KsimWskLock(&OldIrql);
+            for (i = 0; i < Count; i++)
+                KsimWskPollReport(Events[i].Context, Events[i].Events);
+            KsimWskUnlock(OldIrql);
+        }
     }
     KsimWskDrainCompletions();
+    More = KsimWskRunDirty();
+    KsimWskDrainCompletions();
+    /* A full batch of reports: the poller may hold more. */
+    return More || Count == 64;
 }
+
+static VOID
+KsimWskNetworkInterrupt(VOID)
+{
+    HostNetPollerWake(KsimWskProvider.Poller);
+}
+
+static BOOLEAN
+KsimWskNetworkWaitReady(_In_ int TimeoutMs)
+{
+    return HostNetPollerWaitReady(KsimWskProvider.Poller, TimeoutMs) > 0;
+}
+
+static KSIM_NETWORK KsimWskNetwork = { KsimWskNetworkTurn, KsimWskNetworkInterrupt, KsimWskNetworkWaitReady, -1 };
 
 _IRQL_requires_(PASSIVE_LEVEL)
 static NTSTATUS
-KsimWskThreadStart(VOID)
+KsimWskNetworkStart(VOID)
 {
     NTSTATUS Status;
     int Error = HostNetPollerCreate(&KsimWskProvider.Poller);
 
     if (Error != HOST_NET_OK)
         return KsimWskStatusFromHost(Error);
-    InterlockedExchange(&KsimWskProvider.Stop, 0);
-    Status = PsCreateSystemThread(&KsimWskProvider.ThreadHandle, THREAD_ALL_ACCESS, NULL, NULL, NULL,
-                                  KsimWskNetworkThread, NULL);
-    if (!NT_SUCCESS(Status))
-        goto cleanupPoller;
-    Status = ObReferenceObjectByHandle(KsimWskProvider.ThreadHandle, SYNCHRONIZE, *PsThreadType, KernelMode,
-                                       &KsimWskProvider.ThreadObject, NULL);
+    KsimWskNetwork.PollDescriptor = HostNetPollerDescriptor(KsimWskProvider.Poller);
+    Status = KsimScheduler->NetworkStart(&KsimWskNetwork);
     if (!NT_SUCCESS(Status)) {
-        /* The thread runs already: stop it through its handle-less path. */
-        InterlockedExchange(&KsimWskProvider.Stop, 1);
-        HostNetPollerWake(KsimWskProvider.Poller);
-        ZwClose(KsimWskProvider.ThreadHandle);
-        KsimVerifierFail("WSK: cannot reference the network thread (0x%08x)", (unsigned)Status);
+        HostNetPollerDestroy(KsimWskProvider.Poller);
+        KsimWskProvider.Poller = NULL;
         return Status;
     }
     KsimWskProvider.Running = TRUE;
     return STATUS_SUCCESS;
-
-cleanupPoller:
-    HostNetPollerDestroy(KsimWskProvider.Poller);
-    KsimWskProvider.Poller = NULL;
-    return Status;
 }
 
 _IRQL_requires_(PASSIVE_LEVEL)
 static VOID
-KsimWskThreadStop(VOID)
+KsimWskNetworkStop(VOID)
 {
-    InterlockedExchange(&KsimWskProvider.Stop, 1);
-    HostNetPollerWake(KsimWskProvider.Poller);
-    KeWaitForSingleObject(KsimWskProvider.ThreadObject, Executive, KernelMode, FALSE, NULL);
-    ObDereferenceObject(KsimWskProvider.ThreadObject);
-    ZwClose(KsimWskProvider.ThreadHandle);
-    KsimWskProvider.ThreadObject = NULL;
-    KsimWskProvider.ThreadHandle = NULL;
+    KsimScheduler->NetworkStop();
+    /* No turn runs any more: what is left to complete is completed here. */
+    KsimWskDrainCompletions();
     HostNetPollerDestroy(KsimWskProvider.Poller);
     KsimWskProvider.Poller = NULL;
+    KsimWskNetwork.PollDescriptor = -1;
     KsimWskProvider.Running = FALSE;
 }
 
@@ -605,7 +609,7 @@ WskRegister(_In_ PWSK_CLIENT_NPI WskClientNpi, _Out_ PWSK_REGISTRATION WskRegist
         goto cleanupMutex;
     }
     if (!KsimWskProvider.Running) {
-        Status = KsimWskThreadStart();
+        Status = KsimWskNetworkStart();
         if (!NT_SUCCESS(Status))
             goto cleanupMutex;
     }
@@ -757,7 +761,7 @@ WskDeregister(_In_ PWSK_REGISTRATION WskRegistration)
     Last = --KsimWskProvider.ClientCount == 0;
     KsimWskUnlock(OldIrql);
     if (Last && KsimWskProvider.Running)
-        KsimWskThreadStop();
+        KsimWskNetworkStop();
     KeSetEvent(&KsimWskProvider.Mutex, IO_NO_INCREMENT, FALSE);
 
     WskRegistration->ReservedRegistrationContext = NULL;

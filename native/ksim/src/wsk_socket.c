@@ -401,8 +401,8 @@ KsimWskCloseSocket(_In_ PWSK_SOCKET WskSocket, _Inout_ PIRP Irp)
      * stays safe either way (it only marks the socket; the network thread, which runs the
      * upcall, does the rest). */
     if (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST)) {
-        uint64_t Deadline = KsimHostMonotonicNs() + KSIM_WSK_ACCEPT_EPILOGUE_GRACE_NS;
-        while (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST) && KsimHostMonotonicNs() < Deadline)
+        uint64_t Deadline = KsimNowNs() + KSIM_WSK_ACCEPT_EPILOGUE_GRACE_NS;
+        while (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST) && KsimNowNs() < Deadline)
             KsimHostYield();
     }
     if (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST))

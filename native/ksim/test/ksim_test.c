@@ -706,6 +706,26 @@ static void TestLeakAtUnload(void)
     EXPECT_VERIFIER("pool leak at driver unload: tag 'Leak': 1 block(s), 100 bytes", KsimDriverUnload());
 }
 
+/* The scheduler seam's selection (ksim_sched.h): by name, only while the driver is unloaded. */
+static void TestSchedulerSelect(void)
+{
+    char Name[32];
+    snprintf(Name, sizeof(Name), "%s", KsimSchedulerName());
+    EXPECT_STATUS(KsimSchedulerSelect("no-such-model", 0), STATUS_INVALID_PARAMETER);
+    EXPECT_STATUS(KsimSchedulerSelect(NULL, 0), STATUS_INVALID_PARAMETER);
+    EXPECT(strcmp(KsimSchedulerName(), Name) == 0);
+    EXPECT_STATUS(KsimSchedulerSelect("host-loop", 0), STATUS_SUCCESS);
+    EXPECT(strcmp(KsimSchedulerName(), "host-loop") == 0);
+    EXPECT_STATUS(KsimSchedulerSelect("thread", 0), STATUS_SUCCESS);
+    EXPECT(strcmp(KsimSchedulerName(), "thread") == 0);
+    EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
+    EXPECT_STATUS(KsimSchedulerSelect("host-loop", 0), STATUS_INVALID_DEVICE_STATE);
+    EXPECT(strcmp(KsimSchedulerName(), "thread") == 0);
+    KsimDriverUnload();
+    /* Back to what the run asked for (KSIM_SCHED). */
+    EXPECT_STATUS(KsimSchedulerSelect(Name, 0), STATUS_SUCCESS);
+}
+
 /* ---- lifetimes: IoSetCompletionRoutineEx, unload ---- */
 
 static volatile LONG ExRoutineRuns;
@@ -824,6 +844,7 @@ int main(void)
     TestMdl();
     TestNtStatusNames();
     TestAbortMode();
+    TestSchedulerSelect();
 
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS); /* reference counted */
