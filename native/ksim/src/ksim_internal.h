@@ -104,6 +104,10 @@ void KsimWakeAddress(const volatile void *Address, KSIM_WAIT_UPDATE *Update, voi
 
 /* Pool, IRP, MDL and system-thread accounting for the verifier. */
 void KsimPoolCounters(uint64_t *Allocations, uint64_t *Bytes, uint64_t *Total);
+/* KSIM_POOL_CHECK=full (every byte of a freed block poisoned and checked) or sampled (pool.c). */
+int KsimPoolCheckIsFull(void);
+void KsimPoolSetCheckFull(int Full);
+void KsimPoolFlushQuarantine(void);
 /* Reports every outstanding pool block once (by tag); returns the number of blocks. */
 uint64_t KsimPoolReportLeaks(_In_z_ const char *When);
 uint64_t KsimIrpOutstanding(void);

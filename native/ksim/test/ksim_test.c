@@ -579,6 +579,61 @@ static void TestPool(void)
     EXPECT_VERIFIER("exactly one of", ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 8, 'tsTp'));
 }
 
+/* Frees Block (Size bytes), writes one byte at Offset of it, and flushes the quarantine:
+ * returns how many verifier failures that caused (the message names the offset). */
+static uint64_t WriteAfterFree(SIZE_T Size, SIZE_T Offset)
+{
+    PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Size, 'fAwW');
+    uint64_t Before;
+    if (!Block)
+        return 0;
+    ExFreePoolWithTag(Block, 'fAwW');
+    Before = KsimVerifierLastFailure(NULL, 0);
+    Block[Offset] = 0x11; /* the stale pointer's write; the block sits in the quarantine */
+    KsimPoolFlushQuarantine();
+    return KsimVerifierLastFailure(NULL, 0) - Before;
+}
+
+static void TestPoolWriteAfterFree(void)
+{
+    int WasFull = KsimPoolCheckIsFull();
+    char Text[2048];
+    uint64_t Caught;
+
+    KsimPoolFlushQuarantine();
+    /* Full mode (the test suites' KSIM_POOL_CHECK=full): every byte of every block. */
+    KsimPoolSetCheckFull(1);
+    EXPECT_VERIFIER("was written after it was freed (offset 13)", (void)WriteAfterFree(24, 13));
+    Caught = WriteAfterFree(64 * 1024, 30000);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    KsimVerifierLastFailure(Text, sizeof(Text));
+    EXPECT(strstr(Text, "offset 30000") != NULL);
+
+    /* Sampled mode (the default): small blocks still whole; large blocks at both edges... */
+    KsimPoolSetCheckFull(0);
+    Caught = WriteAfterFree(4096, 2049);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    Caught = WriteAfterFree(64 * 1024, 8);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    Caught = WriteAfterFree(64 * 1024, 64 * 1024 - 1);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    /* ...and in between one 64-byte line per page, at an offset each block draws: a write at
+     * every offset of one interior page, each into a fresh block, is caught about once in 64
+     * (about 64 times in all; never zero, never all: the mode really samples). */
+    {
+        uint64_t Sweep = 0;
+        for (SIZE_T Offset = 8192; Offset < 8192 + 4096; ++Offset)
+            Sweep += WriteAfterFree(64 * 1024, Offset);
+        EXPECT(Sweep >= 8 && Sweep < 512);
+        ExpectedVerifierFailures += Sweep;
+    }
+    KsimPoolSetCheckFull(WasFull);
+}
+
 static void TestIrqlAndSync(void)
 {
     KIRQL Irql;
@@ -714,6 +769,7 @@ int main(void)
 
     KsimVerifierSetAbortOnFailure(0);
     TestPool();
+    TestPoolWriteAfterFree();
     TestIrqlAndSync();
     TestIrpCompletion();
     TestIrpCancel();
