@@ -126,6 +126,18 @@ function toNumber(value: bigint, what: string): number {
   return Number(value);
 }
 
+/**
+ * Whether events decoded from these records (by decodeEvent) keep views of the batch's buffer:
+ * the pump reuses a READ_EVENTS buffer only when none does. Must follow decodeEvent: today the
+ * payload of a receive or receive-from event is a view (no copy on the way to the user).
+ */
+export function recordsKeepBatch(records: readonly RawEventRecord[]): boolean {
+  for (const r of records) {
+    if ((r.type === WSKB_EVENT_RECEIVE || r.type === WSKB_EVENT_RECEIVE_FROM) && r.dataLength > 0) return true;
+  }
+  return false;
+}
+
 /** Decodes one record. Unknown types are a protocol error: both sides ship together. */
 export function decodeEvent(r: RawEventRecord, host: EventHost): WskBridgeEvent {
   // The data events are the hot path (millions a second): built field by field, no spread.
@@ -375,6 +387,9 @@ export class EventPump {
   private readonly subscriptions = new Set<Subscription>();
   private readonly unclaimed: WskBridgeEvent[] = [];
   private readonly held = new Map<bigint, RawEventRecord[]>();
+  /** READ_EVENTS output buffers to reuse: the driver writes into them (METHOD_OUT_DIRECT). A
+   * buffer comes back here after its batch was decoded, unless its events keep views of it. */
+  private readonly spare: Buffer[] = [];
   private nextSequence = 1n;
   private inFlight = 0;
   private refed = false;
@@ -472,8 +487,10 @@ export class EventPump {
     }
     while (this.mayRead && this.inFlight < this.depth) {
       this.inFlight++;
+      // Uninitialized: the driver writes whole records and `information` says how many bytes.
+      const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.readBytes);
       try {
-        this.device.ioctl(WSKB_IOCTL_READ_EVENTS, null, this.readBytes, (status, _information, output) => this.onRead(status, output), true);
+        this.device.ioctl(WSKB_IOCTL_READ_EVENTS, null, buffer, (status, information) => this.onRead(status, information, buffer), true);
       } catch (error) {
         this.inFlight--;
         this.fail(error);
@@ -482,7 +499,7 @@ export class EventPump {
     }
   }
 
-  private onRead(status: number, output: Buffer): void {
+  private onRead(status: number, information: number, buffer: Buffer): void {
     this.inFlight--;
     this.counters.readsCompleted++;
     if (this.stopped) return;
@@ -493,8 +510,10 @@ export class EventPump {
       return;
     }
     try {
-      const records = decodeEventRecords(output);
-      if (records.length > 0) this.accept(records);
+      if (information > buffer.byteLength) throw new ProtocolError(`READ_EVENTS returned ${information} bytes into a ${buffer.byteLength}-byte buffer`);
+      const records = decodeEventRecords(buffer, information);
+      const decodedNow = records.length === 0 || this.accept(records);
+      if (decodedNow && !recordsKeepBatch(records)) this.spare.push(buffer);
       this.checkGap();
     } catch (error) {
       this.fail(error);
@@ -503,7 +522,8 @@ export class EventPump {
     this.kick();
   }
 
-  private accept(records: RawEventRecord[]): void {
+  /** Returns whether the records were decoded now (false: held for an earlier batch). */
+  private accept(records: RawEventRecord[]): boolean {
     for (let i = 1; i < records.length; i++) {
       if (records[i]!.sequence !== records[i - 1]!.sequence + 1n) {
         throw new ProtocolError(`event sequence gap inside one batch: ${records[i - 1]!.sequence} then ${records[i]!.sequence}`);
@@ -519,6 +539,7 @@ export class EventPump {
       this.nextSequence = batch[batch.length - 1]!.sequence + 1n;
       for (const record of batch) this.dispatch(decodeEvent(record, this.host));
     }
+    return !this.held.has(first);
   }
 
   /** A batch waiting for an earlier one while no read is pending: the earlier one is lost. */
@@ -569,6 +590,7 @@ export class EventPump {
     for (const sub of [...this.subscriptions]) sub.finish();
     this.subscriptions.clear();
     this.unclaimed.length = 0;
+    this.spare.length = 0;
     this.updateRef();
   }
 

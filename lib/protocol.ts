@@ -12,6 +12,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 // ---- constants (names exactly as in protocol.h) ---------------------------------------------
 
 const METHOD_BUFFERED = 0;
+const METHOD_OUT_DIRECT = 2;
 const FILE_READ_DATA = 0x0001;
 const FILE_WRITE_DATA = 0x0002;
 
@@ -21,10 +22,10 @@ export function ctlCode(deviceType: number, fn: number, method: number, access: 
 }
 
 export const WSKB_DEVICE_TYPE = 0x9a57;
-const wskbIoctl = (fn: number): number => ctlCode(WSKB_DEVICE_TYPE, fn, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA);
+const wskbIoctl = (fn: number, method = METHOD_BUFFERED): number => ctlCode(WSKB_DEVICE_TYPE, fn, method, FILE_READ_DATA | FILE_WRITE_DATA);
 
 export const WSKB_MAGIC = 0x424b5357;
-export const WSKB_PROTOCOL_VERSION = 1;
+export const WSKB_PROTOCOL_VERSION = 2;
 
 export const WSKB_IOCTL_HELLO = wskbIoctl(0x800);
 export const WSKB_IOCTL_CONTROL_CLIENT = wskbIoctl(0x801);
@@ -40,7 +41,8 @@ export const WSKB_IOCTL_DISCONNECT = wskbIoctl(0x80a);
 export const WSKB_IOCTL_GET_ADDRESS = wskbIoctl(0x80b);
 export const WSKB_IOCTL_CONTROL_SOCKET = wskbIoctl(0x80c);
 export const WSKB_IOCTL_CLOSE = wskbIoctl(0x80d);
-export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e);
+/** METHOD_OUT_DIRECT: the driver writes records straight into the caller's buffer (protocol.h). */
+export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e, METHOD_OUT_DIRECT);
 export const WSKB_IOCTL_INSPECT_COMPLETE = wskbIoctl(0x80f);
 export const WSKB_IOCTL_STATS = wskbIoctl(0x810);
 
@@ -713,7 +715,9 @@ export interface RawEventRecord {
  * that breaks one means the two sides disagree about the format and nothing after it can be
  * trusted.
  */
-export function decodeEventRecords(buf: Buffer): RawEventRecord[] {
+export function decodeEventRecords(whole: Buffer, length = whole.byteLength): RawEventRecord[] {
+  // READ_EVENTS writes into a buffer the pump reuses: only its first `length` bytes are this batch.
+  const buf = length === whole.byteLength ? whole : whole.subarray(0, length);
   const records: RawEventRecord[] = [];
   const H = L.WSKB_EVENT_HEADER;
   const v = viewOf(buf);

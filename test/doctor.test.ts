@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { defaultEnvironment, doctor, formatDoctorReport, type DoctorEnvironment, type ExecResult } from '../lib/doctor.js';
 import type { WskSession } from '../lib/session.js';
+import { WSKB_PROTOCOL_VERSION } from '../lib/protocol.js';
 
 interface Machine {
   elevated: boolean;
@@ -101,13 +102,13 @@ describe('wsk-bridge doctor', () => {
 
   it('protocol version mismatch: device ok, protocol fails naming this library version', async () => {
     const report = await doctor(
-      fakeWindows({ ...ready, kernel: { error: 'protocol version mismatch: the driver speaks version 2, this library speaks version 1; install matching versions' } }, []),
+      fakeWindows({ ...ready, kernel: { error: `protocol version mismatch: the driver speaks version ${WSKB_PROTOCOL_VERSION + 1}, this library speaks version ${WSKB_PROTOCOL_VERSION}; install matching versions` } }, []),
     );
     assert.equal(report.checks.find((c) => c.name === 'device')!.status, 'ok');
     const protocol = report.checks.find((c) => c.name === 'protocol')!;
     assert.equal(protocol.status, 'fail');
-    assert.match(protocol.detail, /driver speaks version 2/);
-    assert.match(protocol.fix!, /speaks version 1/);
+    assert.match(protocol.detail, new RegExp(`driver speaks version ${WSKB_PROTOCOL_VERSION + 1}`));
+    assert.match(protocol.fix!, new RegExp(`speaks version ${WSKB_PROTOCOL_VERSION}\\b`));
   });
 
   it('not elevated: a warning with the fix, not a failure by itself', async () => {

@@ -15,23 +15,30 @@ import type { WskSocket } from '../lib/socket.js';
 class ScriptedDevice implements NativeDevice {
   readonly backend = 'sim';
   reads: IoctlCallback[] = [];
+  /** The caller's buffer of each pending read (READ_EVENTS is METHOD_OUT_DIRECT). */
+  outputs: Buffer[] = [];
   refs = 0;
   get pending(): number {
     return this.reads.length;
   }
-  ioctl(code: number, input: Uint8Array | null, outputLength: number, callback: IoctlCallback, weak?: boolean): void {
+  ioctl(code: number, input: Uint8Array | null, output: number | Uint8Array, callback: IoctlCallback, weak?: boolean): void {
     assert.equal(code, P.WSKB_IOCTL_READ_EVENTS);
     assert.equal(input, null);
-    assert.ok(outputLength >= P.WSKB_READ_EVENTS_MIN_OUTPUT);
+    assert.ok(Buffer.isBuffer(output), 'READ_EVENTS reads into a buffer the pump owns');
+    assert.ok(output.byteLength >= P.WSKB_READ_EVENTS_MIN_OUTPUT);
     assert.equal(weak, true, 'READ_EVENTS must be weak');
     this.reads.push(callback);
+    this.outputs.push(output);
   }
-  /** Completes the index-th pending read with these records. */
+  /** Completes the index-th pending read with these records, written into its buffer as the
+   * driver does (the bytes after them are left as they were). */
   complete(index: number, records: Buffer[], status = 0): void {
     const [callback] = this.reads.splice(index, 1);
-    assert.ok(callback, `no pending read #${index}`);
-    const output = Buffer.concat(records);
-    callback(status, output.length, output);
+    const [output] = this.outputs.splice(index, 1);
+    assert.ok(callback !== undefined && output !== undefined, `no pending read #${index}`);
+    const bytes = Buffer.concat(records);
+    bytes.copy(output);
+    callback(status, bytes.length, output);
   }
   cancelAll(): void {}
   close(): void {}
@@ -66,6 +73,31 @@ async function take(iterator: AsyncIterableIterator<WskBridgeEvent>, n: number):
 }
 
 describe('event pump (scripted device)', () => {
+  it('reuses a READ_EVENTS buffer only when no event keeps a view of it', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const events = pump.subscribe(undefined);
+    const control = (sequence: bigint) =>
+      P.encodeEventRecord({ type: P.WSKB_EVENT_SEND_BACKLOG, sequence, timestamp: 0n, socketId: 7n, wskFlags: 0, param: 4096n, body: Buffer.alloc(0) });
+    // A batch of control events only: its buffer is the next read's.
+    const first = device.outputs[0]!;
+    device.complete(0, [control(1n)]);
+    assert.equal(device.outputs[0], first, 'the buffer of a control-only batch is reused');
+    // A batch with a payload: the event's data is a view of the buffer, so the next read gets
+    // another buffer, and the payload survives the next batch.
+    device.complete(0, [receive(2n, 7n, 'kept intact')]);
+    const second = device.outputs[0]!;
+    assert.notEqual(second, first, 'a buffer whose bytes an event shows is not reused');
+    device.complete(0, [receive(3n, 7n, 'XXXXXXXXXXXXXXXXXXXXXXXXX')]);
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push((await events.next()).value as WskBridgeEvent);
+    assert.equal(got[1]!.type, 'receive');
+    assert.equal(got[1]!.type === 'receive' && got[1]!.data.toString(), 'kept intact');
+    assert.equal(got[2]!.type === 'receive' && got[2]!.data.toString(), 'XXXXXXXXXXXXXXXXXXXXXXXXX');
+    pump.stop();
+  });
+
   it('keeps `depth` weak READ_EVENTS pending', () => {
     const device = new ScriptedDevice();
     new EventPump(device, host, { depth: 3 }).start();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { open, statusName, WskClientControl, WskError, WskEvent, WskSession } from '../lib/index.js';
-import { WSKB_EVENT_BUDGET_MIN } from '../lib/protocol.js';
+import { WSKB_EVENT_BUDGET_MIN, WSKB_PROTOCOL_VERSION } from '../lib/protocol.js';
 import { closeServer, counters, eventually, leakCounters, nodeServer, openSim, skipBecause, withTimeout } from './helpers/util.js';
 
 describe('session', () => {
@@ -17,7 +17,7 @@ describe('session', () => {
       assert.ok(session instanceof WskSession);
       assert.equal(session.backend, 'sim');
       assert.match(session.backendReason, /sim/);
-      assert.equal(session.driverVersion, 1);
+      assert.equal(session.driverVersion, WSKB_PROTOCOL_VERSION);
       assert.ok(session.maxIoBytes >= 64 * 1024, `maxIoBytes ${session.maxIoBytes}`);
       assert.ok(session.eventBudgetBytes > 0);
       assert.ok(session.wskVersion.highest >= 0x0100, 'the provider speaks WSK 1.0 or later');

@@ -104,6 +104,25 @@ ToyEvtIoDeviceControl(_In_ WDFQUEUE Queue, _In_ WDFREQUEST Request, _In_ size_t 
         WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, InLength);
         return;
 
+    case IOCTL_TOY_ECHO_DIRECT: {
+        PMDL Mdl = NULL;
+        Status = WdfRequestRetrieveInputBuffer(Request, 1, &In, &InLength);
+        if (!NT_SUCCESS(Status))
+            break;
+        Status = WdfRequestRetrieveOutputBuffer(Request, InLength, &Out, &OutLength);
+        if (!NT_SUCCESS(Status))
+            break;
+        Status = WdfRequestRetrieveOutputWdmMdl(Request, &Mdl);
+        if (!NT_SUCCESS(Status))
+            break;
+        ToyState.DirectOutput = Out;
+        ToyState.DirectMdlFlags = Mdl->MdlFlags;
+        ToyState.DirectMdlMapping = MmGetSystemAddressForMdlSafe(Mdl, NormalPagePriority | MdlMappingNoExecute);
+        RtlMoveMemory(Out, In, InLength);
+        WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, InLength);
+        return;
+    }
+
     case IOCTL_TOY_PEND:
     case IOCTL_TOY_PEND_NOTIFY:
         Status = WdfRequestRetrieveOutputBuffer(Request, sizeof(ULONG), &Out, NULL);
