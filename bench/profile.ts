@@ -4,6 +4,7 @@
 // traffic as bench/run.ts:
 //
 //   node dist/bench/profile.js tcp   [MiB]      receive MiB over TCP through receive events
+//   node dist/bench/profile.js tcp-node [MiB]   the same into Node's net (copy-count reference)
 //   node dist/bench/profile.js drain [events]  64 B datagrams queued in the driver first, then
 //                                              drained through for await (delivery capacity)
 //   node dist/bench/profile.js echo  [rounds]  64 B ping-pong, the bridge echoing from events
@@ -39,7 +40,10 @@ async function profileIfAsked(): Promise<() => Promise<void>> {
 }
 
 function tcpSender(port: number, bytes: number): Promise<void> {
-  const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit' });
+  // Under bench/reference.ts's copy count the instrument is for the receiving process only.
+  const env = { ...process.env };
+  if (env.WSKB_BENCH_STRIP_PRELOAD) delete env.LD_PRELOAD;
+  const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit', env });
   return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`)))));
 }
 
@@ -73,6 +77,25 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
     bytesPerRead: received / Number(stats.readEventsCompleted),
     pauses: Number(stats.receivePauses),
   };
+}
+
+/** The same transfer into Node's own net receiver: the reference for copies per byte. */
+async function tcpNode(mib: number): Promise<object> {
+  const bytes = mib << 20;
+  let received = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const server = net.createServer((socket) => {
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.on('end', () => done());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const sending = tcpSender((server.address() as net.AddressInfo).port, bytes);
+  await finished;
+  await sending;
+  server.close();
+  if (received !== bytes) throw new Error(`node received ${received} of ${bytes} bytes`);
+  return { scenario: 'tcp-node', mib };
 }
 
 async function drain(session: WskSession, count: number): Promise<object> {
@@ -157,6 +180,10 @@ async function echo(session: WskSession, rounds: number): Promise<object> {
 
 async function main(): Promise<void> {
   const [scenario = 'tcp', arg] = process.argv.slice(2);
+  if (scenario === 'tcp-node') {
+    console.log(JSON.stringify(await tcpNode(Number(arg ?? 512))));
+    return;
+  }
   const pump = pumpOptionsFromEnv();
   const session = await open({ backend: 'sim', eventBudget: 32 << 20, ...(pump ? { pump } : {}) });
   try {
