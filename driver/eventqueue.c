@@ -16,7 +16,8 @@
  * refused (data) until it drains, so records always leave in sequence order: ring first, then
  * overflow.
  *
- * All of this is under Session->Lock.
+ * All of this is under Session->Lock, except the copy of planned records out of the ring by
+ * the one delivering thread (events.h, "the single-consumer protocol").
  */
 #include "driver.h"
 
@@ -554,37 +555,96 @@ WskbEventQueueHasDeliverableLocked(_In_ WSKB_SESSION *Session)
 
 _IRQL_requires_(DISPATCH_LEVEL)
 ULONG
-WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(Length) PUCHAR Buffer,
-                              _In_ ULONG Length)
+WskbEventQueuePlanBatchLocked(_Inout_ WSKB_SESSION *Session, _In_ ULONG Length, _Out_ WSKB_EVENT_BATCH *Batch)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
-    ULONG Written = 0;
+    ULONG Offset, Covered = 0;
+
+    RtlZeroMemory(Batch, sizeof(*Batch));
+    if (!Queue->Ring)
+        return 0;
+    if (Length > WSKB_READ_EVENTS_BATCH_MAX)
+        Length = WSKB_READ_EVENTS_BATCH_MAX;
+    (VOID)WskbRingFirstLocked(Queue);
+    Batch->Start = Offset = Queue->Head;
+
+    /* Walks entries from the head without moving it. PAD entries inside the batch are
+     * released with it; the walk stops at an uncommitted record, one that does not fit, or
+     * the tail. The ring holds every record older than anything in the overflow. */
+    while (Covered < Queue->Used) {
+        WSKB_RING_ENTRY *Entry = (WSKB_RING_ENTRY *)(Queue->Ring + Offset);
+        if (Entry->Kind != WSKB_RING_PAD) {
+            WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(Entry);
+            if (!Entry->Committed || Header->Size > Length - Batch->Written)
+                break;
+            Batch->Written += Header->Size;
+            ++Batch->Records;
+            if (Entry->Kind == WSKB_RING_DATA)
+                Batch->DataBytes += Entry->Bytes;
+        }
+        Covered += Entry->Bytes;
+        Offset += Entry->Bytes;
+        if (Offset == Queue->Capacity)
+            Offset = 0;
+        Batch->RingBytes = Covered;
+    }
+    Batch->WholeRing = Covered == Queue->Used;
+    return Batch->Written;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCopyPlanned(_In_ WSKB_SESSION *Session, _In_ CONST WSKB_EVENT_BATCH *Batch,
+                          _Out_writes_bytes_(Batch->Written) PUCHAR Buffer)
+{
+    CONST WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Offset = Batch->Start, Covered = 0, Written = 0;
+
+    /* Only this thread moves the head, and the planned bytes stay counted as used until
+     * retired: nothing read here changes under us (events.h, the single-consumer protocol). */
+    while (Covered < Batch->RingBytes) {
+        WSKB_RING_ENTRY *Entry = (WSKB_RING_ENTRY *)(Queue->Ring + Offset);
+        if (Entry->Kind != WSKB_RING_PAD) {
+            WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(Entry);
+            NT_ASSERT(Written + Header->Size <= Batch->Written);
+            RtlCopyMemory(Buffer + Written, Header, Header->Size);
+            Written += Header->Size;
+        }
+        Covered += Entry->Bytes;
+        Offset += Entry->Bytes;
+        if (Offset == Queue->Capacity)
+            Offset = 0;
+    }
+    NT_ASSERT(Written == Batch->Written);
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueRetirePlannedLocked(_Inout_ WSKB_SESSION *Session, _In_ CONST WSKB_EVENT_BATCH *Batch,
+                                  _Out_writes_bytes_(Length) PUCHAR Buffer, _In_ ULONG Length)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Written = Batch->Written;
 
     if (!Queue->Ring)
         return 0;
-
-    /* The ring holds every record older than anything in the overflow. */
-    for (;;) {
-        WSKB_RING_ENTRY *Entry = WskbRingFirstLocked(Queue);
-        WSKB_EVENT_HEADER *Header;
-
-        if (!Entry)
-            break;
-        Header = WskbRingEntryHeader(Entry);
-        if (!Entry->Committed || Header->Size > Length - Written)
-            return Written;
-        RtlCopyMemory(Buffer + Written, Header, Header->Size);
-        Written += Header->Size;
-        Queue->HeldBytes -= Header->Size;
-        ++Queue->Stats.EventsDelivered;
-        if (Entry->Kind == WSKB_RING_DATA)
-            Queue->DataUsed -= Entry->Bytes;
-        Queue->Used -= Entry->Bytes;
-        Queue->Head += Entry->Bytes;
-        if (Queue->Head == Queue->Capacity)
-            Queue->Head = 0;
+    if (Length > WSKB_READ_EVENTS_BATCH_MAX)
+        Length = WSKB_READ_EVENTS_BATCH_MAX;
+    NT_ASSERT(Queue->Head == Batch->Start || Batch->RingBytes == 0);
+    NT_ASSERT(Batch->RingBytes <= Queue->Used);
+    Queue->Used -= Batch->RingBytes;
+    Queue->DataUsed -= Batch->DataBytes;
+    Queue->Head = (ULONG)(((ULONG64)Batch->Start + Batch->RingBytes) % Queue->Capacity);
+    if (Queue->Used == 0) {
+        /* Empty: start over at 0, as WskbRingPlaceLocked would. */
+        Queue->Head = Queue->Tail;
     }
+    Queue->HeldBytes -= Batch->Written;
+    Queue->Stats.EventsDelivered += Batch->Records;
+    if (!Batch->WholeRing)
+        return Written;
 
+    /* Control records that found the ring full: small, rare, copied here under the lock. */
     while (!IsListEmpty(&Queue->Overflow)) {
         WSKB_OVERFLOW_RECORD *Record = CONTAINING_RECORD(Queue->Overflow.Flink, WSKB_OVERFLOW_RECORD, Link);
         WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(&Record->Entry);
@@ -600,6 +660,18 @@ WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(
         ExFreePoolWithTag(Record, WSKB_TAG_EVENTS);
     }
     return Written;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(Length) PUCHAR Buffer,
+                              _In_ ULONG Length)
+{
+    WSKB_EVENT_BATCH Batch;
+
+    (VOID)WskbEventQueuePlanBatchLocked(Session, Length, &Batch);
+    WskbEventQueueCopyPlanned(Session, &Batch, Buffer);
+    return WskbEventQueueRetirePlannedLocked(Session, &Batch, Buffer, Length);
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)

@@ -99,6 +99,9 @@ typedef int64_t INT64;
 #define WSKB_EVENT_BUDGET_MAX (256u * 1024u * 1024u)
 /* Smallest READ_EVENTS output buffer: must hold the largest single record. */
 #define WSKB_READ_EVENTS_MIN_OUTPUT (64u * 1024u + 256u)
+/* Most bytes of records one READ_EVENTS completion carries, whatever its buffer's size: bounds
+ * the copy the driver makes per completion (possibly inside a WSK callback at DISPATCH_LEVEL). */
+#define WSKB_READ_EVENTS_BATCH_MAX (256u * 1024u)
 
 /* ---- addresses ------------------------------------------------------------------------ */
 
