@@ -99,9 +99,14 @@ WskbEventsInitialize(_Inout_ WSKB_SESSION *Session, _In_ ULONG BudgetBytes)
      * entries are 8-byte aligned, is rounded. */
     Capacity = WSKB_ALIGN8(BudgetBytes) + WSKB_EVENT_CONTROL_RESERVE + WSKB_ALIGN8(WSKB_READ_EVENTS_MIN_OUTPUT) +
                (ULONG)sizeof(WSKB_RING_ENTRY);
+    /* The driver-wide bound on NonPaged pool (poolbudget.c), given back in Uninitialize. */
+    if (!WskbPoolBudgetCharge(Capacity))
+        return STATUS_QUOTA_EXCEEDED;
     Ring = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, Capacity, WSKB_TAG_EVENTS);
-    if (!Ring)
+    if (!Ring) {
+        WskbPoolBudgetRelease(Capacity);
         return STATUS_INSUFFICIENT_RESOURCES;
+    }
 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     Queue->Capacity = Capacity;
@@ -136,6 +141,7 @@ WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
     PUCHAR Ring;
+    ULONG Capacity;
     LIST_ENTRY Overflow;
     KIRQL OldIrql;
 
@@ -148,6 +154,7 @@ WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
     NT_ASSERT(IsListEmpty(&Queue->ReportSockets));
     NT_ASSERT(!Queue->Delivering);
     Ring = Queue->Ring;
+    Capacity = Queue->Capacity;
     Queue->Ring = NULL;
     InitializeListHead(&Overflow);
     if (!IsListEmpty(&Queue->Overflow)) {
@@ -169,6 +176,7 @@ WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
         ExFreePoolWithTag(Record, WSKB_TAG_EVENTS);
     }
     ExFreePoolWithTag(Ring, WSKB_TAG_EVENTS);
+    WskbPoolBudgetRelease(Capacity);
 }
 
 /* Finds Bytes of contiguous ring room at the tail, writing a PAD over the end of the ring if

@@ -97,6 +97,11 @@ typedef int64_t INT64;
 #define WSKB_EVENT_BUDGET_DEFAULT (4u * 1024u * 1024u)
 #define WSKB_EVENT_BUDGET_MIN (64u * 1024u)
 #define WSKB_EVENT_BUDGET_MAX (256u * 1024u * 1024u)
+/* NonPaged pool that all handles together may make the driver hold in their socket tables
+ * (128 KiB each, charged at open) and event rings (budget + 128 KiB each, charged at HELLO):
+ * past it, opening a handle or HELLO fails with STATUS_QUOTA_EXCEEDED. Two sessions with the
+ * largest budget fit. */
+#define WSKB_DRIVER_POOL_BUDGET (640u * 1024u * 1024u)
 /* Smallest READ_EVENTS output buffer: must hold the largest single record. */
 #define WSKB_READ_EVENTS_MIN_OUTPUT (64u * 1024u + 256u)
 /* Most bytes of records one READ_EVENTS completion carries, whatever its buffer's size: bounds
