@@ -21,7 +21,7 @@ WskbOperationAllocate(WSKB_SESSION *Session, WSKB_SOCKET *Socket, WDFREQUEST Req
     KIRQL OldIrql;
 
     *Operation = NULL;
-    Op = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*Op), WSKB_TAG_OPERATION);
+    Op = WskbOperationMemoryAllocate();
     if (!Op)
         return STATUS_INSUFFICIENT_RESOURCES;
     if (WithIrp) {
@@ -66,7 +66,7 @@ cleanupIrp:
     if (Op->Irp)
         IoFreeIrp(Op->Irp);
 cleanupOperation:
-    ExFreePoolWithTag(Op, WSKB_TAG_OPERATION);
+    WskbOperationMemoryFree(Op);
     return Status;
 }
 
@@ -118,7 +118,7 @@ WskbOperationDestroy(_In_ _Post_ptr_invalid_ WSKB_OPERATION *Operation)
         IoFreeIrp(Operation->Irp);
     if (Operation->Socket)
         WskbSocketDereference(Operation->Socket);
-    ExFreePoolWithTag(Operation, WSKB_TAG_OPERATION);
+    WskbOperationMemoryFree(Operation);
     ExReleaseRundownProtection(&Session->Rundown);
 }
 

@@ -59,6 +59,7 @@ static void EnterFromUser(const char *Routine)
 static void VerifyNothingLeft(const char *When)
 {
     uint64_t HostSockets = 0, WskSockets = 0, Threads, Requests;
+    KsimLookasideReportLeaks(When);
     KsimPoolReportLeaks(When);
     Requests = KsimWdfRequestsLive();
     if (Requests)

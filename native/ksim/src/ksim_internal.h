@@ -114,6 +114,8 @@ void KsimPoolCounters(uint64_t *Allocations, uint64_t *Bytes, uint64_t *Total);
 int KsimPoolCheckIsFull(void);
 void KsimPoolSetCheckFull(int Full);
 void KsimPoolFlushQuarantine(void);
+/* Lookaside lists initialized and never deleted: a verifier failure each (at unload). */
+uint64_t KsimLookasideReportLeaks(const char *When);
 /* Reports every outstanding pool block once (by tag); returns the number of blocks. */
 uint64_t KsimPoolReportLeaks(_In_z_ const char *When);
 uint64_t KsimIrpOutstanding(void);

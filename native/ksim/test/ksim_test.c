@@ -684,6 +684,55 @@ static void TestPoolWriteAfterFree(void)
     KsimPoolSetCheckFull(WasFull);
 }
 
+/* Lookaside lists: entries come from the pool (fault injection, per-tag counts, 0xCD fill),
+ * go back to it checked, and the list's misuses are verifier failures. */
+static void TestLookaside(void)
+{
+    LOOKASIDE_LIST_EX List, Other;
+    PUCHAR First, Second;
+    int Filled = 1;
+
+    memset(&List, 0, sizeof(List));
+    memset(&Other, 0, sizeof(Other));
+    EXPECT_STATUS(ExInitializeLookasideListEx(&List, NULL, NULL, NonPagedPoolNx, 0, 40, 'kLsT', 0), STATUS_SUCCESS);
+    EXPECT_STATUS(ExInitializeLookasideListEx(&Other, NULL, NULL, NonPagedPoolNx, 0, 40, 'kLtO', 0), STATUS_SUCCESS);
+    First = ExAllocateFromLookasideListEx(&List);
+    Second = ExAllocateFromLookasideListEx(&List);
+    EXPECT(First && Second && First != Second);
+    if (!First || !Second)
+        return;
+    for (int i = 0; i < 40; ++i)
+        Filled &= First[i] == 0xCD; /* not zeroed: a recycled entry on Windows holds old data */
+    EXPECT(Filled);
+    EXPECT(KsimPoolOutstandingByTag('kLsT') == 2);
+    KsimFailAllocationAfter(1);
+    EXPECT(ExAllocateFromLookasideListEx(&List) == NULL); /* each allocation is a fault-injection point */
+    {
+        /* An entry freed to the wrong list: that list never gave it out, and its tag is not the
+         * list's (the pool refuses the free; the entry stays allocated). */
+        char Text[2048];
+        uint64_t Before = KsimVerifierLastFailure(NULL, 0), After;
+        ExFreeToLookasideListEx(&Other, First);
+        After = KsimVerifierLastFailure(Text, sizeof(Text));
+        ExpectedVerifierFailures += After - Before;
+        EXPECT(After - Before == 2 && strstr(Text, "freed with tag 'OtLk' but allocated with tag 'TsLk'") != NULL);
+    }
+    ExFreeToLookasideListEx(&List, First);
+    EXPECT(KsimPoolOutstandingByTag('kLsT') == 1);
+    EXPECT_VERIFIER("lookaside list leak in the test: 2 list(s)", KsimLookasideReportLeaks("in the test"));
+    /* Deleting with an entry out is a leak of that entry. */
+    EXPECT_VERIFIER("1 entry of tag 'TsLk' allocated from the list was never freed", ExDeleteLookasideListEx(&List));
+    EXPECT_VERIFIER("the lookaside list was deleted", ExAllocateFromLookasideListEx(&List));
+    ExFreePoolWithTag(Second, 'kLsT');
+    ExDeleteLookasideListEx(&Other);
+    EXPECT(KsimPoolOutstandingByTag('kLsT') == 0);
+    {
+        LOOKASIDE_LIST_EX Never;
+        memset(&Never, 0, sizeof(Never));
+        EXPECT_VERIFIER("not a lookaside list initialized", ExAllocateFromLookasideListEx(&Never));
+    }
+}
+
 static void TestIrqlAndSync(void)
 {
     KIRQL Irql;
@@ -820,6 +869,7 @@ int main(void)
     KsimVerifierSetAbortOnFailure(0);
     TestPool();
     TestPoolWriteAfterFree();
+    TestLookaside();
     TestIrqlAndSync();
     TestIrpCompletion();
     TestIrpCancel();
