@@ -84,12 +84,20 @@ export async function udpLimit(recvBinary: string, sendBinary: string, seconds: 
 
 /**
  * Copies per received byte: runs `node dist/bench/profile.js <scenario> <mib>` with copycount.so
- * preloaded in the receiving process alone (the sender is started without it) and divides the
- * bytes that went through large memcpy/memmove calls by the bytes received. The same for Node's
- * own `net` receiver (scenario tcp-node) as the reference. Start-up copies (about 2 MiB) are
- * included, so the transfer is made large enough for them not to matter (< 2 %).
+ * preloaded in the receiving process alone (the sender is started without it), twice, for mib
+ * and 3 x mib, and divides the difference in bytes that went through large memcpy/memmove calls
+ * by the difference in bytes received: what each further byte costs, without the start-up
+ * copies (a few MiB: the addon, V8's snapshot). The same for Node's own `net` receiver
+ * (scenario tcp-node) as the reference.
  */
 export function copiesPerByte(copyCount: string, scenario: 'tcp' | 'tcp-node', mib: number): { copies: number; fills: number } {
+  const small = countCopies(copyCount, scenario, mib);
+  const large = countCopies(copyCount, scenario, 3 * mib);
+  const bytes = 2 * mib * (1 << 20);
+  return { copies: (large.copied - small.copied) / bytes, fills: (large.filled - small.filled) / bytes };
+}
+
+function countCopies(copyCount: string, scenario: 'tcp' | 'tcp-node', mib: number): { copied: number; filled: number } {
   const file = path.join(CACHE, `copycount-${process.pid}-${scenario}.txt`);
   fs.rmSync(file, { force: true });
   execFileSync(process.execPath, [path.join(__dirname, 'profile.js'), scenario, String(mib)], {
@@ -100,6 +108,5 @@ export function copiesPerByte(copyCount: string, scenario: 'tcp' | 'tcp-node', m
   fs.rmSync(file, { force: true });
   if (lines.length !== 1) throw new Error(`copy count: expected one process's report, got ${lines.length} (${lines.join('; ')})`);
   const [, copied, filled] = lines[0]!.split(' ').map(Number);
-  const bytes = mib * (1 << 20);
-  return { copies: copied! / bytes, fills: filled! / bytes };
+  return { copied: copied!, filled: filled! };
 }

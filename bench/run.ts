@@ -24,7 +24,7 @@
 // Environment: WSKB_BENCH_MIB (default 256), WSKB_BENCH_SECONDS (default 3),
 // WSKB_BENCH_ROUNDS (default 5000), WSKB_BENCH_QUEUED (default 100000), WSKB_BENCH_REPEAT
 // (default 3: runs per side, alternating, medians compared), WSKB_BACKEND (default sim); WSKB_BENCH_READ_BYTES / WSKB_BENCH_DEPTH tune the bridge's READ_EVENTS pump.
-// WSKB_BENCH_COPY_MIB (default 128; 0 skips the copy count). The C references are compiled with
+// WSKB_BENCH_COPY_MIB (default 64: 64 and 192 MiB are counted; 0 skips the copy count). The C references are compiled with
 // $CC (default cc) into .cache/bench; results go to bench/results.json (not committed).
 
 import { fork, type ChildProcess } from 'node:child_process';
@@ -42,7 +42,7 @@ const SECONDS = Number(process.env.WSKB_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.WSKB_BENCH_ROUNDS ?? 5000);
 const QUEUED = Number(process.env.WSKB_BENCH_QUEUED ?? 100_000);
 const REPEAT = Number(process.env.WSKB_BENCH_REPEAT ?? 3);
-const COPY_MIB = Number(process.env.WSKB_BENCH_COPY_MIB ?? 128);
+const COPY_MIB = Number(process.env.WSKB_BENCH_COPY_MIB ?? 64);
 
 interface Row {
   benchmark: string;
@@ -467,8 +467,8 @@ async function main(): Promise<void> {
       node: Number(nodeCopies.copies.toFixed(2)),
       ratio: NaN,
       goal: '<= 2 (bridge)',
-      met: bridgeCopies.copies <= 2.05,
-      notes: `TCP ${COPY_MIB} MiB: bytes through memcpy/memmove calls of >= 1 KiB in the receiving process per byte received (the host kernel's copy into the first buffer is not counted, on either side; start-up included); ` +
+      met: bridgeCopies.copies < 2.05, // two structural copies; the rest is run-to-run noise of other large copies (Node's own figure moves by about 0.1)
+      notes: `TCP, ${COPY_MIB} MiB then ${3 * COPY_MIB} MiB: the difference in bytes through memcpy/memmove calls of >= 1 KiB in the receiving process per byte received (start-up copies cancel out; the host kernel's copy into the first buffer is not counted, on either side); ` +
         `memset bytes per byte: bridge ${bridgeCopies.fills.toFixed(2)}, node ${nodeCopies.fills.toFixed(2)}`,
     });
   }
