@@ -47,8 +47,15 @@ function tcpSender(port: number, bytes: number): Promise<void> {
   return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`)))));
 }
 
+/** CPU seconds (user + system, every thread of this process, no child) since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
+}
+
 async function tcp(session: WskSession, mib: number): Promise<object> {
   const bytes = mib << 20;
+  const cpu = process.cpuUsage();
   const listener = await session.socket('listen');
   await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
   await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
@@ -71,6 +78,7 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
     scenario: 'tcp',
     mib,
     mibPerSecond: bytes / (Number(last - first) / 1e9) / (1 << 20),
+    cpuSecondsPerGiB: cpuSince(cpu) / (mib / 1024),
     receiveEvents: events,
     bytesPerEvent: received / events,
     readEventsCompleted: Number(stats.readEventsCompleted),
@@ -82,11 +90,18 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
 /** The same transfer into Node's own net receiver: the reference for copies per byte. */
 async function tcpNode(mib: number): Promise<object> {
   const bytes = mib << 20;
+  const cpu = process.cpuUsage();
   let received = 0;
+  let first = 0n;
+  let last = 0n;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));
   const server = net.createServer((socket) => {
-    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.on('data', (chunk: Buffer) => {
+      if (received === 0) first = process.hrtime.bigint();
+      received += chunk.length;
+      last = process.hrtime.bigint();
+    });
     socket.on('end', () => done());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -95,7 +110,7 @@ async function tcpNode(mib: number): Promise<object> {
   await sending;
   server.close();
   if (received !== bytes) throw new Error(`node received ${received} of ${bytes} bytes`);
-  return { scenario: 'tcp-node', mib };
+  return { scenario: 'tcp-node', mib, mibPerSecond: bytes / (Number(last - first) / 1e9) / (1 << 20), cpuSecondsPerGiB: cpuSince(cpu) / (mib / 1024) };
 }
 
 async function drain(session: WskSession, count: number): Promise<object> {
