@@ -564,7 +564,7 @@ TestBatchCap(VOID)
 /* The protocol under real concurrency: a system thread queues records at DISPATCH_LEVEL while
  * this thread plans, copies without the lock and retires, as readevents.c does; every byte and
  * sequence number is checked. */
-#define CONCURRENT_RECORDS 20000
+#define CONCURRENT_RECORDS 5000
 static volatile LONG ProducerDone;
 
 static VOID
@@ -576,6 +576,12 @@ ProducerThread(_In_ PVOID Context)
         if (PushData(Length)) {
             ++Pushed;
             Length = Length * 7 % 9000 + 1;
+        } else {
+            /* The ring is full: let the consumer have the lock (ksim's spin locks do not queue,
+             * and a tight retry loop can starve it on a loaded machine). */
+            LARGE_INTEGER Interval;
+            Interval.QuadPart = -1000; /* 100 us */
+            KeDelayExecutionThread(KernelMode, FALSE, &Interval);
         }
     }
     InterlockedExchange(&ProducerDone, 1);
