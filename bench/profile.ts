@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector';
 import * as net from 'node:net';
 import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
-import { pumpOptionsFromEnv } from './options.js';
+import { pumpOptionsFromEnv, receiveWithNet } from './options.js';
 
 /** Starts the V8 CPU profiler if WSKB_BENCH_CPUPROF names a file; the returned function stops it and writes the profile. */
 async function profileIfAsked(): Promise<() => Promise<void>> {
@@ -91,26 +91,8 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
 async function tcpNode(mib: number): Promise<object> {
   const bytes = mib << 20;
   const cpu = process.cpuUsage();
-  let received = 0;
-  let first = 0n;
-  let last = 0n;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const server = net.createServer((socket) => {
-    socket.on('data', (chunk: Buffer) => {
-      if (received === 0) first = process.hrtime.bigint();
-      received += chunk.length;
-      last = process.hrtime.bigint();
-    });
-    socket.on('end', () => done());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const sending = tcpSender((server.address() as net.AddressInfo).port, bytes);
-  await finished;
-  await sending;
-  server.close();
-  if (received !== bytes) throw new Error(`node received ${received} of ${bytes} bytes`);
-  return { scenario: 'tcp-node', mib, mibPerSecond: bytes / (Number(last - first) / 1e9) / (1 << 20), cpuSecondsPerGiB: cpuSince(cpu) / (mib / 1024) };
+  const mibPerSecond = await receiveWithNet(bytes, (port) => tcpSender(port, bytes));
+  return { scenario: 'tcp-node', mib, mibPerSecond, cpuSecondsPerGiB: cpuSince(cpu) / (mib / 1024) };
 }
 
 async function drain(session: WskSession, count: number): Promise<object> {

@@ -34,7 +34,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { open, WskEvent, type WskSession } from '../lib/index.js';
-import { pumpOptionsFromEnv } from './options.js';
+import { pumpOptionsFromEnv, receiveWithNet } from './options.js';
 import { buildReferences, copiesPerByte, tcpLimit, udpLimit, udpSend } from './reference.js';
 
 const MIB = Number(process.env.WSKB_BENCH_MIB ?? 256);
@@ -133,28 +133,8 @@ async function tcpBridge(session: WskSession, bytes: number): Promise<number> {
   return bytes / (Number(last - first) / 1e9) / (1 << 20);
 }
 
-async function tcpNode(bytes: number): Promise<number> {
-  let received = 0;
-  let first = 0n;
-  let last = 0n;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  const server = net.createServer((socket) => {
-    socket.on('data', (chunk: Buffer) => {
-      if (received === 0) first = process.hrtime.bigint();
-      received += chunk.length;
-      last = process.hrtime.bigint();
-    });
-    socket.on('end', () => done());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  const sending = sender({ kind: 'tcp', port, bytes });
-  await finished;
-  await sending;
-  server.close();
-  if (received !== bytes) throw new Error(`node received ${received} of ${bytes} bytes`);
-  return bytes / (Number(last - first) / 1e9) / (1 << 20);
+function tcpNode(bytes: number): Promise<number> {
+  return receiveWithNet(bytes, (port) => sender({ kind: 'tcp', port, bytes }));
 }
 
 // ---- datagram rate and event delivery ---------------------------------------------------------
