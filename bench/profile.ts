@@ -4,6 +4,7 @@
 // traffic as bench/run.ts:
 //
 //   node dist/bench/profile.js tcp   [MiB]      receive MiB over TCP through receive events
+//   node dist/bench/profile.js tcp-node [MiB]   the same into Node's net (copy-count reference)
 //   node dist/bench/profile.js drain [events]  64 B datagrams queued in the driver first, then
 //                                              drained through for await (delivery capacity)
 //   node dist/bench/profile.js echo  [rounds]  64 B ping-pong, the bridge echoing from events
@@ -26,7 +27,7 @@ import type { IoctlCallback, NativeDevice } from '../lib/addon.js';
 import { EventPump, type EventHost } from '../lib/events.js';
 import { open, WskEvent, type WskSession, type WskSocket } from '../lib/index.js';
 import { encodeEventRecord, layouts, WSKB_EVENT_RECEIVE_FROM, writeSockaddr } from '../lib/protocol.js';
-import { pumpOptionsFromEnv } from './options.js';
+import { pumpOptionsFromEnv, receiveWithNet } from './options.js';
 
 /** Starts the V8 CPU profiler if WSKB_BENCH_CPUPROF names a file; the returned function stops it and writes the profile. */
 async function profileIfAsked(): Promise<() => Promise<void>> {
@@ -47,12 +48,22 @@ async function profileIfAsked(): Promise<() => Promise<void>> {
 }
 
 function tcpSender(port: number, bytes: number): Promise<void> {
-  const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit' });
+  // Under bench/reference.ts's copy count the instrument is for the receiving process only.
+  const env = { ...process.env };
+  if (env.WSKB_BENCH_STRIP_PRELOAD) delete env.LD_PRELOAD;
+  const child = fork(__filename, ['--tcp-sender', String(port), String(bytes)], { stdio: 'inherit', env });
   return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited ${code}`)))));
+}
+
+/** CPU seconds (user + system, every thread of this process, no child) since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
 }
 
 async function tcp(session: WskSession, mib: number): Promise<object> {
   const bytes = mib << 20;
+  const cpu = process.cpuUsage();
   const listener = await session.socket('listen');
   await listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 });
   await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
@@ -75,12 +86,21 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
     scenario: 'tcp',
     mib,
     mibPerSecond: bytes / (Number(last - first) / 1e9) / (1 << 20),
+    cpuSecondsPerGiB: cpuSince(cpu) / (mib / 1024),
     receiveEvents: events,
     bytesPerEvent: received / events,
     readEventsCompleted: Number(stats.readEventsCompleted),
     bytesPerRead: received / Number(stats.readEventsCompleted),
     pauses: Number(stats.receivePauses),
   };
+}
+
+/** The same transfer into Node's own net receiver: the reference for copies per byte. */
+async function tcpNode(mib: number): Promise<object> {
+  const bytes = mib << 20;
+  const cpu = process.cpuUsage();
+  const mibPerSecond = await receiveWithNet(bytes, (port) => tcpSender(port, bytes));
+  return { scenario: 'tcp-node', mib, mibPerSecond, cpuSecondsPerGiB: cpuSince(cpu) / (mib / 1024) };
 }
 
 async function drain(session: WskSession, count: number): Promise<object> {
@@ -191,11 +211,12 @@ async function pipeline(batches: number): Promise<object> {
   const rates: Record<string, number[]> = { single: [], batch: [] };
   for (let round = 0; round < 6; round++) {
     for (const form of ['single', 'batch'] as const) {
-      const reads: IoctlCallback[] = [];
+      const reads: Array<[IoctlCallback, Buffer]> = [];
       const device: NativeDevice = {
         backend: 'sim',
         pending: 0,
-        ioctl: (_code, _input, _output, callback) => void reads.push(callback),
+        // READ_EVENTS is METHOD_OUT_DIRECT: the batch is written into the pump's own buffer.
+        ioctl: (_code, _input, output, callback) => void reads.push([callback, output as Buffer]),
         cancelAll: () => {},
         close: () => {},
         ref: () => {},
@@ -205,8 +226,13 @@ async function pipeline(batches: number): Promise<object> {
       pump.start();
       let next = 0;
       const feed = () => {
-        const callback = reads.shift();
-        if (callback && next < batches) callback(0, prepared[next]!.length, prepared[next++]!);
+        const read = reads.shift();
+        if (read && next < batches) {
+          const [callback, output] = read;
+          const batch = prepared[next++]!;
+          batch.copy(output);
+          callback(0, batch.length, output);
+        }
       };
       const total = batches * perBatch;
       let seen = 0;
@@ -237,6 +263,10 @@ async function main(): Promise<void> {
   const [scenario = 'tcp', arg] = process.argv.slice(2);
   if (scenario === 'pipeline') {
     console.log(JSON.stringify(await pipeline(Number(arg ?? 60))));
+    return;
+  }
+  if (scenario === 'tcp-node') {
+    console.log(JSON.stringify(await tcpNode(Number(arg ?? 512))));
     return;
   }
   const pump = pumpOptionsFromEnv();

@@ -70,10 +70,12 @@ WskbBufCursorInit(_Out_ WSKB_BUF_CURSOR *Cursor, _In_ CONST WSK_BUF *Buffer)
 }
 
 /* Copies up to Want bytes; returns fewer only at the end of the buffer or when an MDL cannot be
- * mapped (the caller then accepts less, and WSK keeps the rest). */
+ * mapped (the caller then accepts less, and WSK keeps the rest). With no Destination it only
+ * maps the MDLs (the mapping stays with each MDL, so a later copy of those bytes cannot fail)
+ * and counts. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 static SIZE_T
-WskbBufCursorCopy(_Inout_ WSKB_BUF_CURSOR *Cursor, _Out_writes_bytes_(Want) PUCHAR Destination, _In_ SIZE_T Want)
+WskbBufCursorCopy(_Inout_ WSKB_BUF_CURSOR *Cursor, _Out_writes_bytes_opt_(Want) PUCHAR Destination, _In_ SIZE_T Want)
 {
     SIZE_T Copied = 0;
 
@@ -95,12 +97,31 @@ WskbBufCursorCopy(_Inout_ WSKB_BUF_CURSOR *Cursor, _Out_writes_bytes_(Want) PUCH
             Chunk = Cursor->Left;
         if (Chunk > Want - Copied)
             Chunk = Want - Copied;
-        RtlCopyMemory(Destination + Copied, Va + Cursor->Offset, Chunk);
+        if (Destination)
+            RtlCopyMemory(Destination + Copied, Va + Cursor->Offset, Chunk);
         Copied += Chunk;
         Cursor->Left -= Chunk;
         Cursor->Offset += (ULONG)Chunk;
     }
     return Copied;
+}
+
+/* Maps the MDLs of a data indication chain for up to Want bytes; returns how many bytes can be
+ * copied without a mapping failure. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static SIZE_T
+WskbDataIndicationMap(_In_opt_ PWSK_DATA_INDICATION Indication, _In_ SIZE_T Want)
+{
+    SIZE_T Mapped = 0;
+
+    for (; Indication && Mapped < Want; Indication = Indication->Next) {
+        WSKB_BUF_CURSOR Cursor;
+        WskbBufCursorInit(&Cursor, &Indication->Buffer);
+        Mapped += WskbBufCursorCopy(&Cursor, NULL, Want - Mapped);
+        if (Cursor.Left > 0)
+            break; /* Want reached, or an MDL could not be mapped */
+    }
+    return Mapped;
 }
 
 /* ---- connection sockets ---- */
@@ -115,7 +136,7 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
     WSKB_SESSION *Session;
     PWSK_DATA_INDICATION Indication = DataIndication;
     WSKB_BUF_CURSOR Cursor;
-    SIZE_T Accepted = 0;
+    SIZE_T Accepted = 0, Mappable;
     KIRQL OldIrql;
 
     /* Every socket the driver creates or accepts has its WSKB_SOCKET as context. */
@@ -123,6 +144,9 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
     if (!Socket)
         return STATUS_DATA_NOT_ACCEPTED;
     Session = Socket->Session;
+    /* Mapped before taking the lock: the copies below then cannot come up short, so a record
+     * never has to be trimmed after the lock was let go (only the newest reservation can be). */
+    Mappable = WskbDataIndicationMap(DataIndication, BytesIndicated);
 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     if (!DataIndication) {
@@ -139,8 +163,8 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
         WSKB_EVENT_HEADER *Header;
         SIZE_T Copied = 0;
 
-        if (BytesIndicated - Accepted < Want)
-            Want = (ULONG)(BytesIndicated - Accepted);
+        if (Mappable - Accepted < Want)
+            Want = (ULONG)(Mappable - Accepted);
         if (Want > WSKB_EVENT_MAX_RECEIVE_DATA)
             Want = WSKB_EVENT_MAX_RECEIVE_DATA;
         if (Want == 0)
@@ -149,23 +173,28 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
         if (!Header)
             break;
 
-        /* One record may span several WSK_DATA_INDICATIONs; a large one is split into records. */
+        /* The copy (up to 64 KiB) runs without the lock: the reservation is this callback's alone
+         * until it is committed (the reader stops at an uncommitted record, other producers place
+         * behind the tail), so other callbacks and the reader wait only for the bookkeeping. One
+         * record may span several WSK_DATA_INDICATIONs; a large indication is split into records. */
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
         while (Copied < Want && Indication) {
             Copied += WskbBufCursorCopy(&Cursor, (PUCHAR)(Header + 1) + Copied, Want - Copied);
             if (Copied < Want) {
                 if (Cursor.Left > 0)
-                    break; /* an MDL could not be mapped: accept less */
+                    break;
                 Indication = Indication->Next;
                 if (Indication)
                     WskbBufCursorInit(&Cursor, &Indication->Buffer);
             }
         }
-        if (Copied == 0) {
-            WskbEventQueueTrimLastLocked(Session, Header, WSKB_TRIM_CANCEL);
-            break;
+        /* Everything up to Mappable was mapped above, so the copy is whole. */
+        NT_ASSERT(Copied == Want);
+        if (Copied < Want) {
+            /* Never leak stale ring bytes: the record keeps its size, DataLength says what counts. */
+            RtlZeroMemory((PUCHAR)(Header + 1) + Copied, Want - Copied);
         }
-        if (Copied < Want)
-            WskbEventQueueTrimLastLocked(Session, Header, (ULONG)Copied);
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
         Header->WskFlags = Flags;
         Header->DataLength = (UINT32)Copied;
         Header->Param = BytesIndicated;

@@ -9,6 +9,7 @@
  * states.
  */
 #include "driver.h"
+#include "irp.h"
 #include <wdmsec.h>
 
 DRIVER_INITIALIZE DriverEntry;
@@ -95,13 +96,21 @@ DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     Config.DriverInitFlags |= WdfDriverInitNonPnpDriver;
     /* Without EvtDriverUnload a non-PnP KMDF driver cannot be unloaded. */
     Config.EvtDriverUnload = WskbEvtDriverUnload;
+    Status = WskbLookasideInitialize();
+    if (!NT_SUCCESS(Status))
+        return Status;
     Status = WdfDriverCreate(DriverObject, RegistryPath, WDF_NO_OBJECT_ATTRIBUTES, &Config, &Driver);
     if (!NT_SUCCESS(Status))
-        return Status;
+        goto cleanupLookaside;
     Status = WskbControlDeviceCreate(Driver);
     if (!NT_SUCCESS(Status))
-        return Status;
+        goto cleanupLookaside;
     return STATUS_SUCCESS;
+
+cleanupLookaside:
+    /* EvtDriverUnload is not called after a failed DriverEntry. */
+    WskbLookasideUninitialize();
+    return Status;
 }
 
 _Use_decl_annotations_
@@ -110,7 +119,9 @@ WskbEvtDriverUnload(WDFDRIVER Driver)
 {
     UNREFERENCED_PARAMETER(Driver);
     PAGED_CODE();
-    /* Nothing global to undo: every WSK registration, socket and pool block belongs to a
-     * session and is gone once its handle closed (the I/O manager does not unload a driver
-     * with open handles). The framework deletes the control device after this returns. */
+    /* Every WSK registration, socket and pool block belongs to a session and is gone once its
+     * handle closed (the I/O manager does not unload a driver with open handles), so every
+     * operation has gone back to the lookaside list. The framework deletes the control device
+     * after this returns. */
+    WskbLookasideUninitialize();
 }

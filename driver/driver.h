@@ -20,8 +20,28 @@
 #define WSKB_TAG_OPERATION 'oBkW'
 #define WSKB_TAG_INSPECT 'iBkW'
 
+/* ---- the driver-wide NonPaged pool bound (poolbudget.c) ---- */
+
+/* Charges Bytes against WSKB_DRIVER_POOL_BUDGET; FALSE (nothing charged) when it would pass it. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+BOOLEAN
+WskbPoolBudgetCharge(_In_ ULONG64 Bytes);
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbPoolBudgetRelease(_In_ ULONG64 Bytes);
+
+/* Bytes charged now, across all handles (tests). */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+ULONG64
+WskbPoolBudgetCharged(VOID);
+
 /* Sockets per session; slots are reused, ids never are (generation). */
 #define WSKB_MAX_SOCKETS_PER_SESSION 8192u
+
+/* The socket table of a session, allocated at open. */
+#define WSKB_SESSION_TABLE_BYTES ((ULONG)sizeof(*((WSKB_SESSION *)0)->Table) * WSKB_MAX_SOCKETS_PER_SESSION)
 
 /* A socket id is (generation << 32) | (session tag << 16) | slot. The session tag, drawn from a
  * driver-wide counter at open, makes an id of one session name nothing in another (a foreign id

@@ -16,7 +16,8 @@
  * refused (data) until it drains, so records always leave in sequence order: ring first, then
  * overflow.
  *
- * All of this is under Session->Lock.
+ * All of this is under Session->Lock, except the copy of planned records out of the ring by
+ * the one delivering thread (events.h, "the single-consumer protocol").
  */
 #include "driver.h"
 
@@ -98,9 +99,14 @@ WskbEventsInitialize(_Inout_ WSKB_SESSION *Session, _In_ ULONG BudgetBytes)
      * entries are 8-byte aligned, is rounded. */
     Capacity = WSKB_ALIGN8(BudgetBytes) + WSKB_EVENT_CONTROL_RESERVE + WSKB_ALIGN8(WSKB_READ_EVENTS_MIN_OUTPUT) +
                (ULONG)sizeof(WSKB_RING_ENTRY);
+    /* The driver-wide bound on NonPaged pool (poolbudget.c), given back in Uninitialize. */
+    if (!WskbPoolBudgetCharge(Capacity))
+        return STATUS_QUOTA_EXCEEDED;
     Ring = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, Capacity, WSKB_TAG_EVENTS);
-    if (!Ring)
+    if (!Ring) {
+        WskbPoolBudgetRelease(Capacity);
         return STATUS_INSUFFICIENT_RESOURCES;
+    }
 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     Queue->Capacity = Capacity;
@@ -135,6 +141,7 @@ WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
     PUCHAR Ring;
+    ULONG Capacity;
     LIST_ENTRY Overflow;
     KIRQL OldIrql;
 
@@ -147,6 +154,7 @@ WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
     NT_ASSERT(IsListEmpty(&Queue->ReportSockets));
     NT_ASSERT(!Queue->Delivering);
     Ring = Queue->Ring;
+    Capacity = Queue->Capacity;
     Queue->Ring = NULL;
     InitializeListHead(&Overflow);
     if (!IsListEmpty(&Queue->Overflow)) {
@@ -168,6 +176,7 @@ WskbEventsUninitialize(_Inout_ WSKB_SESSION *Session)
         ExFreePoolWithTag(Record, WSKB_TAG_EVENTS);
     }
     ExFreePoolWithTag(Ring, WSKB_TAG_EVENTS);
+    WskbPoolBudgetRelease(Capacity);
 }
 
 /* Finds Bytes of contiguous ring room at the tail, writing a PAD over the end of the ring if
@@ -559,37 +568,96 @@ WskbEventQueueHasDeliverableLocked(_In_ WSKB_SESSION *Session)
 
 _IRQL_requires_(DISPATCH_LEVEL)
 ULONG
-WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(Length) PUCHAR Buffer,
-                              _In_ ULONG Length)
+WskbEventQueuePlanBatchLocked(_Inout_ WSKB_SESSION *Session, _In_ ULONG Length, _Out_ WSKB_EVENT_BATCH *Batch)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
-    ULONG Written = 0;
+    ULONG Offset, Covered = 0;
+
+    RtlZeroMemory(Batch, sizeof(*Batch));
+    if (!Queue->Ring)
+        return 0;
+    if (Length > WSKB_READ_EVENTS_BATCH_MAX)
+        Length = WSKB_READ_EVENTS_BATCH_MAX;
+    (VOID)WskbRingFirstLocked(Queue);
+    Batch->Start = Offset = Queue->Head;
+
+    /* Walks entries from the head without moving it. PAD entries inside the batch are
+     * released with it; the walk stops at an uncommitted record, one that does not fit, or
+     * the tail. The ring holds every record older than anything in the overflow. */
+    while (Covered < Queue->Used) {
+        WSKB_RING_ENTRY *Entry = (WSKB_RING_ENTRY *)(Queue->Ring + Offset);
+        if (Entry->Kind != WSKB_RING_PAD) {
+            WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(Entry);
+            if (!Entry->Committed || Header->Size > Length - Batch->Written)
+                break;
+            Batch->Written += Header->Size;
+            ++Batch->Records;
+            if (Entry->Kind == WSKB_RING_DATA)
+                Batch->DataBytes += Entry->Bytes;
+        }
+        Covered += Entry->Bytes;
+        Offset += Entry->Bytes;
+        if (Offset == Queue->Capacity)
+            Offset = 0;
+        Batch->RingBytes = Covered;
+    }
+    Batch->WholeRing = Covered == Queue->Used;
+    return Batch->Written;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCopyPlanned(_In_ WSKB_SESSION *Session, _In_ CONST WSKB_EVENT_BATCH *Batch,
+                          _Out_writes_bytes_(Batch->Written) PUCHAR Buffer)
+{
+    CONST WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Offset = Batch->Start, Covered = 0, Written = 0;
+
+    /* Only this thread moves the head, and the planned bytes stay counted as used until
+     * retired: nothing read here changes under us (events.h, the single-consumer protocol). */
+    while (Covered < Batch->RingBytes) {
+        WSKB_RING_ENTRY *Entry = (WSKB_RING_ENTRY *)(Queue->Ring + Offset);
+        if (Entry->Kind != WSKB_RING_PAD) {
+            WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(Entry);
+            NT_ASSERT(Written + Header->Size <= Batch->Written);
+            RtlCopyMemory(Buffer + Written, Header, Header->Size);
+            Written += Header->Size;
+        }
+        Covered += Entry->Bytes;
+        Offset += Entry->Bytes;
+        if (Offset == Queue->Capacity)
+            Offset = 0;
+    }
+    NT_ASSERT(Written == Batch->Written);
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueRetirePlannedLocked(_Inout_ WSKB_SESSION *Session, _In_ CONST WSKB_EVENT_BATCH *Batch,
+                                  _Out_writes_bytes_(Length) PUCHAR Buffer, _In_ ULONG Length)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    ULONG Written = Batch->Written;
 
     if (!Queue->Ring)
         return 0;
-
-    /* The ring holds every record older than anything in the overflow. */
-    for (;;) {
-        WSKB_RING_ENTRY *Entry = WskbRingFirstLocked(Queue);
-        WSKB_EVENT_HEADER *Header;
-
-        if (!Entry)
-            break;
-        Header = WskbRingEntryHeader(Entry);
-        if (!Entry->Committed || Header->Size > Length - Written)
-            return Written;
-        RtlCopyMemory(Buffer + Written, Header, Header->Size);
-        Written += Header->Size;
-        Queue->HeldBytes -= Header->Size;
-        ++Queue->Stats.EventsDelivered;
-        if (Entry->Kind == WSKB_RING_DATA)
-            Queue->DataUsed -= Entry->Bytes;
-        Queue->Used -= Entry->Bytes;
-        Queue->Head += Entry->Bytes;
-        if (Queue->Head == Queue->Capacity)
-            Queue->Head = 0;
+    if (Length > WSKB_READ_EVENTS_BATCH_MAX)
+        Length = WSKB_READ_EVENTS_BATCH_MAX;
+    NT_ASSERT(Queue->Head == Batch->Start || Batch->RingBytes == 0);
+    NT_ASSERT(Batch->RingBytes <= Queue->Used);
+    Queue->Used -= Batch->RingBytes;
+    Queue->DataUsed -= Batch->DataBytes;
+    Queue->Head = (ULONG)(((ULONG64)Batch->Start + Batch->RingBytes) % Queue->Capacity);
+    if (Queue->Used == 0) {
+        /* Empty: start over at 0, as WskbRingPlaceLocked would. */
+        Queue->Head = Queue->Tail;
     }
+    Queue->HeldBytes -= Batch->Written;
+    Queue->Stats.EventsDelivered += Batch->Records;
+    if (!Batch->WholeRing)
+        return Written;
 
+    /* Control records that found the ring full: small, rare, copied here under the lock. */
     while (!IsListEmpty(&Queue->Overflow)) {
         WSKB_OVERFLOW_RECORD *Record = CONTAINING_RECORD(Queue->Overflow.Flink, WSKB_OVERFLOW_RECORD, Link);
         WSKB_EVENT_HEADER *Header = WskbRingEntryHeader(&Record->Entry);
@@ -605,6 +673,18 @@ WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(
         ExFreePoolWithTag(Record, WSKB_TAG_EVENTS);
     }
     return Written;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(Length) PUCHAR Buffer,
+                              _In_ ULONG Length)
+{
+    WSKB_EVENT_BATCH Batch;
+
+    (VOID)WskbEventQueuePlanBatchLocked(Session, Length, &Batch);
+    WskbEventQueueCopyPlanned(Session, &Batch, Buffer);
+    return WskbEventQueueRetirePlannedLocked(Session, &Batch, Buffer, Length);
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)

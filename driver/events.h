@@ -227,7 +227,56 @@ _IRQL_requires_(DISPATCH_LEVEL)
 BOOLEAN
 WskbEventQueueHasDeliverableLocked(_In_ WSKB_SESSION *Session);
 
-/* Moves as many whole committed records as fit into Buffer, in sequence order; returns the
+/* ---- taking records out: the single-consumer protocol ----
+ *
+ * Producers (the WSK callbacks, the IOCTL paths that queue control records) add records at the
+ * ring's tail and in the overflow list, always under Session->Lock. Only one thread removes
+ * them: the one that set WSKB_EVENT_QUEUE.Delivering (readevents.c). That thread
+ *   1. plans a batch under the lock (WskbEventQueuePlanBatchLocked): the committed ring records
+ *      from the head that fit the output, without moving the head;
+ *   2. copies them WITHOUT the lock (WskbEventQueueCopyPlanned) into the READ_EVENTS buffer:
+ *      the planned ring bytes still count as used, so no producer can place anything over
+ *      them, and a committed record is never written again (Trim and Commit only touch the
+ *      newest, uncommitted reservation, which the plan never includes);
+ *   3. retires them under the lock (WskbEventQueueRetirePlannedLocked): moves the head, gives
+ *      the bytes back to the budget, and appends what waits in the overflow list (control
+ *      records of 56 bytes, only when the ring is full of them) if the plan took the whole ring.
+ * So the big copies (64 KiB receive records) never run under the spin lock, and a callback at
+ * DISPATCH_LEVEL only ever waits for the lock for the few pointer updates of steps 1 and 3.
+ * Anything else that moves the head (WskbRingFirstLocked dropping PAD entries) is only called
+ * by that same thread, or with no deliverer possible (initialize, uninitialize). */
+typedef struct _WSKB_EVENT_BATCH {
+    ULONG Start;                    /* ring offset of the first planned entry (the head) */
+    ULONG RingBytes;                /* ring bytes from Start that the batch releases, PADs included */
+    ULONG Written;                  /* bytes of the planned ring records in the output */
+    ULONG Records;
+    ULONG DataBytes;                /* ring bytes of data-class entries among them */
+    BOOLEAN WholeRing;              /* the plan reaches the tail: the overflow may follow */
+} WSKB_EVENT_BATCH;
+
+/* Step 1: plans the committed ring records from the head that fit Length (capped at
+ * WSKB_READ_EVENTS_BATCH_MAX). Returns Batch->Written. */
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueuePlanBatchLocked(_Inout_ WSKB_SESSION *Session, _In_ ULONG Length, _Out_ WSKB_EVENT_BATCH *Batch);
+
+/* Step 2, without Session->Lock, by the delivering thread only: writes the planned records to
+ * Buffer (Batch->Written bytes). Never reads Buffer back: it may be user memory. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventQueueCopyPlanned(_In_ WSKB_SESSION *Session, _In_ CONST WSKB_EVENT_BATCH *Batch,
+                          _Out_writes_bytes_(Batch->Written) PUCHAR Buffer);
+
+/* Step 3: releases the planned records and, when the plan took the whole ring, copies the
+ * committed overflow records that still fit (Length as in step 1) behind them. Returns the
+ * total bytes written. */
+_IRQL_requires_(DISPATCH_LEVEL)
+ULONG
+WskbEventQueueRetirePlannedLocked(_Inout_ WSKB_SESSION *Session, _In_ CONST WSKB_EVENT_BATCH *Batch,
+                                  _Out_writes_bytes_(Length) PUCHAR Buffer, _In_ ULONG Length);
+
+/* The three steps under the lock at once (tests, and anything that holds the lock anyway):
+ * moves as many whole committed records as fit into Buffer, in sequence order; returns the
  * bytes written. */
 _IRQL_requires_(DISPATCH_LEVEL)
 ULONG

@@ -20,7 +20,7 @@ WskbOperationAllocate(WSKB_SESSION *Session, WSKB_SOCKET *Socket, WDFREQUEST Req
     WSKB_OPERATION *Op;
 
     *Operation = NULL;
-    Op = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*Op), WSKB_TAG_OPERATION);
+    Op = WskbOperationMemoryAllocate();
     if (!Op)
         return STATUS_INSUFFICIENT_RESOURCES;
     if (WithIrp) {
@@ -56,7 +56,7 @@ cleanupIrp:
     if (Op->Irp)
         IoFreeIrp(Op->Irp);
 cleanupOperation:
-    ExFreePoolWithTag(Op, WSKB_TAG_OPERATION);
+    WskbOperationMemoryFree(Op);
     return Status;
 }
 
@@ -115,7 +115,7 @@ WskbOperationDestroy(_In_ _Post_ptr_invalid_ WSKB_OPERATION *Operation)
         IoFreeIrp(Operation->Irp);
     if (Operation->Socket)
         WskbSocketDereference(Operation->Socket);
-    ExFreePoolWithTag(Operation, WSKB_TAG_OPERATION);
+    WskbOperationMemoryFree(Operation);
     ExReleaseRundownProtection(&Session->Rundown);
 }
 

@@ -131,3 +131,25 @@ WskbOperationFree(_In_ _Post_ptr_invalid_ WSKB_OPERATION *Operation);
 _IRQL_requires_(PASSIVE_LEVEL)
 VOID
 WskbOperationCancelAll(_Inout_ WSKB_SESSION *Session);
+
+/* ---- operation memory (lookaside.c): a driver-wide lookaside list ---- */
+
+/* DriverEntry; ExDeleteLookasideListEx's counterpart is WskbLookasideUninitialize at unload. */
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbLookasideInitialize(VOID);
+
+_IRQL_requires_(PASSIVE_LEVEL)
+VOID
+WskbLookasideUninitialize(VOID);
+
+/* A zeroed WSKB_OPERATION, or NULL. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+WSKB_OPERATION *
+WskbOperationMemoryAllocate(VOID);
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbOperationMemoryFree(_In_ __drv_freesMem(Mem) WSKB_OPERATION *Operation);

@@ -7,8 +7,14 @@
  *  - every field is fixed-width and little-endian; every struct is padded by hand to a
  *    multiple of 8 bytes and its size is static_assert'ed below;
  *  - no pointers ever cross the boundary; sockets are opaque 64-bit ids;
- *  - all IOCTLs are METHOD_BUFFERED, so the driver only ever reads the I/O manager's copy
- *    of the caller's bytes, and validates every length before using it.
+ *  - every IOCTL's input is METHOD_BUFFERED (or the system buffer of METHOD_OUT_DIRECT), so
+ *    the driver only ever reads the I/O manager's copy of the caller's bytes, and validates
+ *    every length before using it;
+ *  - READ_EVENTS alone is METHOD_OUT_DIRECT: the driver writes event records straight into the
+ *    caller's buffer through the MDL the I/O manager locks over it (no system buffer to fill,
+ *    zero and copy back: one copy of every event byte fewer, and the caller can reuse its
+ *    buffers). The driver only writes to that buffer, never reads it back: user mode can
+ *    change it at any time.
  *
  * lib/protocol.ts mirrors this file; test/protocol.test.ts checks the mirror against the
  * values printed from this header (shared test vectors).
@@ -35,6 +41,9 @@ typedef int64_t INT64;
 #ifndef METHOD_BUFFERED
 #define METHOD_BUFFERED 0
 #endif
+#ifndef METHOD_OUT_DIRECT
+#define METHOD_OUT_DIRECT 2
+#endif
 #ifndef FILE_READ_DATA
 #define FILE_READ_DATA 0x0001
 #endif
@@ -53,11 +62,14 @@ typedef int64_t INT64;
 #define WSKB_USER_PATH L"\\\\.\\WskBridge"
 
 #define WSKB_MAGIC 0x424B5357u /* 'WSKB' little-endian */
-#define WSKB_PROTOCOL_VERSION 2u /* 2: SOCKET_FLOW, SOCKET_PAUSED/RESUMED */
+/* 2: READ_EVENTS became METHOD_OUT_DIRECT (a new IOCTL code); SOCKET_FLOW, SOCKET_PAUSED/RESUMED. */
+#define WSKB_PROTOCOL_VERSION 2u
 
 /* Device type in the customer range (0x8000-0xFFFF); functions from 0x800 (customer range). */
 #define WSKB_DEVICE_TYPE 0x9A57u
 #define WSKB_IOCTL(Function) CTL_CODE(WSKB_DEVICE_TYPE, (Function), METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA)
+#define WSKB_IOCTL_OUT_DIRECT(Function) \
+    CTL_CODE(WSKB_DEVICE_TYPE, (Function), METHOD_OUT_DIRECT, FILE_READ_DATA | FILE_WRITE_DATA)
 
 #define WSKB_IOCTL_HELLO WSKB_IOCTL(0x800)
 #define WSKB_IOCTL_CONTROL_CLIENT WSKB_IOCTL(0x801)
@@ -73,7 +85,7 @@ typedef int64_t INT64;
 #define WSKB_IOCTL_GET_ADDRESS WSKB_IOCTL(0x80B)
 #define WSKB_IOCTL_CONTROL_SOCKET WSKB_IOCTL(0x80C)
 #define WSKB_IOCTL_CLOSE WSKB_IOCTL(0x80D)
-#define WSKB_IOCTL_READ_EVENTS WSKB_IOCTL(0x80E)
+#define WSKB_IOCTL_READ_EVENTS WSKB_IOCTL_OUT_DIRECT(0x80E)
 #define WSKB_IOCTL_INSPECT_COMPLETE WSKB_IOCTL(0x80F)
 #define WSKB_IOCTL_STATS WSKB_IOCTL(0x810)
 #define WSKB_IOCTL_SOCKET_FLOW WSKB_IOCTL(0x811)
@@ -86,8 +98,16 @@ typedef int64_t INT64;
 #define WSKB_EVENT_BUDGET_DEFAULT (4u * 1024u * 1024u)
 #define WSKB_EVENT_BUDGET_MIN (64u * 1024u)
 #define WSKB_EVENT_BUDGET_MAX (256u * 1024u * 1024u)
+/* NonPaged pool that all handles together may make the driver hold in their socket tables
+ * (128 KiB each, charged at open) and event rings (budget + 128 KiB each, charged at HELLO):
+ * past it, opening a handle or HELLO fails with STATUS_QUOTA_EXCEEDED. Two sessions with the
+ * largest budget fit. */
+#define WSKB_DRIVER_POOL_BUDGET (640u * 1024u * 1024u)
 /* Smallest READ_EVENTS output buffer: must hold the largest single record. */
 #define WSKB_READ_EVENTS_MIN_OUTPUT (64u * 1024u + 256u)
+/* Most bytes of records one READ_EVENTS completion carries, whatever its buffer's size: bounds
+ * the copy the driver makes per completion (possibly inside a WSK callback at DISPATCH_LEVEL). */
+#define WSKB_READ_EVENTS_BATCH_MAX (256u * 1024u)
 
 /* ---- addresses ------------------------------------------------------------------------ */
 

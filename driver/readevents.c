@@ -10,6 +10,14 @@
  * the next, and a record committed while a request was being forwarded is never stranded.
  * Requests are never completed under Session->Lock: completion may run user-mode-facing code
  * (in ksim, the host callback) that comes straight back into the driver.
+ *
+ * READ_EVENTS is METHOD_OUT_DIRECT: WdfRequestRetrieveOutputBuffer returns the system address
+ * of the MDL the I/O manager locked over the caller's buffer (KMDF maps it with
+ * MmGetSystemAddressForMdlSafe(NormalPagePriority | MdlMappingNoExecute)), so the records are
+ * written once, straight into user memory, which the driver never reads back. They are copied
+ * out of the ring without holding Session->Lock (events.h, the single-consumer protocol), at
+ * most WSKB_READ_EVENTS_BATCH_MAX bytes per completion, so a WSK callback that ends up
+ * delivering (at DISPATCH_LEVEL) holds the lock only for bookkeeping.
  */
 #include "driver.h"
 
@@ -39,6 +47,7 @@ WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest
         PVOID Buffer;
         size_t Length;
         ULONG Written;
+        WSKB_EVENT_BATCH Batch;
 
         Queue->DeliverAgain = FALSE;
         if (!WskbEventQueueHasDeliverableLocked(Session))
@@ -62,13 +71,19 @@ WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest
             KeAcquireSpinLock(&Session->Lock, &OldIrql);
             continue;
         }
-        if (Length > (ULONG)-1)
-            Length = (ULONG)-1;
+        if (Length > WSKB_READ_EVENTS_BATCH_MAX)
+            Length = WSKB_READ_EVENTS_BATCH_MAX;
 
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
         /* Only the delivering thread takes records out, so what HasDeliverable saw is still
          * there and at least one whole record fits the minimum output. */
-        Written = WskbEventQueueCopyBatchLocked(Session, (PUCHAR)Buffer, (ULONG)Length);
+        (VOID)WskbEventQueuePlanBatchLocked(Session, (ULONG)Length, &Batch);
+        if (Batch.Written != 0) {
+            KeReleaseSpinLock(&Session->Lock, OldIrql);
+            WskbEventQueueCopyPlanned(Session, &Batch, (PUCHAR)Buffer);
+            KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        }
+        Written = WskbEventQueueRetirePlannedLocked(Session, &Batch, (PUCHAR)Buffer, (ULONG)Length);
         NT_ASSERT(Written > 0);
         ++Queue->Stats.ReadEventsCompleted;
         /* Room came back: report what was refused meanwhile, behind what was just taken. */

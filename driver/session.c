@@ -43,11 +43,15 @@ WskbEvtDeviceFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT File
     InitializeListHead(&Session->Operations);
     KeInitializeEvent(&Session->CreatingDone, NotificationEvent, FALSE);
 
-    Session->Table = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*Session->Table) * WSKB_MAX_SOCKETS_PER_SESSION,
-                                     WSKB_TAG_TABLE);
+    /* The table counts against the driver-wide pool bound (poolbudget.c) until EvtFileClose. */
+    if (!WskbPoolBudgetCharge(WSKB_SESSION_TABLE_BYTES)) {
+        Status = STATUS_QUOTA_EXCEEDED;
+        goto cleanup;
+    }
+    Session->Table = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_SESSION_TABLE_BYTES, WSKB_TAG_TABLE);
     if (!Session->Table) {
         Status = STATUS_INSUFFICIENT_RESOURCES;
-        goto cleanup;
+        goto cleanupCharge;
     }
     /* Slot 0 first; generations start at 1 so that no id is ever 0. */
     for (Slot = 0; Slot < WSKB_MAX_SOCKETS_PER_SESSION; ++Slot) {
@@ -78,6 +82,8 @@ cleanupRegistration:
 cleanupTable:
     ExFreePoolWithTag(Session->Table, WSKB_TAG_TABLE);
     Session->Table = NULL;
+cleanupCharge:
+    WskbPoolBudgetRelease(WSKB_SESSION_TABLE_BYTES);
 cleanup:
     /* A failed create gets neither EvtFileCleanup nor EvtFileClose: nothing may remain. */
     WdfRequestComplete(Request, Status);
@@ -178,5 +184,6 @@ WskbEvtFileClose(WDFFILEOBJECT FileObject)
     if (Session->Table) {
         ExFreePoolWithTag(Session->Table, WSKB_TAG_TABLE);
         Session->Table = NULL;
+        WskbPoolBudgetRelease(WSKB_SESSION_TABLE_BYTES);
     }
 }

@@ -13,7 +13,10 @@ export interface NativeDevice {
   readonly backend: string;
   /** Completions held by the driver, not yet delivered to their callback. */
   readonly pending: number;
-  ioctl(code: number, input: Uint8Array | null, outputLength: number, callback: IoctlCallback, weak?: boolean): void;
+  /** `output` a number: the backend allocates the output (a new Buffer for the callback). A
+   * Uint8Array: the output lands in it (for METHOD_OUT_DIRECT the driver writes there itself),
+   * it must not be touched until the callback, which gets it back (valid up to `information`). */
+  ioctl(code: number, input: Uint8Array | null, output: number | Uint8Array, callback: IoctlCallback, weak?: boolean): void;
   cancelAll(): void;
   close(): void;
   ref(): void;

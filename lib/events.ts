@@ -664,6 +664,8 @@ export class EventPump {
   private readonly unclaimed = new Map<SocketKey, Unclaimed>();
   private unclaimedTotal = 0;
   private readonly held = new Map<number, BridgeEvent[]>();
+  /** READ_EVENTS output buffers to reuse (the driver writes into them: METHOD_OUT_DIRECT). */
+  private readonly spare: Buffer[] = [];
   /** Events handed to more than one iterator: how many still hold them unread, and whether
    * one of them yielded it (then it never goes back to the unclaimed queue). */
   private readonly shared = new Map<BridgeEvent, { holders: number; taken: boolean }>();
@@ -851,7 +853,10 @@ export class EventPump {
     while (may && this.inFlight < this.depth) {
       this.inFlight++;
       try {
-        this.device.ioctl(WSKB_IOCTL_READ_EVENTS, null, this.readBytes, (status, information, output) => this.onRead(status, information, output), true);
+        // Uninitialized: the driver writes whole records (METHOD_OUT_DIRECT) and `information`
+        // says how many bytes.
+        const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.readBytes);
+        this.device.ioctl(WSKB_IOCTL_READ_EVENTS, null, buffer, (status, information) => this.onRead(status, information, buffer), true);
       } catch (error) {
         this.inFlight--;
         this.fail(error);
@@ -860,7 +865,7 @@ export class EventPump {
     }
   }
 
-  private onRead(status: number, information: number, output: Buffer): void {
+  private onRead(status: number, information: number, buffer: Buffer): void {
     this.inFlight--;
     this.counters.readsCompleted++;
     if (this.stopped) return;
@@ -871,7 +876,14 @@ export class EventPump {
       return;
     }
     try {
-      const events = decodeBatch(output, Math.min(information, output.byteLength), this.host) as unknown as BridgeEvent[];
+      if (information > buffer.byteLength) throw new ProtocolError(`READ_EVENTS returned ${information} bytes into a ${buffer.byteLength}-byte buffer`);
+      // Events are views on their batch. A small batch is copied out (one copy of `information`
+      // bytes) and the buffer goes back to the spares; a large one (bulk data) is given to its
+      // events and a fresh buffer is made, so bulk data is not copied here at all
+      // (docs/performance.md, "Event path: fewer copies").
+      const reuse = information <= this.readBytes >>> 3;
+      const events = decodeBatch(buffer, information, this.host, { reusedBuffer: reuse }) as unknown as BridgeEvent[];
+      if (reuse && this.spare.length < this.depth) this.spare.push(buffer);
       if (events.length > 0) this.accept(events);
       this.checkGap();
     } catch (error) {
@@ -1100,6 +1112,7 @@ export class EventPump {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.spare.length = 0;
     for (const sub of [...this.subscriptions]) sub.finish();
     this.subscriptions.clear();
     this.subscribed = [];

@@ -12,6 +12,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 // ---- constants (names exactly as in protocol.h) ---------------------------------------------
 
 const METHOD_BUFFERED = 0;
+const METHOD_OUT_DIRECT = 2;
 const FILE_READ_DATA = 0x0001;
 const FILE_WRITE_DATA = 0x0002;
 
@@ -21,7 +22,7 @@ export function ctlCode(deviceType: number, fn: number, method: number, access: 
 }
 
 export const WSKB_DEVICE_TYPE = 0x9a57;
-const wskbIoctl = (fn: number): number => ctlCode(WSKB_DEVICE_TYPE, fn, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA);
+const wskbIoctl = (fn: number, method = METHOD_BUFFERED): number => ctlCode(WSKB_DEVICE_TYPE, fn, method, FILE_READ_DATA | FILE_WRITE_DATA);
 
 export const WSKB_MAGIC = 0x424b5357;
 export const WSKB_PROTOCOL_VERSION = 2;
@@ -40,7 +41,8 @@ export const WSKB_IOCTL_DISCONNECT = wskbIoctl(0x80a);
 export const WSKB_IOCTL_GET_ADDRESS = wskbIoctl(0x80b);
 export const WSKB_IOCTL_CONTROL_SOCKET = wskbIoctl(0x80c);
 export const WSKB_IOCTL_CLOSE = wskbIoctl(0x80d);
-export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e);
+/** METHOD_OUT_DIRECT: the driver writes records straight into the caller's buffer (protocol.h). */
+export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e, METHOD_OUT_DIRECT);
 export const WSKB_IOCTL_INSPECT_COMPLETE = wskbIoctl(0x80f);
 export const WSKB_IOCTL_STATS = wskbIoctl(0x810);
 export const WSKB_IOCTL_SOCKET_FLOW = wskbIoctl(0x811);
@@ -51,6 +53,8 @@ export const WSKB_EVENT_BUDGET_DEFAULT = 4 * 1024 * 1024;
 export const WSKB_EVENT_BUDGET_MIN = 64 * 1024;
 export const WSKB_EVENT_BUDGET_MAX = 256 * 1024 * 1024;
 export const WSKB_READ_EVENTS_MIN_OUTPUT = 64 * 1024 + 256;
+export const WSKB_READ_EVENTS_BATCH_MAX = 256 * 1024;
+export const WSKB_DRIVER_POOL_BUDGET = 640 * 1024 * 1024;
 
 export const WSKB_CONTROL_FLAG_USE_IRP = 0x1;
 export const WSKB_CONTROL_FLAGS_VALID = 0x1;
@@ -109,6 +113,8 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_EVENT_BUDGET_MIN,
   WSKB_EVENT_BUDGET_MAX,
   WSKB_READ_EVENTS_MIN_OUTPUT,
+  WSKB_READ_EVENTS_BATCH_MAX,
+  WSKB_DRIVER_POOL_BUDGET,
   WSKB_CONTROL_FLAG_USE_IRP,
   WSKB_CONTROL_FLAGS_VALID,
   WSKB_SOCKET_OPTION_NO_DISPATCH,

@@ -32,6 +32,7 @@ import {
   WSKB_IOCTL_STATS,
   WSKB_MAGIC,
   WSKB_MAX_CONTROL_BYTES,
+  WSKB_DRIVER_POOL_BUDGET,
   WSKB_PROTOCOL_VERSION,
   WSKB_SOCKET_OPTION_NO_DISPATCH,
   type ControlOut,
@@ -222,6 +223,13 @@ export class WskSession {
         'hello',
         result.status,
         `protocol version mismatch: this library speaks version ${WSKB_PROTOCOL_VERSION}, the ${this.backend} driver ${driverVersion}; install the driver and library of one release`,
+      );
+    }
+    if (result.status === NTSTATUS.STATUS_QUOTA_EXCEEDED) {
+      throw new WskError(
+        'hello',
+        result.status,
+        `an event budget of ${budget} bytes would pass the driver's bound on NonPaged pool for all handles together (WSKB_DRIVER_POOL_BUDGET, ${WSKB_DRIVER_POOL_BUDGET >> 20} MiB, protocol.h): close other sessions or ask for a smaller eventBudget`,
       );
     }
     if (isError(result.status)) throw new WskError('hello', result.status);

@@ -146,6 +146,9 @@ struct DeviceCore : std::enable_shared_from_this<DeviceCore> {
 struct PendingRequest {
   Napi::FunctionReference callback;
   bool weak;
+  // ioctl(code, input, outputBuffer, ...): the caller's buffer the device writes into, held
+  // until the completion is delivered (the backend writes it until then), then handed back.
+  Napi::ObjectReference output;
 };
 
 // Private token: the constructor is reachable from JavaScript (Device.prototype.constructor),
@@ -287,7 +290,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       throw Napi::Error::New(env, "device is closed");
     }
     if (info.Length() < 4) {
-      throw Napi::TypeError::New(env, "ioctl(code, input, outputLength, callback, weak?): too few arguments");
+      throw Napi::TypeError::New(env, "ioctl(code, input, outputLength | outputBuffer, callback, weak?): too few arguments");
     }
     const uint32_t code = ToUint32(env, info[0], "code");
     const uint8_t* input = nullptr;
@@ -303,7 +306,25 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       input = bytes.Data();
       inputLength = static_cast<uint32_t>(bytes.ByteLength());
     }
-    const uint32_t outputLength = ToUint32(env, info[2], "outputLength");
+    // A number: the backend allocates the output and the callback gets it as a new Buffer. A
+    // Uint8Array: the output is written into it (DeviceIoControl's own output buffer; for a
+    // METHOD_OUT_DIRECT code the driver writes there directly), and the callback gets it back.
+    uint8_t* outputBuffer = nullptr;
+    uint32_t outputLength = 0;
+    const bool intoBuffer = info[2].IsTypedArray();
+    if (intoBuffer) {
+      if (info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw Napi::TypeError::New(env, "ioctl: an output buffer must be a Uint8Array");
+      }
+      auto bytes = info[2].As<Napi::Uint8Array>();
+      if (bytes.ByteLength() > UINT32_MAX) {
+        throw Napi::RangeError::New(env, "ioctl: output buffer is longer than 4 GiB - 1 bytes");
+      }
+      outputBuffer = bytes.Data();
+      outputLength = static_cast<uint32_t>(bytes.ByteLength());
+    } else {
+      outputLength = ToUint32(env, info[2], "outputLength");
+    }
     if (!info[3].IsFunction()) {
       throw Napi::TypeError::New(env, "ioctl: callback must be a function");
     }
@@ -316,7 +337,9 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     }
 
     const uint64_t cookie = nextCookie_++;
-    pending_.emplace(cookie, PendingRequest{Napi::Persistent(info[3].As<Napi::Function>()), weak});
+    pending_.emplace(cookie, PendingRequest{Napi::Persistent(info[3].As<Napi::Function>()), weak,
+                                            intoBuffer ? Napi::Persistent(info[2].As<Napi::Object>())
+                                                       : Napi::ObjectReference()});
     if (!selfReferenced_) {
       // Pending callbacks need this object alive to reach them: no collection until they ran.
       Ref();
@@ -327,7 +350,11 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     // Any completion, even an inline one, only reaches the callback through the TSFN, so the
     // callback is never called before ioctl() returns.
     try {
-      device_->Ioctl(code, input, inputLength, outputLength, cookie);
+      if (intoBuffer) {
+        device_->IoctlInto(code, input, inputLength, outputBuffer, outputLength, cookie);
+      } else {
+        device_->Ioctl(code, input, inputLength, outputLength, cookie);
+      }
     } catch (const std::exception& error) {
       // Only allocation can fail before the request reaches the driver; then it never will, so
       // it must not stay pending (a strong one would keep the process alive forever).
@@ -417,11 +444,14 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
         continue;
       }
       Napi::FunctionReference callback = std::move(found->second.callback);
+      Napi::ObjectReference callerOutput = std::move(found->second.output);
       if (!found->second.weak) --strongPending_;
       pending_.erase(found);
 
       Napi::Value output;
-      if (completion.output.empty()) {
+      if (!callerOutput.IsEmpty()) {
+        output = callerOutput.Value();  // written in place; information says how much
+      } else if (completion.output.empty()) {
         output = Napi::Buffer<uint8_t>::New(env, 0);
       } else {
         // The Buffer takes the vector's storage: no copy on the way to JavaScript. V8 is told
@@ -722,6 +752,8 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_CONSTANT(WSKB_EVENT_BUDGET_MIN);
   WSKB_CONSTANT(WSKB_EVENT_BUDGET_MAX);
   WSKB_CONSTANT(WSKB_READ_EVENTS_MIN_OUTPUT);
+  WSKB_CONSTANT(WSKB_READ_EVENTS_BATCH_MAX);
+  WSKB_CONSTANT(WSKB_DRIVER_POOL_BUDGET);
   WSKB_CONSTANT(WSKB_CONTROL_FLAG_USE_IRP);
   WSKB_CONSTANT(WSKB_CONTROL_FLAGS_VALID);
   WSKB_CONSTANT(WSKB_SOCKET_OPTION_NO_DISPATCH);

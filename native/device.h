@@ -18,7 +18,7 @@ struct Completion {
   uint64_t cookie;               // chosen by the caller of Ioctl()
   int32_t status;                // NTSTATUS of the request
   uint64_t information;          // IoStatus.Information
-  std::vector<uint8_t> output;   // bytes copied back (empty on error)
+  std::vector<uint8_t> output;   // bytes copied back (empty on error, and for IoctlInto)
 };
 
 // Called from any thread, once per Ioctl(). Must not block and must not call back into the
@@ -31,6 +31,12 @@ class Device {
   // Issues one DeviceIoControl. Never blocks on the driver: the result arrives at the sink.
   virtual void Ioctl(uint32_t code, const uint8_t* input, uint32_t inputLength,
                      uint32_t outputLength, uint64_t cookie) = 0;
+  // The same into the caller's buffer, as DeviceIoControl takes it: the output (METHOD_BUFFERED:
+  // copied back by the I/O manager; METHOD_OUT_DIRECT: written by the driver through the MDL
+  // locked over it) lands in output[0, min(information, outputLength)), and Completion.output
+  // stays empty. output must stay valid until the completion has reached the sink.
+  virtual void IoctlInto(uint32_t code, const uint8_t* input, uint32_t inputLength, uint8_t* output,
+                         uint32_t outputLength, uint64_t cookie) = 0;
   // CancelIoEx(handle, NULL).
   virtual void CancelAll() = 0;
   // CloseHandle. Blocks until every outstanding completion has reached the sink.

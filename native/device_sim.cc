@@ -57,6 +57,17 @@ class SimDevice final : public Device {
     KsimDeviceIoControl(file_, code, input, inputLength, outputLength, &SimDevice::OnComplete, request);
   }
 
+  void IoctlInto(uint32_t code, const uint8_t* input, uint32_t inputLength, uint8_t* output,
+                 uint32_t outputLength, uint64_t cookie) override {
+    if (file_ == nullptr) {
+      sink_(Completion{cookie, kStatusInvalidHandle, 0, {}});
+      return;
+    }
+    auto* request = new Request{this, cookie, /*intoCaller=*/true};
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    KsimDeviceIoControlEx(file_, code, input, inputLength, output, outputLength, &SimDevice::OnComplete, request);
+  }
+
   void CancelAll() override {
     if (file_ != nullptr) KsimCancelIo(file_);
   }
@@ -82,13 +93,14 @@ class SimDevice final : public Device {
   struct Request {
     SimDevice* device;
     uint64_t cookie;
+    bool intoCaller = false;  // IoctlInto: the output is in the caller's buffer already
   };
 
   static void OnComplete(void* context, int32_t status, uint64_t information, const void* output,
                          uint32_t outputLength) {
     std::unique_ptr<Request> request(static_cast<Request*>(context));
     Completion completion{request->cookie, status, information, {}};
-    if (output != nullptr && outputLength != 0) {
+    if (!request->intoCaller && output != nullptr && outputLength != 0) {
       const auto* bytes = static_cast<const uint8_t*>(output);
       completion.output.assign(bytes, bytes + outputLength);
     }

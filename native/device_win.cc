@@ -119,6 +119,8 @@ struct Operation {
   uint64_t cookie;
   std::vector<uint8_t> input;
   std::vector<uint8_t> output;
+  uint8_t* callerOutput = nullptr;  // IoctlInto: the caller's buffer, written in place
+  uint32_t callerOutputLength = 0;
   std::atomic<int> refs{2};
 };
 
@@ -154,7 +156,7 @@ void DeliverOperation(Core& core, Operation* op) {
   // METHOD_BUFFERED: the I/O manager copied min(Information, OutputLength) bytes back unless
   // the status is an error. Informational and warning statuses (STATUS_EVENT_PENDING,
   // STATUS_BUFFER_OVERFLOW) keep their data.
-  if (!NtError(completion.status)) {
+  if (!NtError(completion.status) && op->callerOutput == nullptr) {
     size_t copied = completion.information < op->output.size() ? static_cast<size_t>(completion.information)
                                                                : op->output.size();
     op->output.resize(copied);
@@ -200,11 +202,29 @@ class WinDevice final : public Device {
 
   void Ioctl(uint32_t code, const uint8_t* input, uint32_t inputLength, uint32_t outputLength,
              uint64_t cookie) override {
+    Issue(code, input, inputLength, nullptr, outputLength, cookie);
+  }
+
+  void IoctlInto(uint32_t code, const uint8_t* input, uint32_t inputLength, uint8_t* output,
+                 uint32_t outputLength, uint64_t cookie) override {
+    if (output == nullptr && outputLength != 0) {
+      Fail(cookie, kStatusInvalidParameter);
+      return;
+    }
+    Issue(code, input, inputLength, output, outputLength, cookie);
+  }
+
+  void Issue(uint32_t code, const uint8_t* input, uint32_t inputLength, uint8_t* callerOutput,
+             uint32_t outputLength, uint64_t cookie) {
     Operation* op = nullptr;
     try {
       op = new Operation();
       op->input.assign(input, input + (input != nullptr ? inputLength : 0));
-      op->output.resize(outputLength);
+      // Into the caller's buffer (IoctlInto): no buffer of ours, and so no zero-filled
+      // vector per request; the I/O manager locks (METHOD_OUT_DIRECT) or copies back into it.
+      if (callerOutput == nullptr) op->output.resize(outputLength);
+      op->callerOutput = callerOutput;
+      op->callerOutputLength = callerOutput != nullptr ? outputLength : 0;
     } catch (const std::bad_alloc&) {
       delete op;
       Fail(cookie, kStatusInsufficientResources);
@@ -233,7 +253,8 @@ class WinDevice final : public Device {
     LONG status = core_->ntDeviceIoControlFile(
         core_->file, nullptr, nullptr, &op->ov, reinterpret_cast<NativeIoStatusBlock*>(&op->ov), code,
         op->input.empty() ? nullptr : op->input.data(), static_cast<ULONG>(op->input.size()),
-        op->output.empty() ? nullptr : op->output.data(), static_cast<ULONG>(op->output.size()));
+        op->callerOutput != nullptr ? op->callerOutput : (op->output.empty() ? nullptr : op->output.data()),
+        static_cast<ULONG>(op->callerOutput != nullptr ? op->callerOutputLength : op->output.size()));
     lock.unlock();
 
     if (status != kStatusPending && static_cast<LONG>(op->ov.Internal) == kStatusPending) {

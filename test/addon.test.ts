@@ -109,16 +109,20 @@ describe('addon: protocolConstants() against driver/protocol.h', () => {
   it('has every numeric #define of protocol.h, with the IOCTL codes CTL_CODE gives', () => {
     const defines = [...header.matchAll(/^#define (WSKB_\w+)[ \t]+(?!L")(\S.*)$/gm)]
       .map((m) => m[1])
-      .filter((name) => !/^WSKB_(STATIC_ASSERT|IOCTL)$/.test(name) && !name.endsWith('_H'));
+      .filter((name) => !/^WSKB_(STATIC_ASSERT|IOCTL|IOCTL_OUT_DIRECT)$/.test(name) && !name.endsWith('_H'));
     assert.ok(defines.length >= 40, `only ${defines.length} defines found`);
     for (const name of defines) {
       assert.equal(typeof C[name], 'number', `protocolConstants() lacks ${name}`);
     }
-    const ioctls = [...header.matchAll(/^#define (WSKB_IOCTL_\w+) WSKB_IOCTL\((0x[0-9A-Fa-f]+)\)/gm)];
+    const ioctls = [...header.matchAll(/^#define (WSKB_IOCTL_\w+) WSKB_IOCTL(_OUT_DIRECT)?\((0x[0-9A-Fa-f]+)\)/gm)];
     assert.equal(ioctls.length, 18);
-    for (const [, name, fn] of ioctls) {
-      // CTL_CODE(0x9A57, fn, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA), computed by hand.
-      assert.equal(C[name], ((0x9a57 << 16) | (3 << 14) | (Number(fn) << 2) | 0) >>> 0, name);
+    for (const [, name, direct, fn] of ioctls) {
+      // CTL_CODE(0x9A57, fn, method, FILE_READ_DATA | FILE_WRITE_DATA), computed by hand. Every
+      // IOCTL is METHOD_BUFFERED (0) except READ_EVENTS, METHOD_OUT_DIRECT (2) since protocol
+      // version 2: the driver writes records straight into the caller's reusable buffer.
+      const method = name === 'WSKB_IOCTL_READ_EVENTS' ? 2 : 0;
+      assert.equal(direct !== undefined, method === 2, `${name}: the macro names its method`);
+      assert.equal(C[name], ((0x9a57 << 16) | (3 << 14) | (Number(fn) << 2) | method) >>> 0, name);
     }
     assert.equal(C.WSKB_MAGIC, 0x424b5357);
     assert.equal(C.WSKB_EVENT_SOCKET_CLOSED, 36);

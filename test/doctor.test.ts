@@ -108,7 +108,7 @@ describe('wsk-bridge doctor', () => {
     const protocol = report.checks.find((c) => c.name === 'protocol')!;
     assert.equal(protocol.status, 'fail');
     assert.match(protocol.detail, new RegExp(`driver speaks version ${WSKB_PROTOCOL_VERSION + 1}`));
-    assert.match(protocol.fix!, new RegExp(`speaks version ${WSKB_PROTOCOL_VERSION}`));
+    assert.match(protocol.fix!, new RegExp(`speaks version ${WSKB_PROTOCOL_VERSION}\\b`));
   });
 
   it('not elevated: a warning with the fix, not a failure by itself', async () => {

@@ -18,11 +18,13 @@ class ScriptedDevice implements NativeDevice {
   /** SOCKET_FLOW requests, completed at once with `flowStatus`: [socket id, pause]. */
   flows: Array<[bigint, boolean]> = [];
   flowStatus = 0;
+  /** The caller's buffer of each pending read (READ_EVENTS is METHOD_OUT_DIRECT). */
+  outputs: Buffer[] = [];
   refs = 0;
   get pending(): number {
     return this.reads.length;
   }
-  ioctl(code: number, input: Uint8Array | null, outputLength: number, callback: IoctlCallback, weak?: boolean): void {
+  ioctl(code: number, input: Uint8Array | null, output: number | Uint8Array, callback: IoctlCallback, weak?: boolean): void {
     if (code === P.WSKB_IOCTL_SOCKET_FLOW) {
       const buf = Buffer.from(input!);
       assert.equal(buf.length, P.layouts.WSKB_SOCKET_FLOW_IN.size);
@@ -33,16 +35,21 @@ class ScriptedDevice implements NativeDevice {
     }
     assert.equal(code, P.WSKB_IOCTL_READ_EVENTS);
     assert.equal(input, null);
-    assert.ok(outputLength >= P.WSKB_READ_EVENTS_MIN_OUTPUT);
+    assert.ok(Buffer.isBuffer(output), 'READ_EVENTS reads into a buffer the pump owns');
+    assert.ok(output.byteLength >= P.WSKB_READ_EVENTS_MIN_OUTPUT);
     assert.equal(weak, true, 'READ_EVENTS must be weak');
     this.reads.push(callback);
+    this.outputs.push(output);
   }
-  /** Completes the index-th pending read with these records. */
+  /** Completes the index-th pending read with these records, written into its buffer as the
+   * driver does (the bytes after them are left as they were). */
   complete(index: number, records: Buffer[], status = 0): void {
     const [callback] = this.reads.splice(index, 1);
-    assert.ok(callback, `no pending read #${index}`);
-    const output = Buffer.concat(records);
-    callback(status, output.length, output);
+    const [output] = this.outputs.splice(index, 1);
+    assert.ok(callback !== undefined && output !== undefined, `no pending read #${index}`);
+    const bytes = Buffer.concat(records);
+    bytes.copy(output);
+    callback(status, bytes.length, output);
   }
   cancelAll(): void {}
   close(): void {}
@@ -77,6 +84,36 @@ async function take(iterator: AsyncIterableIterator<WskBridgeEvent>, n: number):
 }
 
 describe('event pump (scripted device)', () => {
+  it('reuses a READ_EVENTS buffer for small batches (copied out) and gives a large one to its events', async () => {
+    const device = new ScriptedDevice();
+    const pump = new EventPump(device, host, { depth: 1 });
+    pump.start();
+    const events = pump.subscribe(undefined);
+    const control = (sequence: bigint) =>
+      P.encodeEventRecord({ type: P.WSKB_EVENT_SEND_BACKLOG, sequence, timestamp: 0n, socketId: 7n, wskFlags: 0, param: 4096n, body: Buffer.alloc(0) });
+    // Small batches are copied out of the buffer, which is the next read's.
+    const first = device.outputs[0]!;
+    device.complete(0, [control(1n)]);
+    assert.equal(device.outputs[0], first, 'the buffer of a small batch is reused');
+    device.complete(0, [receive(2n, 7n, 'kept intact')]);
+    assert.equal(device.outputs[0], first, 'a small batch with a payload is copied out, its buffer reused');
+    // The payload survives the next batch written into the same buffer.
+    device.complete(0, [receive(3n, 7n, 'XXXXXXXXXXXXXXXXXXXXXXXXX')]);
+    // A large batch (bulk data) is not copied: its buffer goes to its events, and the next read
+    // gets another one.
+    const large = device.outputs[0]!;
+    device.complete(0, [receive(4n, 7n, 'L'.repeat(large.byteLength >>> 2))]);
+    assert.notEqual(device.outputs[0], large, 'a large batch keeps its buffer');
+    device.complete(0, [receive(5n, 7n, 'after')]);
+    const got = [];
+    for (let i = 0; i < 5; i++) got.push((await events.next()).value as WskBridgeEvent);
+    assert.equal(got[1]!.type === 'receive' && got[1]!.data.toString(), 'kept intact');
+    assert.equal(got[2]!.type === 'receive' && got[2]!.data.toString(), 'XXXXXXXXXXXXXXXXXXXXXXXXX');
+    assert.equal(got[3]!.type === 'receive' && got[3]!.data.toString(), 'L'.repeat(large.byteLength >>> 2));
+    assert.equal(got[4]!.type === 'receive' && got[4]!.data.toString(), 'after');
+    pump.stop();
+  });
+
   it('keeps `depth` weak READ_EVENTS pending', () => {
     const device = new ScriptedDevice();
     new EventPump(device, host, { depth: 3 }).start();

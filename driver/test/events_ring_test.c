@@ -100,21 +100,32 @@ PushControl(UINT32 Type, UINT64 Param)
 
 /* Reads one batch into Out with at most Length bytes and checks every record in it; returns
  * the number of records, and counts data and control ones. */
+static ULONG CheckBatch(CONST UCHAR *Batch, ULONG Written, ULONG *DataRecords, ULONG *ControlRecords);
+
 static ULONG
 Drain(ULONG Length, ULONG *DataRecords, ULONG *ControlRecords)
 {
     KIRQL OldIrql;
-    ULONG Written, Offset = 0, Records = 0;
+    ULONG Written;
 
     RtlFillMemory(Out, sizeof(Out), 0xCC);
     KeAcquireSpinLock(&Session.Lock, &OldIrql);
     Written = WskbEventQueueCopyBatchLocked(&Session, Out, Length);
     KeReleaseSpinLock(&Session.Lock, OldIrql);
     CHECK(Written <= Length);
+    return CheckBatch(Out, Written, DataRecords, ControlRecords);
+}
+
+/* Checks every record of a delivered batch (sequence from ExpectSequence, patterns, padding). */
+static ULONG
+CheckBatch(CONST UCHAR *Batch, ULONG Written, ULONG *DataRecords, ULONG *ControlRecords)
+{
+    ULONG Offset = 0, Records = 0;
+
     CHECK(Written % 8 == 0);
 
     while (Offset < Written) {
-        WSKB_EVENT_HEADER *Header = (WSKB_EVENT_HEADER *)(Out + Offset);
+        WSKB_EVENT_HEADER *Header = (WSKB_EVENT_HEADER *)(Batch + Offset);
         CHECK(Header->Size >= sizeof(WSKB_EVENT_HEADER));
         CHECK(Header->Size % 8 == 0);
         CHECK(Header->Type != WSKB_EVENT_PAD);
@@ -472,6 +483,151 @@ TestOversizeIntoEmptyBudget(VOID)
 
 /* Random mix of data, control and reads of random sizes, checked against the sequence rule,
  * the byte patterns and the accounting invariants. */
+/* The single-consumer protocol (events.h): records planned for a READ_EVENTS are copied without
+ * the lock while producers go on queuing; the planned ring bytes stay used until retired, so
+ * the producers fill the ring around them (wrapping to offset 0 and up to the head) but never
+ * over them. Before the lock-free copy there was nothing to plan: the copy held the lock. */
+static VOID
+TestPlannedCopyWhileProducing(VOID)
+{
+    WSKB_EVENT_BATCH Batch;
+    KIRQL OldIrql;
+    ULONG Planned, Written, Pushed = 0, Data = 0;
+    ULONG Head;
+    int i;
+
+    SetUp(1024 * 1024);
+    /* Move the head to the middle (one record left there), so that the producers below wrap. */
+    for (i = 0; i < 20; ++i)
+        CHECK(PushData(30000));
+    for (i = 0; i < 19; ++i)
+        CHECK(Drain(ALIGN8(sizeof(WSKB_EVENT_HEADER) + 30000), &Data, NULL) == 1);
+    CHECK(PushData(40000) && PushData(40000) && PushData(40000));
+    Head = Session.Events.Head;
+    CHECK(Head > Session.Events.Capacity / 3);
+
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Planned = WskbEventQueuePlanBatchLocked(&Session, OUT_BYTES, &Batch);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Batch.Records == 3 &&
+          Planned == ALIGN8(sizeof(WSKB_EVENT_HEADER) + 30000) + 2 * ALIGN8(sizeof(WSKB_EVENT_HEADER) + 40000));
+    CHECK(Session.Events.Head == Head); /* planning moves nothing */
+
+    /* Producers run "during the copy": until the budget refuses them. */
+    while (PushData(20000))
+        ++Pushed;
+    CHECK(Pushed > 10);
+    CHECK(Session.Events.Tail <= Head); /* wrapped, and stopped before the planned records */
+
+    RtlFillMemory(Out, sizeof(Out), 0xCC);
+    WskbEventQueueCopyPlanned(&Session, &Batch, Out);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    Written = WskbEventQueueRetirePlannedLocked(&Session, &Batch, Out, OUT_BYTES);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Written == Planned);
+    CHECK(CheckBatch(Out, Written, &Data, NULL) == 3 && Data == 19 + 3); /* intact, in order */
+    DrainAll(&Data, NULL);
+    CHECK(Data == 20 + 3 + Pushed);
+    TearDown();
+}
+
+/* A READ_EVENTS buffer larger than WSKB_READ_EVENTS_BATCH_MAX gets at most that many bytes
+ * (before the cap, one completion took everything that fit: here 10 records of ~60 KiB). */
+static UCHAR Large[1024 * 1024];
+
+static VOID
+TestBatchCap(VOID)
+{
+    KIRQL OldIrql;
+    ULONG Written, Total = 0, Batches = 0, Data = 0;
+    int i;
+
+    SetUp(4 * 1024 * 1024);
+    for (i = 0; i < 10; ++i)
+        CHECK(PushData(60000));
+    do {
+        KeAcquireSpinLock(&Session.Lock, &OldIrql);
+        Written = WskbEventQueueCopyBatchLocked(&Session, Large, sizeof(Large));
+        KeReleaseSpinLock(&Session.Lock, OldIrql);
+        CHECK(Written <= WSKB_READ_EVENTS_BATCH_MAX);
+        if (Written) {
+            CHECK(CheckBatch(Large, Written, &Data, NULL) > 0);
+            ++Batches;
+        }
+        Total += Written;
+    } while (Written);
+    CHECK(Data == 10 && Batches == 3); /* 4 + 4 + 2 records of 60 KiB under 256 KiB */
+    CHECK(Total == 10 * ALIGN8(sizeof(WSKB_EVENT_HEADER) + 60000));
+    TearDown();
+}
+
+/* The protocol under real concurrency: a system thread queues records at DISPATCH_LEVEL while
+ * this thread plans, copies without the lock and retires, as readevents.c does; every byte and
+ * sequence number is checked. */
+#define CONCURRENT_RECORDS 5000
+static volatile LONG ProducerDone;
+
+static VOID
+ProducerThread(_In_ PVOID Context)
+{
+    ULONG Pushed = 0, Length = 1;
+    UNREFERENCED_PARAMETER(Context);
+    while (Pushed < CONCURRENT_RECORDS) {
+        if (PushData(Length)) {
+            ++Pushed;
+            Length = Length * 7 % 9000 + 1;
+        } else {
+            /* The ring is full: let the consumer have the lock (ksim's spin locks do not queue,
+             * and a tight retry loop can starve it on a loaded machine). */
+            LARGE_INTEGER Interval;
+            Interval.QuadPart = -1000; /* 100 us */
+            KeDelayExecutionThread(KernelMode, FALSE, &Interval);
+        }
+    }
+    InterlockedExchange(&ProducerDone, 1);
+    PsTerminateSystemThread(STATUS_SUCCESS);
+}
+
+static VOID
+TestConcurrentConsumer(VOID)
+{
+    HANDLE Thread;
+    PVOID ThreadObject;
+    ULONG Data = 0;
+    KIRQL OldIrql;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN * 2);
+    ProducerDone = 0;
+    CHECK(NT_SUCCESS(PsCreateSystemThread(&Thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, ProducerThread, NULL)));
+    CHECK(NT_SUCCESS(ObReferenceObjectByHandle(Thread, SYNCHRONIZE, *PsThreadType, KernelMode, &ThreadObject, NULL)));
+    ZwClose(Thread);
+    for (;;) {
+        WSKB_EVENT_BATCH Batch;
+        ULONG Written;
+        BOOLEAN Done = InterlockedCompareExchange(&ProducerDone, 0, 0) != 0;
+        KeAcquireSpinLock(&Session.Lock, &OldIrql);
+        (VOID)WskbEventQueuePlanBatchLocked(&Session, OUT_BYTES, &Batch);
+        KeReleaseSpinLock(&Session.Lock, OldIrql);
+        WskbEventQueueCopyPlanned(&Session, &Batch, Out);
+        KeAcquireSpinLock(&Session.Lock, &OldIrql);
+        Written = WskbEventQueueRetirePlannedLocked(&Session, &Batch, Out, OUT_BYTES);
+        KeReleaseSpinLock(&Session.Lock, OldIrql);
+        (VOID)CheckBatch(Out, Written, &Data, NULL);
+        if (Written == 0 && Done)
+            break;
+        if (Written == 0) {
+            /* Nothing yet: let the producer have the lock (ksim's spin locks do not queue). */
+            LARGE_INTEGER Interval;
+            Interval.QuadPart = -1000; /* 100 us */
+            KeDelayExecutionThread(KernelMode, FALSE, &Interval);
+        }
+    }
+    KeWaitForSingleObject(ThreadObject, Executive, KernelMode, FALSE, NULL);
+    ObDereferenceObject(ThreadObject);
+    CHECK(Data == CONCURRENT_RECORDS);
+    TearDown();
+}
+
 static VOID
 TestRandomized(VOID)
 {
@@ -515,6 +671,9 @@ main(void)
     TestSendBacklogCoalesced();
     TestOverflowAllocationFailure();
     TestOversizeIntoEmptyBudget();
+    TestPlannedCopyWhileProducing();
+    TestBatchCap();
+    TestConcurrentConsumer();
     TestRandomized();
     printf("events_ring_test: %d checks, %d failures\n", Checks, Failures);
     return Failures ? 1 : 0;

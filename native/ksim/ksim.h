@@ -60,9 +60,18 @@ void KsimDriverUnload(void);
 
 /* CreateFile on a device path such as L"\\\\.\\WskBridge": EvtDeviceFileCreate. NTSTATUS. */
 int32_t KsimOpen(const wchar_t *Path, KSIM_FILE **File);
-/* DeviceIoControl (METHOD_BUFFERED semantics). */
+/* DeviceIoControl, the output in a buffer ksim allocates (the system buffer under
+ * METHOD_BUFFERED; a stand-in for the caller's buffer under METHOD_xx_DIRECT), handed to the
+ * callback. */
 void KsimDeviceIoControl(KSIM_FILE *File, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
                          uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback, void *Context);
+/* DeviceIoControl into the caller's Output (OutputLength bytes), as the Win32 call does it:
+ * METHOD_BUFFERED output is copied back from the system buffer when the request completes;
+ * METHOD_OUT_DIRECT output is written by the driver straight into Output through the MDL the
+ * I/O manager locks over it (Irp->MdlAddress). Output must stay valid, and must not be read as
+ * a result, until the callback, whose Output argument is this buffer. */
+void KsimDeviceIoControlEx(KSIM_FILE *File, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
+                           void *Output, uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback, void *Context);
 /* CancelIoEx(File, NULL): cancels every request of this file still pending. */
 void KsimCancelIo(KSIM_FILE *File);
 /* CloseHandle: EvtFileCleanup, the framework's flush of queued requests, EvtFileClose.

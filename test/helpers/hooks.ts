@@ -9,6 +9,11 @@
 
 import { addon } from '../../lib/addon.js';
 
+// ksim's pool checks every byte of every freed block in the tests (and in the child processes
+// they start); the default samples large blocks (native/ksim/src/pool.c). Read when ksim
+// initializes, i.e. on the first call into the addon, after this line.
+process.env.KSIM_POOL_CHECK ??= 'full';
+
 let baseline = 0;
 let expected = 0;
 

@@ -172,6 +172,16 @@ void TestPendingCancelSyncAndWarning() {
         std::string("a too-small FSCTL_PIPE_PEEK arrives once, with its data (") + Hex(c.status) + ", " +
             std::to_string(c.output.size()) + " bytes" + (RunningOnWine() ? "; Wine does not return the warning" : "") +
             ")");
+  // Into the caller's buffer (IoctlInto, what READ_EVENTS uses): the I/O manager puts the
+  // bytes there, nothing past them is touched, and the completion carries no buffer of its own.
+  uint8_t caller[16 + 64];
+  std::memset(caller, 0xEE, sizeof(caller));
+  device->IoctlInto(kFsctlPipePeek, nullptr, 0, caller, sizeof(caller), 7);
+  bool into = collector.Wait(7, &c);
+  Check(into && c.status == kStatusSuccess && c.information == 16 + 5 && c.output.empty() &&
+            std::memcmp(caller + 16, "hello", 5) == 0 && caller[16 + 5] == 0xEE,
+        "IoctlInto: FSCTL_PIPE_PEEK writes Information " + std::to_string(c.information) +
+            " bytes into the caller's buffer and nothing after them");
   Sleep(200);
   Check(collector.Count() == 0, "no completion is delivered twice");
 

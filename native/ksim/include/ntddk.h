@@ -221,6 +221,7 @@ typedef struct _SINGLE_LIST_ENTRY {
 #define STATUS_INVALID_PARAMETER_MIX ((NTSTATUS)0xC0000030L)
 #define STATUS_OBJECT_NAME_NOT_FOUND ((NTSTATUS)0xC0000034L)
 #define STATUS_OBJECT_NAME_COLLISION ((NTSTATUS)0xC0000035L)
+#define STATUS_QUOTA_EXCEEDED ((NTSTATUS)0xC0000044L)
 #define STATUS_DELETE_PENDING ((NTSTATUS)0xC0000056L)
 #define STATUS_REVISION_MISMATCH ((NTSTATUS)0xC0000059L)
 #define STATUS_INTEGER_OVERFLOW ((NTSTATUS)0xC0000095L)
@@ -264,7 +265,7 @@ typedef struct _SINGLE_LIST_ENTRY {
     X(STATUS_NOT_IMPLEMENTED) X(STATUS_INVALID_HANDLE) X(STATUS_INVALID_PARAMETER)              \
     X(STATUS_INVALID_DEVICE_REQUEST) X(STATUS_MORE_PROCESSING_REQUIRED) X(STATUS_ACCESS_DENIED) \
     X(STATUS_BUFFER_TOO_SMALL) X(STATUS_OBJECT_NAME_NOT_FOUND) X(STATUS_OBJECT_NAME_COLLISION)  \
-    X(STATUS_DELETE_PENDING)         \
+    X(STATUS_QUOTA_EXCEEDED) X(STATUS_DELETE_PENDING)         \
     X(STATUS_REVISION_MISMATCH) X(STATUS_INTEGER_OVERFLOW) X(STATUS_INSUFFICIENT_RESOURCES)     \
     X(STATUS_DEVICE_NOT_READY) X(STATUS_IO_TIMEOUT) X(STATUS_FILE_FORCED_CLOSED)                \
     X(STATUS_NOT_SUPPORTED) X(STATUS_REQUEST_NOT_ACCEPTED) X(STATUS_CANCELLED)                  \
@@ -699,6 +700,60 @@ _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 ExFreePoolWithTag(_Pre_notnull_ __drv_freesMem(Mem) PVOID P, _In_ ULONG Tag);
 #define ExFreePool(P) ExFreePoolWithTag((P), 0)
+
+/* ---- lookaside lists (wdm.h; Windows Vista and later) ---- */
+
+typedef enum _POOL_TYPE {
+    NonPagedPool = 0,
+    NonPagedPoolExecute = NonPagedPool,
+    PagedPool = 1,
+    NonPagedPoolNx = 512
+} POOL_TYPE;
+
+typedef struct _LOOKASIDE_LIST_EX LOOKASIDE_LIST_EX, *PLOOKASIDE_LIST_EX;
+
+typedef _IRQL_requires_same_ _Function_class_(ALLOCATE_FUNCTION_EX) PVOID
+ALLOCATE_FUNCTION_EX(_In_ POOL_TYPE PoolType, _In_ SIZE_T NumberOfBytes, _In_ ULONG Tag,
+                     _Inout_ PLOOKASIDE_LIST_EX Lookaside);
+typedef ALLOCATE_FUNCTION_EX *PALLOCATE_FUNCTION_EX;
+typedef _IRQL_requires_same_ _Function_class_(FREE_FUNCTION_EX) VOID
+FREE_FUNCTION_EX(_In_ __drv_freesMem(Mem) PVOID Buffer, _Inout_ PLOOKASIDE_LIST_EX Lookaside);
+typedef FREE_FUNCTION_EX *PFREE_FUNCTION_EX;
+
+#define EX_LOOKASIDE_LIST_EX_FLAG_RAISE_ON_FAIL 0x00000001UL
+#define EX_LOOKASIDE_LIST_EX_FLAG_FAIL_NO_RAISE 0x00000002UL
+
+/* Opaque to drivers (on Windows a GENERAL_LOOKASIDE_POOL); ksim keeps its bookkeeping here.
+ * ksim caches no freed entry: every allocation reaches the pool (a fault-injection point,
+ * counted by tag) and every free goes through its checks (docs/ksim-fidelity.md). */
+struct _LOOKASIDE_LIST_EX {
+    ULONG64 KsimMagic;
+    PALLOCATE_FUNCTION_EX Allocate;
+    PFREE_FUNCTION_EX Free;
+    POOL_TYPE PoolType;
+    ULONG Flags;
+    SIZE_T Size;
+    ULONG Tag;
+    USHORT Depth;
+    volatile LONG64 Outstanding; /* entries allocated from the list and not yet freed to it */
+    LIST_ENTRY KsimLink;         /* in ksim's list of lists not yet deleted */
+};
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+ExInitializeLookasideListEx(_Out_ PLOOKASIDE_LIST_EX Lookaside, _In_opt_ PALLOCATE_FUNCTION_EX Allocate,
+                            _In_opt_ PFREE_FUNCTION_EX Free, _In_ POOL_TYPE PoolType, _In_ ULONG Flags,
+                            _In_ SIZE_T Size, _In_ ULONG Tag, _In_ USHORT Depth);
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+ExDeleteLookasideListEx(_Inout_ PLOOKASIDE_LIST_EX Lookaside);
+_IRQL_requires_max_(DISPATCH_LEVEL)
+PVOID
+ExAllocateFromLookasideListEx(_Inout_ PLOOKASIDE_LIST_EX Lookaside);
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+ExFreeToLookasideListEx(_Inout_ PLOOKASIDE_LIST_EX Lookaside, _In_ __drv_freesMem(Entry) PVOID Entry);
 
 /* ---- time ---- */
 

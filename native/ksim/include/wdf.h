@@ -490,8 +490,9 @@ FORCEINLINE VOID WDF_REQUEST_PARAMETERS_INIT(_Out_ PWDF_REQUEST_PARAMETERS Param
 typedef VOID EVT_WDF_REQUEST_CANCEL(_In_ WDFREQUEST Request);
 typedef EVT_WDF_REQUEST_CANCEL *PFN_WDF_REQUEST_CANCEL;
 
-/* METHOD_BUFFERED: both buffers are the one system buffer. STATUS_BUFFER_TOO_SMALL when the
- * buffer is empty or shorter than MinimumRequiredSize. */
+/* METHOD_BUFFERED: both buffers are the one system buffer. METHOD_xx_DIRECT: the input is the
+ * system buffer, the output the system address of Irp->MdlAddress. STATUS_BUFFER_TOO_SMALL when
+ * the buffer is empty or shorter than MinimumRequiredSize. */
 _Must_inspect_result_
 _IRQL_requires_max_(DISPATCH_LEVEL)
 NTSTATUS
@@ -502,6 +503,12 @@ _IRQL_requires_max_(DISPATCH_LEVEL)
 NTSTATUS
 WdfRequestRetrieveOutputBuffer(_In_ WDFREQUEST Request, _In_ size_t MinimumRequiredSize,
                                _Outptr_result_bytebuffer_(*Length) PVOID *Buffer, _Out_opt_ size_t *Length);
+/* METHOD_xx_DIRECT: Irp->MdlAddress (the caller's locked buffer); METHOD_BUFFERED: an MDL
+ * the framework builds over the system buffer. STATUS_BUFFER_TOO_SMALL without an output. */
+_Must_inspect_result_
+_IRQL_requires_max_(DISPATCH_LEVEL)
+NTSTATUS
+WdfRequestRetrieveOutputWdmMdl(_In_ WDFREQUEST Request, _Outptr_ PMDL *Mdl);
 _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WdfRequestComplete(_In_ WDFREQUEST Request, _In_ NTSTATUS Status);

@@ -529,6 +529,26 @@ PMDL KsimMdlAllocateInternal(PVOID VirtualAddress, ULONG Length)
     return Mdl;
 }
 
+PMDL KsimMdlProbeAndLockUser(PVOID VirtualAddress, ULONG Length, BOOLEAN DeviceWrites)
+{
+    PMDL Mdl;
+    KsimEnsureInitialized();
+    Mdl = MdlAllocate(VirtualAddress, Length, FALSE, NULL);
+    if (Mdl) {
+        /* ksim has one address space: the locked user pages map at the same address. */
+        Mdl->MdlFlags |= MDL_PAGES_LOCKED | (DeviceWrites ? MDL_WRITE_OPERATION : 0);
+        Mdl->Process = (struct _KPROCESS *)1; /* a user buffer, not pool: any non-NULL process */
+    }
+    return Mdl;
+}
+
+VOID KsimMdlUnlockAndFree(PMDL Mdl)
+{
+    Mdl->MdlFlags &= ~(MDL_PAGES_LOCKED | MDL_MAPPED_TO_SYSTEM_VA);
+    Mdl->MappedSystemVa = NULL;
+    IoFreeMdl(Mdl);
+}
+
 static BOOLEAN MdlIsValid(PMDL Mdl, const char *Routine)
 {
     KSIM_MDL *Outer;
@@ -587,6 +607,12 @@ MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority)
     KsimCheckIrql("MmGetSystemAddressForMdlSafe", DISPATCH_LEVEL);
     if (!MdlIsValid(Mdl, "MmGetSystemAddressForMdlSafe"))
         return NULL;
+    if ((Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL)) == 0 &&
+        (Mdl->MdlFlags & MDL_PAGES_LOCKED) != 0) {
+        /* Locked user pages get their system mapping on the first call; later calls return it. */
+        Mdl->MappedSystemVa = MmGetMdlVirtualAddress(Mdl);
+        Mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
+    }
     if (!(Mdl->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL))) {
         /* Mapping pages that were never locked is a bugcheck on Windows. */
         KsimVerifierFail("MmGetSystemAddressForMdlSafe(%p): the MDL describes no locked pages "

@@ -80,6 +80,7 @@ static void EnterFromUser(const char *Routine)
 static void VerifyNothingLeft(const char *When)
 {
     uint64_t HostSockets = 0, WskSockets = 0, Threads, Requests;
+    KsimLookasideReportLeaks(When);
     KsimPoolReportLeaks(When);
     Requests = KsimWdfRequestsLive();
     if (Requests)
@@ -313,8 +314,31 @@ static KSIM_WDF_FILE *FileFromHost(KSIM_FILE *Handle, const char *Routine)
     return File;
 }
 
+static void DeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
+                            void *CallerOutput, uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback,
+                            void *Context);
+
 void KsimDeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
                          uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback, void *Context)
+{
+    DeviceIoControl(Handle, IoControlCode, Input, InputLength, NULL, OutputLength, Callback, Context);
+}
+
+void KsimDeviceIoControlEx(KSIM_FILE *Handle, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
+                           void *Output, uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback, void *Context)
+{
+    if (OutputLength && Output == NULL) {
+        KsimEnsureInitialized();
+        Callback(Context, STATUS_INVALID_PARAMETER, 0, NULL, 0);
+        return;
+    }
+    DeviceIoControl(Handle, IoControlCode, Input, InputLength, OutputLength ? Output : NULL, OutputLength, Callback,
+                    Context);
+}
+
+static void DeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
+                            void *CallerOutput, uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback,
+                            void *Context)
 {
     KSIM_WDF_FILE *File;
     KSIM_WDF_REQUEST *Request;
@@ -349,9 +373,28 @@ void KsimDeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const void *
         BufferLength = InputLength > OutputLength ? InputLength : OutputLength;
         Request->InputBuffer = KsimHostAllocZero(BufferLength);
         Request->OutputBuffer = Request->InputBuffer;
+        Request->CallerOutput = CallerOutput;
     } else {
-        Request->InputBuffer = KsimHostAllocZero(InputLength);
-        Request->OutputBuffer = KsimHostAllocZero(OutputLength);
+        /* METHOD_IN_DIRECT / METHOD_OUT_DIRECT: the input in a system buffer, the output
+         * described by an MDL over the caller's buffer, probed and locked for the request's
+         * life (for writing under OUT_DIRECT; IN_DIRECT only lets the device read it). Without
+         * a caller buffer (KsimDeviceIoControl), ksim plays one, zero-filled like fresh user
+         * memory. No MDL for an empty output: Irp->MdlAddress is NULL then, as on Windows. */
+        Request->InputBuffer = KsimHostAllocZero(InputLength ? InputLength : 1);
+        if (CallerOutput) {
+            Request->OutputBuffer = CallerOutput;
+        } else {
+            Request->OutputBuffer = KsimHostAllocZero(OutputLength ? OutputLength : 1);
+            Request->OutputOwned = Request->OutputBuffer != NULL;
+        }
+        if (Request->OutputBuffer && OutputLength) {
+            Request->OutputMdl = KsimMdlProbeAndLockUser(Request->OutputBuffer, OutputLength,
+                                                         METHOD_FROM_CTL_CODE(IoControlCode) == METHOD_OUT_DIRECT);
+            if (!Request->OutputMdl) {
+                KsimWdfRequestCompleteByFramework(Request, STATUS_INSUFFICIENT_RESOURCES);
+                return;
+            }
+        }
     }
     if (!Request->InputBuffer || !Request->OutputBuffer) {
         KsimWdfRequestCompleteByFramework(Request, STATUS_INSUFFICIENT_RESOURCES);

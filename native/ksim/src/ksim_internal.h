@@ -97,6 +97,12 @@ void KsimDeferredFree(void *Block);
 /* An MDL for ksim's own buffers (the WSK provider's receive indications): counted as
  * outstanding like any MDL, never a fault-injection point, already built for nonpaged pool. */
 PMDL KsimMdlAllocateInternal(_In_opt_ PVOID VirtualAddress, _In_ ULONG Length);
+/* The I/O manager's MDL over a caller's buffer for METHOD_IN_DIRECT / METHOD_OUT_DIRECT: what
+ * IoAllocateMdl + MmProbeAndLockPages build (MDL_PAGES_LOCKED, MDL_WRITE_OPERATION when the
+ * device writes), mapped on the first MmGetSystemAddressForMdlSafe. Freed (MmUnlockPages +
+ * IoFreeMdl) by the I/O manager when the request completes. Not a fault-injection point. */
+PMDL KsimMdlProbeAndLockUser(_In_ PVOID VirtualAddress, _In_ ULONG Length, _In_ BOOLEAN DeviceWrites);
+VOID KsimMdlUnlockAndFree(_In_ PMDL Mdl);
 
 /* One process-wide lock for the slow paths of ksim's own bookkeeping (lists of IRPs, MDLs,
  * system threads, symbolic links, devices). Never held while calling driver code. */
@@ -108,6 +114,12 @@ void KsimGlobalUnlock(void);
 
 /* Pool, IRP, MDL and system-thread accounting for the verifier. */
 void KsimPoolCounters(uint64_t *Allocations, uint64_t *Bytes, uint64_t *Total);
+/* KSIM_POOL_CHECK=full (every byte of a freed block poisoned and checked) or sampled (pool.c). */
+int KsimPoolCheckIsFull(void);
+void KsimPoolSetCheckFull(int Full);
+void KsimPoolFlushQuarantine(void);
+/* Lookaside lists initialized and never deleted: a verifier failure each (at unload). */
+uint64_t KsimLookasideReportLeaks(const char *When);
 /* Reports every outstanding pool block once (by tag); returns the number of blocks. */
 uint64_t KsimPoolReportLeaks(_In_z_ const char *When);
 uint64_t KsimIrpOutstanding(void);

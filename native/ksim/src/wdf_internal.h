@@ -86,8 +86,12 @@ typedef struct _KSIM_WDF_REQUEST {
     ULONG IoControlCode;
     size_t InputLength;
     size_t OutputLength;
-    PUCHAR InputBuffer;  /* METHOD_BUFFERED: the one system buffer */
-    PUCHAR OutputBuffer; /* METHOD_BUFFERED: the same buffer */
+    PUCHAR InputBuffer;  /* the system buffer (METHOD_BUFFERED: max(in, out) bytes, else the input) */
+    PUCHAR OutputBuffer; /* METHOD_BUFFERED: the same buffer; METHOD_xx_DIRECT: the caller's buffer */
+    BOOLEAN OutputOwned; /* METHOD_xx_DIRECT from KsimDeviceIoControl: ksim plays the caller's buffer */
+    PUCHAR CallerOutput; /* METHOD_BUFFERED from KsimDeviceIoControlEx: copied back here at completion */
+    PMDL OutputMdl;      /* METHOD_xx_DIRECT with an output: the I/O manager's locked MDL (Irp->MdlAddress) */
+    PMDL SystemBufferMdl; /* WdfRequestRetrieveOutputWdmMdl on a METHOD_BUFFERED request */
     ULONG_PTR Information;
     NTSTATUS Status;
     KSIM_REQUEST_STATE State;

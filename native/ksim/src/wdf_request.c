@@ -193,7 +193,11 @@ void KsimWdfRequestOrphan(KSIM_WDF_REQUEST *Request)
 static void RequestDestroy(KSIM_WDF_OBJECT *Object)
 {
     KSIM_WDF_REQUEST *Request = (KSIM_WDF_REQUEST *)Object;
-    if (Request->OutputBuffer != Request->InputBuffer)
+    if (Request->OutputMdl)
+        KsimMdlUnlockAndFree(Request->OutputMdl);
+    if (Request->SystemBufferMdl)
+        IoFreeMdl(Request->SystemBufferMdl);
+    if (Request->OutputOwned)
         KsimHostFree(Request->OutputBuffer);
     KsimHostFree(Request->InputBuffer);
     if (Request->File)
@@ -267,13 +271,27 @@ static void RequestDeliver(KSIM_WDF_REQUEST *Request, BOOLEAN Orphaned)
         KsimWakeAddress(&Request->CreateDone, CreateSignal, Request);
     } else if (!Orphaned && Request->Callback) {
         size_t Copied = 0;
+        PUCHAR Output = Request->OutputBuffer;
+        if (Request->OutputMdl) {
+            /* IopCompleteRequest unlocks the caller's pages before the caller hears of it. */
+            KsimMdlUnlockAndFree(Request->OutputMdl);
+            Request->OutputMdl = NULL;
+        }
         if (!NT_ERROR(Request->Status)) {
             Copied = Request->Information;
             if (Copied > Request->OutputLength)
                 Copied = Request->OutputLength;
         }
+        if (Request->CallerOutput) {
+            /* METHOD_BUFFERED: the I/O manager copies the system buffer back. */
+            if (Copied)
+                __builtin_memcpy(Request->CallerOutput, Request->OutputBuffer, Copied);
+            Output = Request->CallerOutput;
+        }
+        /* METHOD_xx_DIRECT: the driver wrote into the caller's buffer; Information is reported
+         * as the driver set it, and the callback gets the caller's buffer (Copied bytes valid). */
         Request->Callback(Request->CallbackContext, Request->Status, (uint64_t)Request->Information,
-                          Copied ? Request->OutputBuffer : NULL, (uint32_t)Copied);
+                          Copied ? Output : NULL, (uint32_t)Copied);
     }
     /* An orphaned request was already answered and uncounted by KsimClose. */
     if (File && Request->Type != WdfRequestTypeCreate && !Orphaned) {
@@ -404,6 +422,17 @@ static NTSTATUS RetrieveBuffer(WDFREQUEST Request, size_t MinimumRequiredSize, P
     Available = Output ? Object->OutputLength : Object->InputLength;
     if (Available == 0 || Available < MinimumRequiredSize)
         return STATUS_BUFFER_TOO_SMALL;
+    if (Output && METHOD_FROM_CTL_CODE(Object->IoControlCode) != METHOD_BUFFERED) {
+        /* As KMDF does (FxRequest::GetDeviceControlOutputMemoryObject): the system address of
+         * Irp->MdlAddress, mapped NormalPagePriority | MdlMappingNoExecute. */
+        PVOID Mapped = MmGetSystemAddressForMdlSafe(Object->OutputMdl, NormalPagePriority | MdlMappingNoExecute);
+        if (!Mapped)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        *Buffer = Mapped;
+        if (Length)
+            *Length = Available;
+        return STATUS_SUCCESS;
+    }
     *Buffer = Output ? Object->OutputBuffer : Object->InputBuffer;
     if (Length)
         *Length = Available;
@@ -420,6 +449,38 @@ NTSTATUS
 WdfRequestRetrieveOutputBuffer(WDFREQUEST Request, size_t MinimumRequiredSize, PVOID *Buffer, size_t *Length)
 {
     return RetrieveBuffer(Request, MinimumRequiredSize, Buffer, Length, TRUE, "WdfRequestRetrieveOutputBuffer");
+}
+
+NTSTATUS
+WdfRequestRetrieveOutputWdmMdl(WDFREQUEST Request, PMDL *Mdl)
+{
+    KSIM_WDF_REQUEST *Object;
+    const char *Routine = "WdfRequestRetrieveOutputWdmMdl";
+    if (Mdl == NULL) {
+        KsimVerifierFail("%s: Mdl is required", Routine);
+        return STATUS_INVALID_PARAMETER;
+    }
+    *Mdl = NULL;
+    KsimCheckIrql(Routine, DISPATCH_LEVEL);
+    Object = OwnedRequest(Request, Routine);
+    if (!Object)
+        return STATUS_INVALID_DEVICE_REQUEST;
+    if (Object->Type != WdfRequestTypeDeviceControl || METHOD_FROM_CTL_CODE(Object->IoControlCode) == METHOD_NEITHER)
+        return STATUS_INVALID_DEVICE_REQUEST;
+    if (Object->OutputLength == 0)
+        return STATUS_BUFFER_TOO_SMALL;
+    if (METHOD_FROM_CTL_CODE(Object->IoControlCode) != METHOD_BUFFERED) {
+        *Mdl = Object->OutputMdl;
+        return STATUS_SUCCESS;
+    }
+    /* METHOD_BUFFERED: the framework builds an MDL over the system buffer, freed with the request. */
+    if (!Object->SystemBufferMdl) {
+        Object->SystemBufferMdl = KsimMdlAllocateInternal(Object->OutputBuffer, (ULONG)Object->OutputLength);
+        if (!Object->SystemBufferMdl)
+            return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    *Mdl = Object->SystemBufferMdl;
+    return STATUS_SUCCESS;
 }
 
 WDFFILEOBJECT

@@ -74,6 +74,7 @@ typedef struct _CALL {
     uint64_t Information;
     uint32_t OutputLength;
     unsigned char Output[256];
+    const void *OutputPointer;
     int Calls;
 } CALL;
 
@@ -83,6 +84,7 @@ static void OnComplete(void *Context, int32_t Status, uint64_t Information, cons
     Call->Status = Status;
     Call->Information = Information;
     Call->OutputLength = OutputLength;
+    Call->OutputPointer = Output;
     if (Output && OutputLength <= sizeof(Call->Output))
         memcpy(Call->Output, Output, OutputLength);
     Call->Calls++;
@@ -103,6 +105,54 @@ static KSIM_FILE *OpenToy(void)
 }
 
 /* ---- tests through the toy driver ---- */
+
+/* KsimDeviceIoControlEx: the output lands in the caller's buffer, copied back from the system
+ * buffer under METHOD_BUFFERED, written by the driver through the I/O manager's locked MDL under
+ * METHOD_OUT_DIRECT (nothing past Information touched, the MDL gone when the caller hears). */
+static void TestCallerOutputBuffer(void)
+{
+    KSIM_FILE *File = OpenToy();
+    CALL Call;
+    const char Message[] = "straight into user memory";
+    unsigned char Caller[64];
+
+    if (!File)
+        return;
+    memset(Caller, 0xEE, sizeof(Caller));
+    memset(&Call, 0, sizeof(Call));
+    KsimDeviceIoControlEx(File, IOCTL_TOY_ECHO, Message, sizeof(Message), Caller, sizeof(Caller), OnComplete, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_SUCCESS);
+    EXPECT(Call.OutputPointer == Caller && Call.OutputLength == sizeof(Message));
+    EXPECT(memcmp(Caller, Message, sizeof(Message)) == 0);
+
+    memset(Caller, 0xEE, sizeof(Caller));
+    memset(&Call, 0, sizeof(Call));
+    ToyState.DirectOutput = ToyState.DirectMdlMapping = NULL;
+    KsimDeviceIoControlEx(File, IOCTL_TOY_ECHO_DIRECT, Message, sizeof(Message), Caller, sizeof(Caller), OnComplete,
+                          &Call);
+    EXPECT_STATUS(Call.Status, STATUS_SUCCESS);
+    EXPECT(ToyState.DirectOutput == Caller && ToyState.DirectMdlMapping == Caller);
+    EXPECT((ToyState.DirectMdlFlags & (MDL_PAGES_LOCKED | MDL_WRITE_OPERATION | MDL_MAPPED_TO_SYSTEM_VA)) ==
+           (MDL_PAGES_LOCKED | MDL_WRITE_OPERATION | MDL_MAPPED_TO_SYSTEM_VA));
+    EXPECT(Call.OutputPointer == Caller && Call.Information == sizeof(Message));
+    EXPECT(memcmp(Caller, Message, sizeof(Message)) == 0 && Caller[sizeof(Message)] == 0xEE &&
+           Caller[sizeof(Caller) - 1] == 0xEE);
+    EXPECT(KsimMdlOutstanding() == 0);
+
+    /* Without a caller buffer ksim stands in for one; a too-short output fails in the driver. */
+    Ioctl(File, IOCTL_TOY_ECHO_DIRECT, Message, sizeof(Message), 8, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_BUFFER_TOO_SMALL);
+    Ioctl(File, IOCTL_TOY_ECHO_DIRECT, Message, sizeof(Message), 0, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_BUFFER_TOO_SMALL); /* no MDL at all: Irp->MdlAddress NULL */
+    Ioctl(File, IOCTL_TOY_ECHO_DIRECT, Message, sizeof(Message), 64, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_SUCCESS);
+    EXPECT(Call.OutputLength == sizeof(Message) && memcmp(Call.Output, Message, sizeof(Message)) == 0);
+    EXPECT(KsimMdlOutstanding() == 0);
+    memset(&Call, 0, sizeof(Call));
+    KsimDeviceIoControlEx(File, IOCTL_TOY_ECHO_DIRECT, Message, sizeof(Message), NULL, 16, OnComplete, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_INVALID_PARAMETER);
+    KsimClose(File);
+}
 
 static void TestOpenIoctlClose(void)
 {
@@ -579,6 +629,110 @@ static void TestPool(void)
     EXPECT_VERIFIER("exactly one of", ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 8, 'tsTp'));
 }
 
+/* Frees Block (Size bytes), writes one byte at Offset of it, and flushes the quarantine:
+ * returns how many verifier failures that caused (the message names the offset). */
+static uint64_t WriteAfterFree(SIZE_T Size, SIZE_T Offset)
+{
+    PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Size, 'fAwW');
+    uint64_t Before;
+    if (!Block)
+        return 0;
+    ExFreePoolWithTag(Block, 'fAwW');
+    Before = KsimVerifierLastFailure(NULL, 0);
+    Block[Offset] = 0x11; /* the stale pointer's write; the block sits in the quarantine */
+    KsimPoolFlushQuarantine();
+    return KsimVerifierLastFailure(NULL, 0) - Before;
+}
+
+static void TestPoolWriteAfterFree(void)
+{
+    int WasFull = KsimPoolCheckIsFull();
+    char Text[2048];
+    uint64_t Caught;
+
+    KsimPoolFlushQuarantine();
+    /* Full mode (the test suites' KSIM_POOL_CHECK=full): every byte of every block. */
+    KsimPoolSetCheckFull(1);
+    EXPECT_VERIFIER("was written after it was freed (offset 13)", (void)WriteAfterFree(24, 13));
+    Caught = WriteAfterFree(64 * 1024, 30000);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    KsimVerifierLastFailure(Text, sizeof(Text));
+    EXPECT(strstr(Text, "offset 30000") != NULL);
+
+    /* Sampled mode (the default): small blocks still whole; large blocks at both edges... */
+    KsimPoolSetCheckFull(0);
+    Caught = WriteAfterFree(4096, 2049);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    Caught = WriteAfterFree(64 * 1024, 8);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    Caught = WriteAfterFree(64 * 1024, 64 * 1024 - 1);
+    EXPECT(Caught == 1);
+    ExpectedVerifierFailures += Caught;
+    /* ...and in between one 64-byte line per page, at an offset each block draws: a write at
+     * every offset of one interior page, each into a fresh block, is caught about once in 64
+     * (about 64 times in all; never zero, never all: the mode really samples). */
+    {
+        uint64_t Sweep = 0;
+        for (SIZE_T Offset = 8192; Offset < 8192 + 4096; ++Offset)
+            Sweep += WriteAfterFree(64 * 1024, Offset);
+        EXPECT(Sweep >= 8 && Sweep < 512);
+        ExpectedVerifierFailures += Sweep;
+    }
+    KsimPoolSetCheckFull(WasFull);
+}
+
+/* Lookaside lists: entries come from the pool (fault injection, per-tag counts, 0xCD fill),
+ * go back to it checked, and the list's misuses are verifier failures. */
+static void TestLookaside(void)
+{
+    LOOKASIDE_LIST_EX List, Other;
+    PUCHAR First, Second;
+    int Filled = 1;
+
+    memset(&List, 0, sizeof(List));
+    memset(&Other, 0, sizeof(Other));
+    EXPECT_STATUS(ExInitializeLookasideListEx(&List, NULL, NULL, NonPagedPoolNx, 0, 40, 'kLsT', 0), STATUS_SUCCESS);
+    EXPECT_STATUS(ExInitializeLookasideListEx(&Other, NULL, NULL, NonPagedPoolNx, 0, 40, 'kLtO', 0), STATUS_SUCCESS);
+    First = ExAllocateFromLookasideListEx(&List);
+    Second = ExAllocateFromLookasideListEx(&List);
+    EXPECT(First && Second && First != Second);
+    if (!First || !Second)
+        return;
+    for (int i = 0; i < 40; ++i)
+        Filled &= First[i] == 0xCD; /* not zeroed: a recycled entry on Windows holds old data */
+    EXPECT(Filled);
+    EXPECT(KsimPoolOutstandingByTag('kLsT') == 2);
+    KsimFailAllocationAfter(1);
+    EXPECT(ExAllocateFromLookasideListEx(&List) == NULL); /* each allocation is a fault-injection point */
+    {
+        /* An entry freed to the wrong list: that list never gave it out, and its tag is not the
+         * list's (the pool refuses the free; the entry stays allocated). */
+        char Text[2048];
+        uint64_t Before = KsimVerifierLastFailure(NULL, 0), After;
+        ExFreeToLookasideListEx(&Other, First);
+        After = KsimVerifierLastFailure(Text, sizeof(Text));
+        ExpectedVerifierFailures += After - Before;
+        EXPECT(After - Before == 2 && strstr(Text, "freed with tag 'OtLk' but allocated with tag 'TsLk'") != NULL);
+    }
+    ExFreeToLookasideListEx(&List, First);
+    EXPECT(KsimPoolOutstandingByTag('kLsT') == 1);
+    EXPECT_VERIFIER("lookaside list leak in the test: 2 list(s)", KsimLookasideReportLeaks("in the test"));
+    /* Deleting with an entry out is a leak of that entry. */
+    EXPECT_VERIFIER("1 entry of tag 'TsLk' allocated from the list was never freed", ExDeleteLookasideListEx(&List));
+    EXPECT_VERIFIER("the lookaside list was deleted", ExAllocateFromLookasideListEx(&List));
+    ExFreePoolWithTag(Second, 'kLsT');
+    ExDeleteLookasideListEx(&Other);
+    EXPECT(KsimPoolOutstandingByTag('kLsT') == 0);
+    {
+        LOOKASIDE_LIST_EX Never;
+        memset(&Never, 0, sizeof(Never));
+        EXPECT_VERIFIER("not a lookaside list initialized", ExAllocateFromLookasideListEx(&Never));
+    }
+}
+
 static void TestIrqlAndSync(void)
 {
     KIRQL Irql;
@@ -837,6 +991,8 @@ int main(void)
 
     KsimVerifierSetAbortOnFailure(0);
     TestPool();
+    TestPoolWriteAfterFree();
+    TestLookaside();
     TestIrqlAndSync();
     TestIrpCompletion();
     TestIrpCancel();
@@ -850,6 +1006,7 @@ int main(void)
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS); /* reference counted */
     KsimDriverUnload();
     TestOpenIoctlClose();
+    TestCallerOutputBuffer();
     TestInvertedCall();
     TestCancel();
     TestThreads();

@@ -35,6 +35,8 @@
 #define IOCTL_TOY_IRQL TOY_IOCTL(12)           /* returns the IRQL of EvtIoDeviceControl */
 #define IOCTL_TOY_THREAD TOY_IOCTL(13)         /* runs a system thread and waits for it */
 #define IOCTL_TOY_HOLD_POLL TOY_IOCTL(14)      /* kept by the driver, not cancelable: RELEASE polls IsCanceled */
+/* METHOD_OUT_DIRECT echo: the output through Irp->MdlAddress; records what the MDL looked like. */
+#define IOCTL_TOY_ECHO_DIRECT ((ULONG)CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800 + 16, METHOD_OUT_DIRECT, FILE_ANY_ACCESS))
 #define IOCTL_TOY_REFERENCE TOY_IOCTL(15)      /* references the request across its completion */
 
 typedef struct _TOY_DEVICE_CONTEXT {
@@ -56,6 +58,9 @@ WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(TOY_FILE_CONTEXT, ToyFileGetContext)
 
 /* What the test observes and steers. */
 typedef struct _TOY_STATE {
+    PVOID DirectOutput;       /* IOCTL_TOY_ECHO_DIRECT: WdfRequestRetrieveOutputBuffer's pointer */
+    PVOID DirectMdlMapping;   /* MmGetSystemAddressForMdlSafe of WdfRequestRetrieveOutputWdmMdl's MDL */
+    CSHORT DirectMdlFlags;
     BOOLEAN DeferFinishInitializing;
     BOOLEAN FailCreate;
     WDFDEVICE Device;

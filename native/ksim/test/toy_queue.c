@@ -94,12 +94,22 @@ ToyEvtIoDeviceControl(_In_ WDFQUEUE Queue, _In_ WDFREQUEST Request, _In_ size_t 
 
     switch (IoControlCode) {
     case IOCTL_TOY_ECHO:
+    case IOCTL_TOY_ECHO_DIRECT:
         Status = WdfRequestRetrieveInputBuffer(Request, 1, &In, &InLength);
         if (!NT_SUCCESS(Status))
             break;
         Status = WdfRequestRetrieveOutputBuffer(Request, InLength, &Out, &OutLength);
         if (!NT_SUCCESS(Status))
             break;
+        if (IoControlCode == IOCTL_TOY_ECHO_DIRECT) {
+            PMDL Mdl = NULL;
+            Status = WdfRequestRetrieveOutputWdmMdl(Request, &Mdl);
+            if (!NT_SUCCESS(Status))
+                break;
+            ToyState.DirectOutput = Out;
+            ToyState.DirectMdlFlags = Mdl->MdlFlags;
+            ToyState.DirectMdlMapping = MmGetSystemAddressForMdlSafe(Mdl, NormalPagePriority | MdlMappingNoExecute);
+        }
         RtlMoveMemory(Out, In, InLength);
         WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, InLength);
         return;

@@ -1,6 +1,10 @@
 # ksim WSK provider tests: make -f native/ksim/test/wsk.mk check   (from the repository root)
 # Builds the ksim core and the provider with the simulated kernel headers, plus a host-side
 # peer compiled with the host's own headers, into one test program.
+
+# The tests run with ksim's pool poisoning and checks on every byte of every freed block
+# (native/ksim/src/pool.c); the default samples large blocks.
+export KSIM_POOL_CHECK ?= full
 CC ?= cc
 BUILD ?= build/ksim-wsk-test
 CFLAGS_COMMON = -std=gnu11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
