@@ -19,7 +19,7 @@
 // iterator is waiting in next() does the pump hold a reference on the device.
 
 import type { NativeDevice } from './addon.js';
-import { AbortError, WskError } from './errors.js';
+import { AbortError, WskError, wskbError } from './errors.js';
 import { isError, NTSTATUS, statusName } from './ntstatus.js';
 import {
   decodeAddressPair,
@@ -117,6 +117,8 @@ export interface EventHost {
   isClosedByUser(socketId: bigint): boolean;
   /** The socket's last event (socketClosed) has been dispatched. */
   socketClosedSeen?(socketId: bigint): void;
+  /** Every event, as it is dispatched (the trace). */
+  onEvent?(event: WskBridgeEvent): void;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -170,13 +172,21 @@ export function decodeEvent(r: RawEventRecord, host: EventHost): WskBridgeEvent 
       const body = decodeInspectBody(recordFixedBody(r));
       const token = r.param;
       const listener = r.socketId;
+      let decided: string | undefined;
+      const decide = (action: number, name: string): Promise<void> => {
+        if (decided !== undefined) {
+          return Promise.reject(wskbError('ERR_WSKB_INSPECT_DECIDED', `inspect.${name}(): this inspection was already decided (${decided}() was called)`));
+        }
+        decided = name;
+        return host.inspectComplete(listener, token, action);
+      };
       return {
         type: 'inspect',
         ...base,
         ...body,
         token,
-        accept: () => host.inspectComplete(listener, token, WskInspectAction.Accept),
-        reject: () => host.inspectComplete(listener, token, WskInspectAction.Reject),
+        accept: () => decide(WskInspectAction.Accept, 'accept'),
+        reject: () => decide(WskInspectAction.Reject, 'reject'),
       };
     }
     case WSKB_EVENT_ABORT:
@@ -203,6 +213,8 @@ export function decodeEvent(r: RawEventRecord, host: EventHost): WskBridgeEvent 
 export interface EventsOptions {
   /** Rejects a waiting next() with an AbortError and releases the iterator. */
   signal?: AbortSignal;
+  /** Only events of these types; the others stay unclaimed, for other iterators and once(). */
+  types?: readonly WskBridgeEventType[];
   /** Events buffered in this iterator past which the pump stops reading (default 1024). */
   highWaterMark?: number;
   /** Reading resumes once the buffer is back to this many events (default highWaterMark / 2). */
@@ -261,6 +273,9 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent> {
     readonly highWaterMark: number,
     readonly lowWaterMark: number,
     private readonly signal: AbortSignal | undefined,
+    private readonly accepts?: (event: WskBridgeEvent) => boolean,
+    /** Takes at most this many events, then ends (once(), collect()). */
+    public remaining = Infinity,
   ) {
     if (signal) {
       this.onAbort = () => this.fail(new AbortError(undefined, { cause: signal.reason }));
@@ -269,10 +284,13 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent> {
   }
 
   matches(event: WskBridgeEvent): boolean {
-    return this.socketId === undefined || event.socketId === this.socketId;
+    if (this.remaining <= 0) return false;
+    if (this.socketId !== undefined && event.socketId !== this.socketId) return false;
+    return this.accepts === undefined || this.accepts(event);
   }
 
   push(event: WskBridgeEvent): void {
+    this.remaining--;
     const waiter = this.waiters.shift();
     if (waiter) {
       waiter.resolve({ value: event, done: false });
@@ -283,6 +301,7 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent> {
     }
     // A socket's iterator ends with the socket's last event.
     if (this.socketId !== undefined && event.type === 'socketClosed') this.finish();
+    else if (this.remaining <= 0) this.finish();
   }
 
   /** Ends the iterator once its buffered events are consumed. */
@@ -402,7 +421,12 @@ export class EventPump {
   }
 
   /** `ended`: the socket's last event already went by; the iterator yields what is kept and ends. */
-  subscribe(socketId: bigint | undefined, options: EventsOptions = {}, ended = false): AsyncIterableIterator<WskBridgeEvent> {
+  subscribe(
+    socketId: bigint | undefined,
+    options: EventsOptions = {},
+    ended = false,
+    extra: { filter?: (event: WskBridgeEvent) => boolean; limit?: number } = {},
+  ): AsyncIterableIterator<WskBridgeEvent> {
     const { signal, overflow = 'pause' } = options;
     if (overflow !== 'pause') throw new TypeError(`overflow must be 'pause' (the only policy that loses nothing), got ${JSON.stringify(overflow)}`);
     const highWaterMark = options.highWaterMark ?? 1024;
@@ -414,13 +438,26 @@ export class EventPump {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
 
-    const sub = new Subscription(this, socketId, highWaterMark, lowWaterMark, signal);
+    const { types } = options;
+    const { filter } = extra;
+    const accepts =
+      types === undefined && filter === undefined
+        ? undefined
+        : (event: WskBridgeEvent) => (types === undefined || types.includes(event.type)) && (filter === undefined || filter(event));
+    const sub = new Subscription(this, socketId, highWaterMark, lowWaterMark, signal, accepts, extra.limit);
     // Hand over what arrived before anyone asked, in order.
     const keep: WskBridgeEvent[] = [];
-    for (const event of this.unclaimed.splice(0)) (sub.matches(event) ? sub.queue : keep).push(event);
+    for (const event of this.unclaimed.splice(0)) {
+      if (sub.matches(event)) {
+        sub.queue.push(event);
+        sub.remaining--;
+      } else keep.push(event);
+    }
     this.unclaimed.push(...keep);
     if (sub.queue.length >= highWaterMark) sub.overHighWater = true;
-    if (ended || (socketId !== undefined && sub.queue.some((e) => e.type === 'socketClosed'))) {
+    if (sub.remaining <= 0) {
+      sub.finish();
+    } else if (ended || (socketId !== undefined && sub.queue.some((e) => e.type === 'socketClosed'))) {
       sub.finish();
     } else if (this.failure !== undefined) {
       sub.fail(this.failure);
@@ -531,12 +568,15 @@ export class EventPump {
 
   private dispatch(event: WskBridgeEvent): void {
     this.counters.eventsDecoded++;
+    this.host.onEvent?.(event);
     let claimed = false;
     // A push may end a subscription and delete it from the set: safe while iterating a Set.
     for (const sub of this.subscriptions) {
       if (sub.matches(event)) {
         sub.push(event);
         claimed = true;
+      } else if (event.type === 'socketClosed' && sub.socketId === event.socketId) {
+        sub.finish(); // a filtered socket iterator ends with its socket too
       }
     }
     const closedByUser = this.host.isClosedByUser(event.socketId);

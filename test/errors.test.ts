@@ -29,7 +29,10 @@ describe('errors with exact NTSTATUS', () => {
     const socket = await session.socket('connection');
     await socket.close();
     const error = await rejectsWith(socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }), 'STATUS_INVALID_HANDLE', 'bind');
-    assert.equal(error.message, 'bind failed: STATUS_INVALID_HANDLE (0xC0000008)');
+    // The message names the operation, the status, the socket and the address (issue 9).
+    assert.equal(error.message, `bind failed: STATUS_INVALID_HANDLE (0xC0000008) on socket 0x${socket.id.toString(16)} at 127.0.0.1:0`);
+    assert.equal(error.code, 'STATUS_INVALID_HANDLE');
+    assert.equal(error.socketId, socket.id);
     await rejectsWith(socket.send('x'), 'STATUS_INVALID_HANDLE', 'send');
     const again = await session.socket('connection');
     assert.notEqual(again.id, socket.id, 'a new socket gets a new id (generation), even in the same slot');

@@ -242,8 +242,9 @@ describe('event pump (scripted device)', () => {
     assert.equal(dead.listenerClosed, true);
     assert.deepEqual(ins.inspectId, { key: 0xabcn, serialNumber: 9 });
     await ins.accept();
-    await ins.reject();
-    assert.deepEqual(completions, [[1n, 42n, 1], [1n, 42n, 0]]);
+    // An inspection is decided once: a second decision is refused before reaching the driver.
+    await assert.rejects(ins.reject(), { code: 'ERR_WSKB_INSPECT_DECIDED', message: /already decided \(accept\(\) was called\)/ });
+    assert.deepEqual(completions, [[1n, 42n, 1]]);
     assert.equal(ab.token, 42n);
     assert.equal(rf.data.toString(), 'dg');
     assert.equal(rf.remoteAddress.address, '::1');
