@@ -6,7 +6,7 @@
 
 import { inspect } from 'node:util';
 import { addon, type Backend, type NativeDevice } from './addon.js';
-import { familyOf } from './address.js';
+import { familyOf, toWskAddress, type AddressLike } from './address.js';
 import { checkInteger, checkOptions, invalidArgValue, SessionClosedError, WskError, wskbError, type WskErrorContext } from './errors.js';
 import { EventPump, type EventsOptions, type PumpOptions, type WskBridgeEvent, type WskBridgeEventOf, type WskBridgeEventType } from './events.js';
 import { createTracer, tracedDevice, tracerFromEnvironment, type Tracer } from './trace.js';
@@ -260,7 +260,6 @@ export class WskSession {
       },
       pumpOptions,
     );
-    unclosedSessions.register(this, { device, backend: this.backend }, this);
   }
 
   get isClosed(): boolean {
@@ -298,6 +297,8 @@ export class WskSession {
 
   /** @internal */
   _startPump(): void {
+    // From here on the session is the caller's to close (open() closes it when HELLO fails).
+    unclosedSessions.register(this, { device: this.device, backend: this.backend }, this);
     this.pump.start();
   }
 
@@ -393,6 +394,26 @@ export class WskSession {
     const socket = new WskSocket(this, id, kind, family === AF_INET6 ? 'ipv6' : 'ipv4');
     this.sockets.set(id, socket);
     return socket;
+  }
+
+  /**
+   * A connected connection socket in one call, as WskSocketConnect does (create, bind, connect):
+   * bound to `localAddress`, or to the wildcard address of the remote's family, port 0.
+   * On failure the socket is closed and the error (naming the step) is thrown.
+   */
+  async connect(remoteAddress: AddressLike, options: { localAddress?: AddressLike } = {}): Promise<WskSocket> {
+    checkOptions('options', options, ['localAddress']);
+    const remote = toWskAddress(remoteAddress, 'remoteAddress');
+    const local = options.localAddress === undefined ? { address: remote.family === 'ipv4' ? '0.0.0.0' : '::', port: 0 } : toWskAddress(options.localAddress, 'options.localAddress');
+    const socket = await this.socket('connection', { family: remote.family });
+    try {
+      await socket.bind(local);
+      await socket.connect(remote);
+      return socket;
+    } catch (error) {
+      await socket.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** The driver's counters for this session. */
