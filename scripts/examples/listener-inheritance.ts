@@ -11,7 +11,7 @@
 
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { WskEvent } from '../../lib/index.js';
+import { WskEvent } from 'wsk-bridge';
 import { maskName, openSession, printControl, run, sleep, step, watch } from './common.js';
 
 async function nodeClient(port: number, text: string): Promise<net.Socket> {
