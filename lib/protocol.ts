@@ -324,7 +324,7 @@ function parseIPv6(text: string, what: string): Uint8Array {
   return bytes;
 }
 
-/** RFC 5952 text form: lower case, longest run (>= 2) of zero groups as '::'. */
+/** RFC 5952 text form: lower case, longest run (2 or more) of zero groups as '::'. */
 export function formatIPv6(bytes: Uint8Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
@@ -591,7 +591,7 @@ export function encodeDataIn(id: bigint, flags: number, data: Uint8Array | null,
   return buf;
 }
 
-/** SEND, SEND_TO, DISCONNECT output (when given >= 8 bytes of room): what WSK transferred. */
+/** SEND, SEND_TO, DISCONNECT output (when given 8 bytes of room or more): what WSK transferred. */
 export function decodeTransferOut(buf: Uint8Array): number {
   need(buf, L.WSKB_TRANSFER_OUT.size, 'WSKB_TRANSFER_OUT');
   const bytes = viewOf(buf).getBigUint64(L.WSKB_TRANSFER_OUT.offsets.BytesTransferred, true);
@@ -654,18 +654,31 @@ export function encodeInspectCompleteIn(listenerId: bigint, token: bigint, actio
   return buf;
 }
 
+/** The driver's counters for one session (WSKB_STATS_OUT), from `session.stats()`; totals since open. */
 export interface SessionStats {
+  /** Event records the driver's callbacks put in the session's event queue. */
   eventsQueued: bigint;
+  /** Event records handed to user mode in READ_EVENTS completions. */
   eventsDelivered: bigint;
+  /** Bytes held in the event queue now (records not yet read). */
   eventBytesQueued: bigint;
+  /** The most bytes the event queue ever held; compare with `eventBudgetBytes`. */
   eventBytesHighWater: bigint;
+  /** WskReceiveFromEvent indications refused because the event budget was full (the datagrams are lost; a `datagramsDropped` event says so too). */
   datagramsDropped: bigint;
+  /** WskAcceptEvent indications refused because the event budget was full (WSK resets those connections; an `acceptsRefused` event says so too). */
   acceptsRefused: bigint;
+  /** WskInspectEvent indications answered WskInspectReject because the event budget was full. */
   inspectsRejected: bigint;
+  /** Times a WskReceiveEvent was answered STATUS_DATA_NOT_ACCEPTED (or partly accepted) for want of budget: TCP receive paused, nothing lost (a `flowPaused` event). */
   receivePauses: bigint;
+  /** Times a paused socket's zero-length WskReceive re-arm completed and indications resumed (a `flowResumed` event). */
   receiveResumes: bigint;
+  /** READ_EVENTS requests completed (the pump's batches). */
   readEventsCompleted: bigint;
+  /** Sockets of the session open in the driver now (accepted ones included). */
   socketsOpen: number;
+  /** The event queue's budget in bytes (`open({ eventBudget })`, or the driver's default). */
   eventBudgetBytes: number;
 }
 

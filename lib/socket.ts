@@ -121,7 +121,7 @@ export class WskSocket {
   /** @internal created by WskSession.socket(), accept() and accept events. */
   constructor(
     readonly session: WskSession,
-    /** The driver's opaque id: (generation << 32) | (session tag << 16) | slot; an id of another session names nothing here. */
+    /** The driver's opaque id: generation (high 32 bits), session tag (16 bits), slot (16 bits); an id of another session names nothing here. Printed as `0x…` (formatSocketId()). */
     readonly id: bigint,
     readonly kind: SocketKind,
     readonly family: AddressFamily,
