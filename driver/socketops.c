@@ -77,6 +77,60 @@ cleanupSocket:
     return Status;
 }
 
+static WSKB_OPERATION_CALL WskbCallSocketConnect;
+
+_Use_decl_annotations_
+static NTSTATUS
+WskbCallSocketConnect(WSKB_OPERATION *Op, PIRP Irp)
+{
+    WSKB_SESSION *Session = Op->Session;
+    WSKB_SOCKET *New = Op->u.Create.NewSocket;
+    BOOLEAN NoDispatch = (New->Options & WSKB_SOCKET_OPTION_NO_DISPATCH) != 0;
+
+    /* Flags is reserved: 0. The socket is a connection socket, so its client table is the
+     * connection table (WskSocketConnect takes a PWSK_CLIENT_CONNECTION_DISPATCH). */
+    return Session->Provider.Dispatch->WskSocketConnect(
+        Session->Provider.Client, Op->u.Create.SocketType, Op->u.Create.Protocol, (PSOCKADDR)&Op->u.Create.Local,
+        (PSOCKADDR)&Op->u.Create.Remote, 0, NoDispatch ? NULL : New,
+        NoDispatch ? NULL : (CONST WSK_CLIENT_CONNECTION_DISPATCH *)WskbEventsClientDispatch(WSK_FLAG_CONNECTION_SOCKET),
+        NULL, NULL, NULL, Irp);
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbOpSocketConnect(WSKB_SESSION *Session, WDFREQUEST Request, USHORT SocketType, ULONG Protocol, ULONG Options,
+                    CONST SOCKADDR_STORAGE *Local, CONST SOCKADDR_STORAGE *Remote, PVOID Output, size_t OutputLength)
+{
+    NTSTATUS Status;
+    WSKB_SOCKET *New;
+    WSKB_OPERATION *Op;
+    KIRQL OldIrql;
+
+    Status = WskbSocketCreateReserved(Session, WSK_FLAG_CONNECTION_SOCKET, Local->ss_family, Options, &New);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    /* The finish of SOCKET_CREATE: WSK returns the new socket in the IRP's Information. */
+    Status = WskbOperationAllocate(Session, NULL, Request, TRUE, WskbFinishSocket, Output, OutputLength, &Op);
+    if (!NT_SUCCESS(Status))
+        goto cleanupSocket;
+    Op->u.Create.NewSocket = New;
+    Op->u.Create.Family = Local->ss_family;
+    Op->u.Create.SocketType = SocketType;
+    Op->u.Create.Protocol = Protocol;
+    Op->u.Create.WskFlags = WSK_FLAG_CONNECTION_SOCKET;
+    Op->u.Create.Local = *Local;
+    Op->u.Create.Remote = *Remote;
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    Session->SocketsCreated = TRUE;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    WskbOperationRun(Op, WskbCallSocketConnect);
+    return STATUS_PENDING;
+
+cleanupSocket:
+    WskbSocketAbandon(New);
+    return Status;
+}
+
 /* ---- bind / connect ---------------------------------------------------------------------- */
 
 static WSKB_OPERATION_CALL WskbCallBind;

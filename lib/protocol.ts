@@ -43,6 +43,7 @@ export const WSKB_IOCTL_CLOSE = wskbIoctl(0x80d);
 export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e);
 export const WSKB_IOCTL_INSPECT_COMPLETE = wskbIoctl(0x80f);
 export const WSKB_IOCTL_STATS = wskbIoctl(0x810);
+export const WSKB_IOCTL_SOCKET_CONNECT = wskbIoctl(0x818);
 
 export const WSKB_MAX_IO_BYTES = 1024 * 1024;
 export const WSKB_MAX_CONTROL_BYTES = 4096;
@@ -99,6 +100,7 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_IOCTL_READ_EVENTS,
   WSKB_IOCTL_INSPECT_COMPLETE,
   WSKB_IOCTL_STATS,
+  WSKB_IOCTL_SOCKET_CONNECT,
   WSKB_MAX_IO_BYTES,
   WSKB_MAX_CONTROL_BYTES,
   WSKB_EVENT_BUDGET_DEFAULT,
@@ -178,6 +180,11 @@ export const layouts = {
     size: 16,
     offsets: { Family: 0, SocketType: 2, Protocol: 4, WskFlags: 8, Options: 12 },
     fieldSizes: { Family: 2, SocketType: 2, Protocol: 4, WskFlags: 4, Options: 4 },
+  },
+  WSKB_SOCKET_CONNECT_IN: {
+    size: 80,
+    offsets: { SocketType: 0, Reserved: 2, Protocol: 4, Options: 8, Reserved2: 12, LocalAddress: 16, RemoteAddress: 48 },
+    fieldSizes: { SocketType: 2, Reserved: 2, Protocol: 4, Options: 4, Reserved2: 4, LocalAddress: 32, RemoteAddress: 32 },
   },
   WSKB_SOCKET_ID: {
     size: 8,
@@ -531,6 +538,18 @@ export function encodeSocketCreateIn(r: SocketCreateRequest): Buffer {
   view.setUint32(o.Protocol, checkUint(r.protocol, 32, 'protocol'), true);
   view.setUint32(o.WskFlags, checkUint(r.wskFlags, 32, 'wskFlags'), true);
   view.setUint32(o.Options, checkUint(r.options, 32, 'options'), true);
+  return buf;
+}
+
+/** SOCKET_CONNECT (WskSocketConnect): both addresses of one family. */
+export function encodeSocketConnectIn(r: { socketType: number; protocol: number; options: number; localAddress: WskAddress; remoteAddress: WskAddress }): Buffer {
+  const { buf, view } = alloc(L.WSKB_SOCKET_CONNECT_IN.size);
+  const o = L.WSKB_SOCKET_CONNECT_IN.offsets;
+  view.setUint16(o.SocketType, checkUint(r.socketType, 16, 'socketType'), true);
+  view.setUint32(o.Protocol, checkUint(r.protocol, 32, 'protocol'), true);
+  view.setUint32(o.Options, checkUint(r.options, 32, 'options'), true);
+  writeSockaddr(view, o.LocalAddress, r.localAddress, 'localAddress');
+  writeSockaddr(view, o.RemoteAddress, r.remoteAddress, 'remoteAddress');
   return buf;
 }
 

@@ -21,6 +21,7 @@ import {
   encodeHelloIn,
   encodeInspectCompleteIn,
   encodeSocketCreateIn,
+  encodeSocketConnectIn,
   ioctlNames,
   layouts,
   AF_INET,
@@ -32,6 +33,7 @@ import {
   WSKB_IOCTL_HELLO,
   WSKB_IOCTL_INSPECT_COMPLETE,
   WSKB_IOCTL_SOCKET_CREATE,
+  WSKB_IOCTL_SOCKET_CONNECT,
   WSKB_IOCTL_STATS,
   WSKB_MAGIC,
   WSKB_MAX_CONTROL_BYTES,
@@ -397,23 +399,34 @@ export class WskSession {
   }
 
   /**
-   * A connected connection socket in one call, as WskSocketConnect does (create, bind, connect):
-   * bound to `localAddress`, or to the wildcard address of the remote's family, port 0.
-   * On failure the socket is closed and the error (naming the step) is thrown.
+   * WskSocketConnect: a connection socket created, bound and connected in one call (one
+   * SOCKET_CONNECT IOCTL). Bound to `localAddress`, or to the wildcard address of the remote's
+   * family, port 0. `remoteAddress` may be Node's AddressInfo (`server.address()`). A failure is
+   * a WskError of operation 'socketConnect' naming the remote address; no socket is left.
    */
-  async connect(remoteAddress: AddressLike, options: { localAddress?: AddressLike } = {}): Promise<WskSocket> {
-    checkOptions('options', options, ['localAddress']);
+  async connect(remoteAddress: AddressLike, options: { localAddress?: AddressLike; dispatch?: boolean } = {}): Promise<WskSocket> {
+    if (this.isClosed) throw new SessionClosedError('connect');
+    checkOptions('options', options, ['localAddress', 'dispatch']);
     const remote = toWskAddress(remoteAddress, 'remoteAddress');
-    const local = options.localAddress === undefined ? { address: remote.family === 'ipv4' ? '0.0.0.0' : '::', port: 0 } : toWskAddress(options.localAddress, 'options.localAddress');
-    const socket = await this.socket('connection', { family: remote.family });
-    try {
-      await socket.bind(local);
-      await socket.connect(remote);
-      return socket;
-    } catch (error) {
-      await socket.close().catch(() => undefined);
-      throw error;
+    const local =
+      options.localAddress === undefined
+        ? toWskAddress({ address: remote.family === 'ipv4' ? '0.0.0.0' : '::', port: 0 })
+        : toWskAddress(options.localAddress, 'options.localAddress');
+    if (local.family !== remote.family) {
+      throw invalidArgValue('options.localAddress', options.localAddress, `is ${local.family} but the remote address is ${remote.family}`);
     }
+    const input = encodeSocketConnectIn({
+      socketType: SOCK_STREAM,
+      protocol: IPPROTO_TCP,
+      options: options.dispatch === false ? WSKB_SOCKET_OPTION_NO_DISPATCH : 0,
+      localAddress: local,
+      remoteAddress: remote,
+    });
+    const result = await this._ioctl('socketConnect', WSKB_IOCTL_SOCKET_CONNECT, input, layouts.WSKB_SOCKET_ID.size, { address: remote });
+    const id = decodeSocketId(result.output);
+    const socket = new WskSocket(this, id, 'connection', remote.family);
+    this.sockets.set(id, socket);
+    return socket;
   }
 
   /** The driver's counters for this session. */

@@ -158,7 +158,7 @@ export class WskSocket {
   async connect(address: AddressLike, options: { flags?: number } = {}): Promise<void> {
     const flags = checkFlags(options);
     const to = toWskAddress(address);
-    const hint = this.bound ? undefined : `the socket was never bound, and WSK connects only bound sockets: call bind({ address: '${to.family === 'ipv4' ? '0.0.0.0' : '::'}', port: 0 }) first, or use session.connect()`;
+    const hint = this.bound ? undefined : `the socket was never bound, and WSK connects only bound sockets: call bind({ address: '${to.family === 'ipv4' ? '0.0.0.0' : '::'}', port: 0 }) first, or use session.connect() (WskSocketConnect: create, bind and connect in one)`;
     await this.ioctl('connect', WSKB_IOCTL_CONNECT, encodeAddressIn(this.id, to, flags), 0, { address: to, ...(hint ? { detail: hint } : {}) });
   }
 

@@ -247,17 +247,41 @@ describe('issue 9: primitives for tests (sim)', () => {
       assert.match(error.message, /^connect failed: STATUS_INVALID_DEVICE_STATE \(0xC0000184\) on socket 0x[0-9a-f]+ to 127\.0\.0\.1:9: the socket was never bound/);
     });
 
-    it('session.connect() binds and connects in one call, and closes the socket when it fails', async () => {
+    it('session.connect() is WskSocketConnect: one SOCKET_CONNECT IOCTL, a connected socket', async () => {
+      const server = await tcpServer();
+      peers.push(server);
+      const lines: string[] = [];
+      const traced = await open({ backend: 'sim', trace: (line) => lines.push(line) });
+      try {
+        const socket = await traced.connect(server.address, { localAddress: { address: '127.0.0.1', port: 0 } });
+        const peer = await server.accepted();
+        assert.equal((await socket.remoteAddress())?.port, server.port);
+        assert.equal((await socket.localAddress())?.port, peer.remotePort);
+        assert.deepEqual(lines.filter((l) => / ioctl /.test(` ${l}`) && !/READ_EVENTS|HELLO/.test(l)).map((l) => l.split(/\s+/)[4]), ['SOCKET_CONNECT', 'GET_ADDRESS', 'GET_ADDRESS']);
+        const received = new Promise<string>((resolve) => peer.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+        await socket.send('over WskSocketConnect');
+        assert.equal(await received, 'over WskSocketConnect');
+        await socket.end();
+      } finally {
+        await traced.close();
+      }
+    });
+
+    it('a refused WskSocketConnect names the operation and address, and leaves no socket', async () => {
       const server = await tcpServer();
       const refusedPort = server.port;
       await server.close();
-      const before = session.openSockets.length;
+      const baseline = leakBaseline();
       await assert.rejects(session.connect({ address: '127.0.0.1', port: refusedPort }), (error: WskError) => {
-        assert.equal(error.operation, 'connect');
+        assert.equal(error.operation, 'socketConnect');
         assert.equal(error.code, 'STATUS_CONNECTION_REFUSED');
+        assert.match(error.message, new RegExp(`to 127\\.0\\.0\\.1:${refusedPort}`));
         return true;
       });
-      assert.equal(session.openSockets.length, before);
+      assert.equal(session.openSockets.length, 0);
+      assert.equal((await session.stats()).socketsOpen, 0);
+      await assertNoLeaks(baseline);
+      await assert.rejects(session.connect({ address: '::1', port: 1 }, { localAddress: { address: '0.0.0.0', port: 0 } }), { code: 'ERR_INVALID_ARG_VALUE' });
     });
   });
 
