@@ -46,9 +46,9 @@ export function formatEventDetails(event: WskBridgeEvent): string {
     case 'acceptsRefused':
       return `${event.count}`;
     case 'inspect':
-      return `${formatAddress(event.remoteAddress)} asks to connect (WSK_INSPECT_ID 0x${event.inspectId.key.toString(16)}/${event.inspectId.serialNumber})`;
+      return `${formatAddress(event.remoteAddress)} asks to connect (token ${event.token}, WSK_INSPECT_ID.SerialNumber ${event.inspectId.serialNumber})`;
     case 'abort':
-      return `WSK_INSPECT_ID 0x${event.inspectId.key.toString(16)}/${event.inspectId.serialNumber} gave up`;
+      return `token ${event.token}, WSK_INSPECT_ID.SerialNumber ${event.inspectId.serialNumber}: the client gave up`;
     default:
       return '';
   }

@@ -45,5 +45,7 @@ export {
 export type { SocketKind, WskEventFlag } from './wsk.js';
 export type { WskAddress, AddressFamily, SessionStats, ControlOut } from './protocol.js';
 export { ProtocolError } from './protocol.js';
+export { CONTROL_ALLOWLIST, CONTROL_REFUSAL, findControl, controlRequestType } from './controls.js';
+export type { ControlEntry, ControlKind, IrpRule } from './controls.js';
 export * as protocol from './protocol.js';
 export type { Backend } from './addon.js';

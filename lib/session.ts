@@ -351,7 +351,18 @@ export class WskSession {
     return result;
   }
 
-  /** WskControlClient, raw: the code and input go to WSK unchanged; both statuses come back. */
+  /**
+   * WskControlClient, raw: the code and input go to WSK unchanged; both statuses come back.
+   *
+   * Only the codes of the driver's allowlist pass (CONTROL_ALLOWLIST in lib/controls.ts,
+   * docs/controls.md), all without an IRP (Learn: "Irp must be NULL"):
+   * WSK_TRANSPORT_LIST_QUERY (no input, outputLength up to 4096; 0 probes the size),
+   * WSK_SET_STATIC_EVENT_CALLBACKS (a 4-byte mask) and WSK_TDI_BEHAVIOR (4-byte flags). Other
+   * codes reject with STATUS_NOT_SUPPORTED (WSK_TRANSPORT_LIST_CHANGE, whose IRP only
+   * WskDeregister cancels, and the pointer-carrying WSK_CACHE_SD, WSK_RELEASE_SD,
+   * WSK_TDI_DEVICENAME_MAPPING among them), a size outside the entry with
+   * STATUS_INVALID_BUFFER_SIZE, `irp: true` with STATUS_INVALID_PARAMETER_MIX.
+   */
   async controlClient(code: number, input: Uint8Array | null = null, options: ControlClientOptions = {}): Promise<ControlOut> {
     const outputLength = options.outputLength ?? 0;
     if (!Number.isInteger(outputLength) || outputLength < 0 || outputLength > WSKB_MAX_CONTROL_BYTES) {

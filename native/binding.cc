@@ -641,7 +641,7 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_SIZE(WSKB_INSPECT_BODY);
   WSKB_FIELD(WSKB_INSPECT_BODY, LocalAddress);
   WSKB_FIELD(WSKB_INSPECT_BODY, RemoteAddress);
-  WSKB_FIELD(WSKB_INSPECT_BODY, InspectKey);
+  WSKB_FIELD(WSKB_INSPECT_BODY, Reserved0);
   WSKB_FIELD(WSKB_INSPECT_BODY, InspectSerialNumber);
   WSKB_FIELD(WSKB_INSPECT_BODY, Reserved);
 

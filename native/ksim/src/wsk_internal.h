@@ -77,6 +77,7 @@ typedef struct _KSIM_WSK_CLIENT {
     BOOLEAN AnySocket;       /* static events are too late once this is set */
     ULONG StaticEvents;
     KEVENT Idle;             /* set when deregistering and nothing is outstanding */
+    LIST_ENTRY TransportWaiters; /* WSK_TRANSPORT_LIST_CHANGE IRPs, cancelled by WskDeregister */
 } KSIM_WSK_CLIENT;
 
 /* Socket state bits. */
@@ -202,6 +203,7 @@ struct _KSIM_WSK_SOCKET {
     BOOLEAN ExclusiveAddressUse;        /* recorded only: the host is exclusive already */
     ULONG AbortedCount;                 /* KSIM_WSK_IN_ABORTED entries kept */
     struct _KSIM_WSK_REQUEST *CloseRequest;
+    volatile LONG InAcceptEvent;        /* accepted socket: WskAcceptEvent offering it has not returned */
 };
 
 /* Request types. */
@@ -401,3 +403,20 @@ KsimWskBlockFree(_In_ KSIM_WSK_BLOCK *Block);
 /* Frees a chain linked by NextBlock. */
 VOID
 KsimWskBlockFreeChain(_In_opt_ KSIM_WSK_BLOCK *Block);
+
+/* ---- control rules (wsk_util.c) ---- */
+
+/* Kind: WskSetOption / WskGetOption / WskIoctl, or KSIM_WSK_CONTROL_CLIENT for WskControlClient.
+ * Checks the call against Learn's per-code Irp and OutputSizeReturned rules: an IRP or an
+ * OutputSizeReturned where the rule says NULL is a verifier failure. In strict mode an IRP the
+ * worst conforming netio would ignore is taken away (*Irp = NULL: never completed). Returns
+ * FALSE when a required IRP is missing (the call returns STATUS_INVALID_PARAMETER). */
+#define KSIM_WSK_CONTROL_CLIENT 0x100u
+BOOLEAN
+KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_ SIZE_T InputSize,
+                    _In_reads_bytes_opt_(InputSize) CONST VOID *InputBuffer, _In_ SIZE_T OutputSize,
+                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _Inout_ PIRP *Irp);
+
+/* Strict WSK (KsimSetStrictWsk, KSIM_WSK_STRICT=1): the worst a conforming netio may do. */
+BOOLEAN
+KsimWskStrict(VOID);

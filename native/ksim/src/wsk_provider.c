@@ -589,6 +589,7 @@ WskRegister(_In_ PWSK_CLIENT_NPI WskClientNpi, _Out_ PWSK_REGISTRATION WskRegist
     Client->Npi = *WskClientNpi;
     Client->Registration = WskRegistration;
     KeInitializeEvent(&Client->Idle, NotificationEvent, FALSE);
+    InitializeListHead(&Client->TransportWaiters);
 
     KeWaitForSingleObject(&KsimWskProvider.Mutex, Executive, KernelMode, FALSE, NULL);
     KsimWskLock(&OldIrql);
@@ -730,9 +731,16 @@ WskDeregister(_In_ PWSK_REGISTRATION WskRegistration)
     }
     WskRegistration->ReservedRegistrationState = KSIM_WSK_REG_DEREGISTERING;
     Client->Deregistering = TRUE;
+    /* WSK_TRANSPORT_LIST_CHANGE: "The WSK subsystem will cancel any pending IRPs if the WSK
+     * application calls WskDeregister" (Learn). A request the cancel routine already owns
+     * leaves the list in KsimWskRequestFinish. */
+    while (!IsListEmpty(&Client->TransportWaiters))
+        KsimWskRequestFinish(CONTAINING_RECORD(Client->TransportWaiters.Flink, KSIM_WSK_REQUEST, Link), STATUS_CANCELLED,
+                             0);
     if (!Client->OpenSockets && !Client->Captures)
         KeSetEvent(&Client->Idle, IO_NO_INCREMENT, FALSE);
     KsimWskUnlock(OldIrql);
+    KsimWskWake();
 
     /* Windows waits for ever here; ksim also says why, every 10 seconds, as a verifier
      * failure: a driver that deregisters with sockets open or the NPI captured hangs unload. */
@@ -945,6 +953,10 @@ KsimWskControlClient(_In_ PWSK_CLIENT ClientHandle, _In_ ULONG ControlCode, _In_
     KSIM_WSK_CLIENT *Client = KsimWskClientFromHandle(ClientHandle);
     KIRQL OldIrql;
 
+    /* Learn's per-code IRP and OutputSizeReturned rules (wsk_util.c). */
+    if (!KsimWskControlRules("WskControlClient", KSIM_WSK_CONTROL_CLIENT, 0, ControlCode, InputSize, InputBuffer,
+                                OutputSize, OutputSizeReturned, &Irp))
+        return STATUS_INVALID_PARAMETER;
     if (Irp && !KsimWskIrpTake(Irp))
         return STATUS_INVALID_PARAMETER;
     if (!Client)
@@ -983,8 +995,28 @@ KsimWskControlClient(_In_ PWSK_CLIENT ClientHandle, _In_ ULONG ControlCode, _In_
         *OutputSizeReturned = sizeof(KsimWskTransports);
         return STATUS_SUCCESS;
     }
+    case WSK_TRANSPORT_LIST_CHANGE: {
+        /* Learn: "An IRP is required" (KsimWskControlRules saw to it), "queued by the WSK
+         * subsystem until the list of available network transports changes", and "The WSK
+         * subsystem will cancel any pending IRPs if the WSK application calls WskDeregister".
+         * ksim's transports never change, so the IRP waits for WskDeregister, or for IoCancelIrp;
+         * strict mode arms no cancel routine, since Learn promises only WskDeregister. */
+        KSIM_WSK_REQUEST *Request = KsimWskRequestAllocate(Irp, NULL, KsimWskRequestComplete);
+        if (!Request)
+            return KsimWskFinishControl(Irp, STATUS_INSUFFICIENT_RESOURCES, 0, NULL);
+        KsimWskLock(&OldIrql);
+        if (KsimWskStrict()) {
+            IoMarkIrpPending(Irp);
+            InsertTailList(&Client->TransportWaiters, &Request->Link);
+        } else {
+            KsimWskRequestQueue(Request, &Client->TransportWaiters);
+        }
+        KsimWskUnlock(OldIrql);
+        KsimWskWake();
+        return STATUS_PENDING;
+    }
     default:
-        /* WSK_TRANSPORT_LIST_CHANGE, WSK_CACHE_SD, WSK_RELEASE_SD, WSK_TDI_* and unknown codes. */
+        /* WSK_CACHE_SD, WSK_RELEASE_SD, WSK_TDI_* and unknown codes. */
         return KsimWskFinishControl(Irp, STATUS_NOT_SUPPORTED, 0, OutputSizeReturned);
     }
 }
