@@ -7,7 +7,7 @@
 import { inspect } from 'node:util';
 import { addon, type Backend, type NativeDevice } from './addon.js';
 import { familyOf, toWskAddress, type AddressLike } from './address.js';
-import { checkInteger, checkOptions, invalidArgValue, SessionClosedError, WskError, wskbError, type WskErrorContext } from './errors.js';
+import { checkInteger, checkOptions, formatSocketId, invalidArgValue, SessionClosedError, WskError, wskbError, type WskErrorContext } from './errors.js';
 import { EventPump, type EventsOptions, type PumpOptions, type WskBridgeEvent, type WskBridgeEventOf, type WskBridgeEventType } from './events.js';
 import { createTracer, tracedDevice, tracerFromEnvironment, type Tracer } from './trace.js';
 import { checkEventsOptions, collectFrom, onceFrom, type CollectOptions, type EventSource, type OnceOptions } from './waiting.js';
@@ -327,7 +327,7 @@ export class WskSession {
 
   /** @internal Sends an IOCTL; an error NTSTATUS rejects with WskError naming `operation` (and the socket, address). */
   async _ioctl(operation: string, code: number, input: Uint8Array | null, outputLength: number, context?: WskErrorContext): Promise<RawIoctlResult> {
-    if (this.isClosed) throw new SessionClosedError(context?.socketId !== undefined ? `${operation} on socket 0x${context.socketId.toString(16)}` : operation);
+    if (this.isClosed) throw new SessionClosedError(context?.socketId !== undefined ? `${operation} on socket ${formatSocketId(context.socketId)}` : operation);
     const result = await this.rawIoctl(code, input, outputLength);
     if (isError(result.status)) throw new WskError(operation, result.status, context);
     return result;
@@ -486,7 +486,7 @@ export class WskSession {
   }
 
   private eventSource(socketId: bigint | undefined, ended: () => boolean = () => false): EventSource {
-    const what = socketId === undefined ? 'session' : `socket 0x${socketId.toString(16)}`;
+    const what = socketId === undefined ? 'session' : `socket ${formatSocketId(socketId)}`;
     return {
       what,
       subscribe: (options, extra) => {
@@ -499,7 +499,7 @@ export class WskSession {
 
   /** @internal */
   _socketEvents(id: bigint, options: EventsOptions, ended: boolean): AsyncIterableIterator<WskBridgeEvent> {
-    if (this.isClosed) throw new SessionClosedError(`events() of socket 0x${id.toString(16)}`);
+    if (this.isClosed) throw new SessionClosedError(`events() of socket ${formatSocketId(id)}`);
     return this.pump.subscribe(id, checkEventsOptions(options), ended);
   }
 

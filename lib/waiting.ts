@@ -106,16 +106,29 @@ export async function collectFrom(
           controller.abort();
         }, o.timeout);
   const received: WskBridgeEvent[] = [];
+  // A filter runs inside the pump's dispatch: one that throws must not break the pump. Its
+  // error ends this wait (the event it threw on stays unclaimed).
+  let filterError: { error: unknown } | undefined;
+  const userFilter = o.filter;
+  const filter =
+    userFilter &&
+    ((event: WskBridgeEvent): boolean => {
+      try {
+        return userFilter(event);
+      } catch (error) {
+        filterError ??= { error };
+        queueMicrotask(() => controller.abort());
+        return false;
+      }
+    });
   try {
-    const iterator = source.subscribe(
-      { signal: controller.signal, ...(o.types ? { types: o.types } : {}) },
-      { ...(o.filter ? { filter: o.filter } : {}), limit: count },
-    );
+    const iterator = source.subscribe({ signal: controller.signal, ...(o.types ? { types: o.types } : {}) }, { ...(filter ? { filter } : {}), limit: count });
     while (received.length < count) {
       let result: IteratorResult<WskBridgeEvent>;
       try {
         result = await iterator.next();
       } catch (error) {
+        if (filterError) throw filterError.error;
         if (timedOut) {
           throw new TimeoutError(`${what}: ${received.length} of ${count} event(s) within ${o.timeout} ms${received.length ? ` (got ${received.map((e) => e.type).join(', ')})` : ''}`, received);
         }

@@ -56,6 +56,20 @@ describe('issue 9: primitives for tests (sim)', () => {
       assert.deepEqual(rest.map((e) => (e.type === 'receiveFrom' ? e.data.toString() : e.type)), ['a', 'c']);
     });
 
+    it('a filter that throws rejects its once() and leaves the pump and the event alone', async () => {
+      const { socket, peer } = await datagramPair(session);
+      peers.push(peer);
+      const failing = socket.once('receiveFrom', {
+        timeout: 5000,
+        filter: () => {
+          throw new Error('filter bug');
+        },
+      });
+      await peer.send('survives', (await socket.localAddress())!);
+      await assert.rejects(failing, { message: 'filter bug' });
+      assert.equal((await socket.once('receiveFrom', { timeout: 5000 })).data.toString(), 'survives');
+    });
+
     it('a timeout rejects with ETIMEDOUT and swallows no event: the next once() gets it', async () => {
       const { socket, peer } = await datagramPair(session);
       peers.push(peer);
