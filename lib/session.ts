@@ -7,7 +7,7 @@
 import { inspect } from 'node:util';
 import { addon, type Backend, type NativeDevice } from './addon.js';
 import { familyOf, toWskAddress, type AddressLike } from './address.js';
-import { checkInteger, checkOptions, formatSocketId, invalidArgValue, SessionClosedError, WskError, wskbError, type WskErrorContext } from './errors.js';
+import { AbortError, checkInteger, checkOptions, formatSocketId, invalidArgType, invalidArgValue, SessionClosedError, WskError, wskbError, type WskErrorContext } from './errors.js';
 import { EventPump, type EventsOptions, type PumpOptions, type WskBridgeEvent, type WskBridgeEventOf, type WskBridgeEventType } from './events.js';
 import { createTracer, tracedDevice, tracerFromEnvironment, type Tracer } from './trace.js';
 import { checkEventsOptions, collectFrom, onceFrom, type CollectOptions, type EventSource, type OnceOptions } from './waiting.js';
@@ -75,6 +75,13 @@ export interface OpenOptions {
    * Default: on when WSKB_TRACE=1 or NODE_DEBUG=wsk-bridge.
    */
   trace?: boolean | ((line: string) => void);
+  /**
+   * Closes the session when it aborts, as `server.listen({ signal })` closes a Node server:
+   * every iterator, once() and collect() of the session ends. Pass node:test's `t.signal` and a
+   * test that times out can never keep the runner alive. Already aborted: open() rejects with
+   * an AbortError.
+   */
+  signal?: AbortSignal;
 }
 
 /** Options of close(). */
@@ -154,7 +161,8 @@ const PUMP_DEPTH_MAX = 64;
 const PUMP_READ_BYTES_MAX = 16 * 1024 * 1024;
 
 function checkOpenOptions(options: OpenOptions): void {
-  checkOptions('options', options, ['backend', 'eventBudget', 'pump', 'trace']);
+  checkOptions('options', options, ['backend', 'eventBudget', 'pump', 'trace', 'signal']);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
   const budget = options.eventBudget ?? 0;
   if (budget !== 0) checkInteger('options.eventBudget', budget, WSKB_EVENT_BUDGET_MIN, WSKB_EVENT_BUDGET_MAX);
   checkOptions('options.pump', options.pump, ['depth', 'readBytes', 'unclaimedLimit']);
@@ -175,6 +183,7 @@ function checkOpenOptions(options: OpenOptions): void {
 export async function open(options: OpenOptions = {}): Promise<WskSession> {
   if (options === null || typeof options !== 'object') throw new TypeError('open(options): options must be an object');
   checkOpenOptions(options);
+  if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
   const budget = options.eventBudget ?? 0;
   const opened = openDevice(options.backend);
   const tracer =
@@ -189,6 +198,7 @@ export async function open(options: OpenOptions = {}): Promise<WskSession> {
     const session = new WskSession(device, reason, options.pump, tracer);
     await session._hello(budget);
     session._startPump();
+    if (options.signal) session._closeOnAbort(options.signal);
     return session;
   } catch (error) {
     device.close();
@@ -296,6 +306,17 @@ export class WskSession {
     this.eventBudgetBytes = hello.eventBudgetBytes;
     this.wskVersion = { highest: hello.wskHighestVersion, lowest: hello.wskLowestVersion };
   }
+
+  /** @internal open({ signal }). The listener holds the session weakly: a signal that outlives it does not keep it. */
+  _closeOnAbort(signal: AbortSignal): void {
+    const self = new WeakRef<WskSession>(this);
+    const onAbort = () => void self.deref()?.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.releaseSignal = () => signal.removeEventListener('abort', onAbort);
+    if (signal.aborted) onAbort();
+  }
+
+  private releaseSignal: (() => void) | undefined;
 
   /** @internal */
   _startPump(): void {
@@ -557,6 +578,7 @@ export class WskSession {
         // A connection that is not connected refuses the disconnect: nothing to end gracefully.
         await Promise.allSettled(connections.map((socket) => socket.disconnect()));
         unclosedSessions.unregister(this);
+        this.releaseSignal?.();
         this.pump.stop();
         // Blocks until the driver has completed every request of this handle.
         this.device.close();

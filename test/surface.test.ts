@@ -5,7 +5,7 @@
 // inspect. On sim, with the public testing kit's Node peers (wsk-bridge/testing).
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as path from 'node:path';
 import { inspect } from 'node:util';
@@ -181,6 +181,22 @@ describe('issue 9: primitives for tests (sim)', () => {
       assert.deepEqual(await next, { value: undefined, done: true });
       assert.equal(((await waiting) as { error?: { code?: string } }).error?.code, 'ERR_WSKB_SESSION_CLOSED');
       assert.equal(((await collecting) as { error?: { code?: string } }).error?.code, 'ERR_WSKB_SESSION_CLOSED');
+    });
+
+    it('open({ signal }) closes the session when the signal aborts, ending its waits', async () => {
+      const controller = new AbortController();
+      const scoped = await open({ backend: 'sim', signal: controller.signal });
+      const socket = await scoped.socket('datagram');
+      await socket.bind({ address: '127.0.0.1', port: 0 });
+      const waiting = socket.once('receiveFrom').then(
+        () => 'resolved',
+        (error: { code?: string }) => error.code,
+      );
+      controller.abort();
+      assert.equal(await waiting, 'ERR_WSKB_SESSION_CLOSED');
+      assert.ok(scoped.isClosed);
+      await assert.rejects(open({ backend: 'sim', signal: AbortSignal.abort() }), { code: 'ABORT_ERR' });
+      await assert.rejects(open({ backend: 'sim', signal: {} as never }), { code: 'ERR_INVALID_ARG_TYPE' });
     });
 
     it('use after close throws ERR_WSKB_SESSION_CLOSED', async () => {
@@ -374,6 +390,25 @@ describe('issue 9: processes (sim)', () => {
     assert.equal(result.status, 0, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
     assert.match(result.stderr, /\[WSKB_SESSION_NOT_CLOSED\] Warning: A wsk-bridge session \(sim\) was garbage-collected without close\(\)/);
     assert.match(result.stdout, /leak check passed/);
+  });
+
+  it('a node:test test that times out ends its waits through open({ signal: t.signal }): the process exits', async function () {
+    this.timeout(40000);
+    const fixture = path.join(root, 'test', 'fixtures', 'timeout-test.js');
+    const run = (env: NodeJS.ProcessEnv, timeout: number) =>
+      new Promise<{ code: number | null; killed: boolean; stdout: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        execFile(process.execPath, [fixture], { cwd: root, timeout, env: { ...process.env, ...env } }, (error, stdout) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, killed: error?.killed ?? false, stdout, ms: Date.now() - started }),
+        );
+      });
+    const withSignal = await run({}, 30000);
+    assert.equal(withSignal.killed, false, `the runner hung with t.signal passed (${withSignal.ms} ms)`);
+    assert.equal(withSignal.code, 1); // the test failed: it timed out
+    assert.match(withSignal.stdout, /test timed out after 300ms/);
+    // The control: without the signal the same wait keeps the process alive until killed.
+    const withoutSignal = await run({ WSKB_FIXTURE_NO_SIGNAL: '1' }, 3000);
+    assert.equal(withoutSignal.killed, true, 'without a signal the pending wait should hold the process (is the control still meaningful?)');
   });
 
   it('`wsk-bridge trace -- node script` prints the table; --version prints the version', function () {

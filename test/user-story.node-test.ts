@@ -15,7 +15,7 @@ test('a kernel listener sees the accept, the data and the FIN of a Node client, 
   const baseline = leakBaseline();
   let backend = '';
   {
-    await using session = await open();
+    await using session = await open({ signal: t.signal });
     backend = session.backend;
     await using listener = await session.socket('listen');
     await listener.bind({ address: '127.0.0.1', port: 0 });
@@ -41,7 +41,7 @@ test('a kernel listener sees the accept, the data and the FIN of a Node client, 
 });
 
 test('a kernel datagram socket receives from a Node UDP peer, and a wait that times out loses nothing', async (t) => {
-  await using session = await open();
+  await using session = await open({ signal: t.signal });
   await using socket = await session.socket('datagram');
   await socket.bind({ address: '127.0.0.1', port: 0 });
   await socket.enableEvents(WskEvent.ReceiveFrom);
