@@ -54,7 +54,12 @@ export function formatEventDetails(event: WskBridgeEvent): string {
   }
 }
 
-/** One line for an event: `#12 receive socket 0x10002: 5 of 5 bytes indicated [0]: "hello"`. */
+/**
+ * One line for an event: `#12 receive socket 0x10002: 5 of 5 bytes indicated [0]: "hello"`.
+ * Events are plain data objects without a custom inspect (a shared prototype would make
+ * `assert.deepStrictEqual` against a literal fail, and an object literal with `__proto__` was
+ * measured 4 to 5 times slower to create on the receive path); print them with this.
+ */
 export function formatEvent(event: WskBridgeEvent): string {
   const details = formatEventDetails(event);
   return `#${event.sequence} ${event.type} socket ${formatSocketId(event.socketId)}${details ? `: ${details}` : ''}`;
