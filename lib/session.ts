@@ -307,7 +307,7 @@ export class WskSession {
     this.wskVersion = { highest: hello.wskHighestVersion, lowest: hello.wskLowestVersion };
   }
 
-  /** @internal open({ signal }). The listener holds the session weakly: a signal that outlives it does not keep it. */
+  /** @internal for the signal option of open(). The listener holds the session weakly: a signal that outlives it does not keep it. */
   _closeOnAbort(signal: AbortSignal): void {
     const self = new WeakRef<WskSession>(this);
     const onAbort = () => void self.deref()?.close();
