@@ -171,8 +171,8 @@ export class WskSocket {
       input: u32(on ? 1 : 0),
       irp: true,
     });
-    if (isError(result.irpStatus)) throw new WskError('setConditionalAccept', result.irpStatus);
-    if (isError(result.callStatus)) throw new WskError('setConditionalAccept', result.callStatus);
+    if (isError(result.irpStatus)) throw new WskError('setConditionalAccept', result.irpStatus, { socketId: this.id, detail: 'the IRP completed with it' });
+    if (isError(result.callStatus)) throw new WskError('setConditionalAccept', result.callStatus, { socketId: this.id });
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 
@@ -338,7 +338,7 @@ export class WskSocket {
       );
     }
     const result = await this.setEventCallbackRaw(mask, { irp: false });
-    if (isError(result.callStatus)) throw new WskError('enableEvents', result.callStatus);
+    if (isError(result.callStatus)) throw new WskError('enableEvents', result.callStatus, { socketId: this.id, detail: `SO_WSK_EVENT_CALLBACK ${eventMaskNames(mask)}` });
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 
@@ -356,8 +356,8 @@ export class WskSocket {
       );
     }
     const result = await this.setEventCallbackRaw((event | WskEvent.Disable) >>> 0, { irp: options.irp ?? true });
-    if (isError(result.callStatus)) throw new WskError('disableEvent', result.callStatus);
-    if (isError(result.irpStatus)) throw new WskError('disableEvent', result.irpStatus);
+    if (isError(result.callStatus)) throw new WskError('disableEvent', result.callStatus, { socketId: this.id, detail: `SO_WSK_EVENT_CALLBACK ${eventMaskNames(event)}|Disable` });
+    if (isError(result.irpStatus)) throw new WskError('disableEvent', result.irpStatus, { socketId: this.id, detail: `SO_WSK_EVENT_CALLBACK ${eventMaskNames(event)}|Disable: the IRP completed with it` });
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 

@@ -277,6 +277,17 @@ describe('issue 9: primitives for tests (sim)', () => {
       assert.match(error.message, /^connect failed: STATUS_INVALID_DEVICE_STATE \(0xC0000184\) on socket 0x[0-9a-f]+ to 127\.0\.0\.1:9: the socket was never bound/);
     });
 
+    it('errors of event control name the socket and the mask (a socket without a client dispatch table)', async () => {
+      const socket = await session.socket('connection', { dispatch: false });
+      await assert.rejects(socket.enableEvents(WskEvent.Receive), (error: WskError) => {
+        assert.ok(error instanceof WskError);
+        assert.equal(error.socketId, socket.id);
+        assert.equal(error.code, error.statusName);
+        assert.match(error.message, new RegExp(`^enableEvents failed: STATUS_\\w+ \\(0x[0-9A-F]+\\) on socket 0x${socket.id.toString(16)}: SO_WSK_EVENT_CALLBACK Receive$`));
+        return true;
+      });
+    });
+
     it('session.connect() is WskSocketConnect: one SOCKET_CONNECT IOCTL, a connected socket', async () => {
       const server = await tcpServer();
       peers.push(server);
