@@ -11,36 +11,17 @@ import { formatEventRow, formatIoctlRow, TABLE_HEADER } from './format.js';
 import { statusName } from './ntstatus.js';
 import {
   ioctlNames,
-  WSKB_IOCTL_ACCEPT,
-  WSKB_IOCTL_BIND,
-  WSKB_IOCTL_CLOSE,
-  WSKB_IOCTL_CONNECT,
-  WSKB_IOCTL_CONTROL_SOCKET,
-  WSKB_IOCTL_DISCONNECT,
-  WSKB_IOCTL_GET_ADDRESS,
-  WSKB_IOCTL_INSPECT_COMPLETE,
-  WSKB_IOCTL_RECEIVE,
-  WSKB_IOCTL_RECEIVE_FROM,
-  WSKB_IOCTL_SEND,
-  WSKB_IOCTL_SEND_TO,
+  WSKB_IOCTL_CONTROL_CLIENT,
+  WSKB_IOCTL_HELLO,
+  WSKB_IOCTL_READ_EVENTS,
+  WSKB_IOCTL_SOCKET_CONNECT,
+  WSKB_IOCTL_SOCKET_CREATE,
+  WSKB_IOCTL_STATS,
 } from './protocol.js';
 
-/** The IOCTLs whose input starts with a WSKB socket id. */
-const SOCKET_ADDRESSED: ReadonlySet<number> = new Set(
-  [
-    WSKB_IOCTL_BIND,
-    WSKB_IOCTL_CONNECT,
-    WSKB_IOCTL_ACCEPT,
-    WSKB_IOCTL_SEND,
-    WSKB_IOCTL_RECEIVE,
-    WSKB_IOCTL_SEND_TO,
-    WSKB_IOCTL_RECEIVE_FROM,
-    WSKB_IOCTL_DISCONNECT,
-    WSKB_IOCTL_GET_ADDRESS,
-    WSKB_IOCTL_CONTROL_SOCKET,
-    WSKB_IOCTL_CLOSE,
-    WSKB_IOCTL_INSPECT_COMPLETE,
-  ].map((code) => code >>> 0),
+/** The IOCTLs of the session as a whole; every other one's input starts with a WSKB socket id. */
+const SESSION_WIDE: ReadonlySet<number> = new Set(
+  [WSKB_IOCTL_HELLO, WSKB_IOCTL_CONTROL_CLIENT, WSKB_IOCTL_SOCKET_CREATE, WSKB_IOCTL_SOCKET_CONNECT, WSKB_IOCTL_READ_EVENTS, WSKB_IOCTL_STATS].map((code) => code >>> 0),
 );
 
 export interface Tracer {
@@ -64,7 +45,7 @@ export function createTracer(write: (line: string) => void): Tracer {
   return {
     ioctl(code, input, status, information, durationMs) {
       const name = (ioctlNames.get(code >>> 0) ?? `0x${(code >>> 0).toString(16)}`).replace(/^WSKB_IOCTL_/, '');
-      const socketId = SOCKET_ADDRESSED.has(code >>> 0) && input && input.byteLength >= 8 ? Buffer.from(input.buffer, input.byteOffset, 8).readBigUInt64LE(0) : undefined;
+      const socketId = ioctlNames.has(code >>> 0) && !SESSION_WIDE.has(code >>> 0) && input && input.byteLength >= 8 ? Buffer.from(input.buffer, input.byteOffset, 8).readBigUInt64LE(0) : undefined;
       line(formatIoctlRow({ name, socketId, status, statusName: statusName(status), information, durationMs }, { elapsedMs: elapsedMs() }));
     },
     event(event) {
