@@ -286,6 +286,39 @@ WskbIoctlSocketCreate(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ 
 _IRQL_requires_(PASSIVE_LEVEL)
 _Must_inspect_result_
 static NTSTATUS
+WskbIoctlSocketConnect(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t InputLength,
+                       _In_ size_t OutputLength)
+{
+    NTSTATUS Status;
+    WSKB_SOCKET_CONNECT_IN In;
+    SOCKADDR_STORAGE Local;
+    SOCKADDR_STORAGE Remote;
+    PVOID Output;
+
+    Status = WskbIoctlFixedInput(Request, InputLength, sizeof(In), &In);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    if (In.Reserved || In.Reserved2 || (In.Options & ~WSKB_SOCKET_OPTIONS_VALID))
+        return STATUS_INVALID_PARAMETER;
+    Status = WskbSockaddrFromWire(&In.LocalAddress, &Local);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    Status = WskbSockaddrFromWire(&In.RemoteAddress, &Remote);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    /* The socket is created in the addresses' family; WSK is not asked to reconcile two. */
+    if (Local.ss_family != Remote.ss_family)
+        return STATUS_INVALID_PARAMETER;
+    Status = WskbIoctlOutput(Request, OutputLength, sizeof(WSKB_SOCKET_ID), &Output);
+    if (!NT_SUCCESS(Status))
+        return Status;
+    return WskbOpSocketConnect(Session, Request, In.SocketType, In.Protocol, In.Options, &Local, &Remote, Output,
+                               OutputLength);
+}
+
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
 WskbIoctlAddress(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t InputLength, _In_ BOOLEAN Connect)
 {
     NTSTATUS Status;
@@ -597,6 +630,7 @@ WskbIoctlDispatch(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ ULON
     case WSKB_IOCTL_INSPECT_COMPLETE:
     case WSKB_IOCTL_STATS:
     case WSKB_IOCTL_SOCKET_FLOW:
+    case WSKB_IOCTL_SOCKET_CONNECT:
         break;
     default:
         return STATUS_INVALID_DEVICE_REQUEST;
@@ -612,6 +646,8 @@ WskbIoctlDispatch(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ ULON
         return WskbIoctlControlClient(Session, Request, InputLength, OutputLength);
     case WSKB_IOCTL_SOCKET_CREATE:
         return WskbIoctlSocketCreate(Session, Request, InputLength, OutputLength);
+    case WSKB_IOCTL_SOCKET_CONNECT:
+        return WskbIoctlSocketConnect(Session, Request, InputLength, OutputLength);
     case WSKB_IOCTL_BIND:
         return WskbIoctlAddress(Session, Request, InputLength, FALSE);
     case WSKB_IOCTL_CONNECT:

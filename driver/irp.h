@@ -73,6 +73,8 @@ struct _WSKB_OPERATION {
             USHORT SocketType;
             ULONG Protocol;
             ULONG WskFlags;
+            SOCKADDR_STORAGE Local;     /* SOCKET_CONNECT: WSK may read them until completion */
+            SOCKADDR_STORAGE Remote;
         } Create;
         struct {
             SOCKADDR_STORAGE Remote;

@@ -89,6 +89,7 @@ typedef int64_t INT64;
 #define WSKB_IOCTL_INSPECT_COMPLETE WSKB_IOCTL(0x80F)
 #define WSKB_IOCTL_STATS WSKB_IOCTL(0x810)
 #define WSKB_IOCTL_SOCKET_FLOW WSKB_IOCTL(0x811)
+#define WSKB_IOCTL_SOCKET_CONNECT WSKB_IOCTL(0x818) /* WskSocketConnect: create, bind, connect */
 
 /* Largest payload of one SEND / RECEIVE / SEND_TO / RECEIVE_FROM / DISCONNECT request. */
 #define WSKB_MAX_IO_BYTES (1024u * 1024u)
@@ -190,6 +191,18 @@ typedef struct _WSKB_SOCKET_CREATE_IN {
 
 #define WSKB_SOCKET_OPTION_NO_DISPATCH 0x1u /* create with a NULL client dispatch table */
 #define WSKB_SOCKET_OPTIONS_VALID 0x1u
+
+/* SOCKET_CONNECT: a connection socket from WskSocketConnect, which creates, binds and
+ * connects in one call. The family is the addresses' (both must have the same). */
+typedef struct _WSKB_SOCKET_CONNECT_IN {
+    UINT16 SocketType;      /* passed to WSK unchanged (SOCK_STREAM = 1) */
+    UINT16 Reserved;        /* 0 */
+    UINT32 Protocol;        /* passed to WSK unchanged (IPPROTO_TCP = 6) */
+    UINT32 Options;         /* WSKB_SOCKET_OPTION_* */
+    UINT32 Reserved2;       /* 0 (WskSocketConnect's Flags are reserved: the driver passes 0) */
+    WSKB_SOCKADDR LocalAddress;
+    WSKB_SOCKADDR RemoteAddress;
+} WSKB_SOCKET_CONNECT_IN;   /* 80; output WSKB_SOCKET_ID */
 
 typedef struct _WSKB_SOCKET_ID {
     UINT64 SocketId;        /* opaque: (generation << 32) | (session tag << 16) | slot; 0 is never valid */
@@ -345,6 +358,7 @@ WSKB_STATIC_ASSERT(sizeof(WSKB_CONTROL_SOCKET_IN) == 32, "WSKB_CONTROL_SOCKET_IN
 WSKB_STATIC_ASSERT(sizeof(WSKB_CONTROL_OUT) == 16, "WSKB_CONTROL_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_SOCKET_CREATE_IN) == 16, "WSKB_SOCKET_CREATE_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_SOCKET_ID) == 8, "WSKB_SOCKET_ID");
+WSKB_STATIC_ASSERT(sizeof(WSKB_SOCKET_CONNECT_IN) == 80, "WSKB_SOCKET_CONNECT_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ADDRESS_IN) == 48, "WSKB_ADDRESS_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ACCEPT_IN) == 16, "WSKB_ACCEPT_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ACCEPT_OUT) == 72, "WSKB_ACCEPT_OUT");

@@ -44,37 +44,84 @@ WskbFinishSocket(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Information)
     *Information = sizeof(WSKB_SOCKET_ID);
 }
 
+static WSKB_OPERATION_CALL WskbCallSocketConnect;
+
 _Use_decl_annotations_
-NTSTATUS
-WskbOpSocketCreate(WSKB_SESSION *Session, WDFREQUEST Request, CONST WSKB_SOCKET_CREATE_IN *In, PVOID Output,
-                   size_t OutputLength)
+static NTSTATUS
+WskbCallSocketConnect(WSKB_OPERATION *Op, PIRP Irp)
+{
+    WSKB_SESSION *Session = Op->Session;
+    WSKB_SOCKET *New = Op->u.Create.NewSocket;
+    BOOLEAN NoDispatch = (New->Options & WSKB_SOCKET_OPTION_NO_DISPATCH) != 0;
+
+    /* Flags is reserved: 0. The socket is a connection socket, so its client table is the
+     * connection table (WskSocketConnect takes a PWSK_CLIENT_CONNECTION_DISPATCH). */
+    return Session->Provider.Dispatch->WskSocketConnect(
+        Session->Provider.Client, Op->u.Create.SocketType, Op->u.Create.Protocol, (PSOCKADDR)&Op->u.Create.Local,
+        (PSOCKADDR)&Op->u.Create.Remote, 0, NoDispatch ? NULL : New,
+        NoDispatch ? NULL : (CONST WSK_CLIENT_CONNECTION_DISPATCH *)WskbEventsClientDispatch(WSK_FLAG_CONNECTION_SOCKET),
+        NULL, NULL, NULL, Irp);
+}
+
+/* SOCKET_CREATE and SOCKET_CONNECT: reserves the socket, then runs Call (WskSocket or
+ * WskSocketConnect), whose IRP returns the new WSK socket in Information. Local and Remote
+ * (SOCKET_CONNECT only) are kept in the operation: WSK may read them until completion. */
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
+WskbOpNewSocket(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ USHORT Family, _In_ USHORT SocketType,
+                _In_ ULONG Protocol, _In_ ULONG WskFlags, _In_ ULONG Options, _In_opt_ CONST SOCKADDR_STORAGE *Local,
+                _In_opt_ CONST SOCKADDR_STORAGE *Remote, _In_ WSKB_OPERATION_CALL *Call,
+                _Out_writes_bytes_(OutputLength) PVOID Output, _In_ size_t OutputLength)
 {
     NTSTATUS Status;
     WSKB_SOCKET *New;
     WSKB_OPERATION *Op;
     KIRQL OldIrql;
 
-    Status = WskbSocketCreateReserved(Session, In->WskFlags, In->Family, In->Options, &New);
+    Status = WskbSocketCreateReserved(Session, WskFlags, Family, Options, &New);
     if (!NT_SUCCESS(Status))
         return Status;
     Status = WskbOperationAllocate(Session, NULL, Request, TRUE, WskbFinishSocket, Output, OutputLength, &Op);
     if (!NT_SUCCESS(Status))
         goto cleanupSocket;
     Op->u.Create.NewSocket = New;
-    Op->u.Create.Family = In->Family;
-    Op->u.Create.SocketType = In->SocketType;
-    Op->u.Create.Protocol = In->Protocol;
-    Op->u.Create.WskFlags = In->WskFlags;
+    Op->u.Create.Family = Family;
+    Op->u.Create.SocketType = SocketType;
+    Op->u.Create.Protocol = Protocol;
+    Op->u.Create.WskFlags = WskFlags;
+    if (Local)
+        Op->u.Create.Local = *Local;
+    if (Remote)
+        Op->u.Create.Remote = *Remote;
     /* From now on WSK_SET_STATIC_EVENT_CALLBACKS comes too late for this client. */
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     Session->SocketsCreated = TRUE;
     KeReleaseSpinLock(&Session->Lock, OldIrql);
-    WskbOperationRun(Op, WskbCallSocket);
+    WskbOperationRun(Op, Call);
     return STATUS_PENDING;
 
 cleanupSocket:
     WskbSocketAbandon(New);
     return Status;
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbOpSocketCreate(WSKB_SESSION *Session, WDFREQUEST Request, CONST WSKB_SOCKET_CREATE_IN *In, PVOID Output,
+                   size_t OutputLength)
+{
+    return WskbOpNewSocket(Session, Request, In->Family, In->SocketType, In->Protocol, In->WskFlags, In->Options, NULL,
+                           NULL, WskbCallSocket, Output, OutputLength);
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbOpSocketConnect(WSKB_SESSION *Session, WDFREQUEST Request, USHORT SocketType, ULONG Protocol, ULONG Options,
+                    CONST SOCKADDR_STORAGE *Local, CONST SOCKADDR_STORAGE *Remote, PVOID Output, size_t OutputLength)
+{
+    return WskbOpNewSocket(Session, Request, Local->ss_family, SocketType, Protocol, WSK_FLAG_CONNECTION_SOCKET, Options,
+                           Local, Remote, WskbCallSocketConnect, Output, OutputLength);
 }
 
 /* ---- bind / connect ---------------------------------------------------------------------- */

@@ -19,6 +19,15 @@ NTSTATUS
 WskbOpSocketCreate(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ CONST WSKB_SOCKET_CREATE_IN *In,
                    _Out_writes_bytes_(OutputLength) PVOID Output, _In_ size_t OutputLength);
 
+/* WskSocketConnect: a connection socket created, bound to Local and connected to Remote. */
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbOpSocketConnect(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ USHORT SocketType,
+                    _In_ ULONG Protocol, _In_ ULONG Options, _In_ CONST SOCKADDR_STORAGE *Local,
+                    _In_ CONST SOCKADDR_STORAGE *Remote, _Out_writes_bytes_(OutputLength) PVOID Output,
+                    _In_ size_t OutputLength);
+
 _IRQL_requires_(PASSIVE_LEVEL)
 _Must_inspect_result_
 NTSTATUS

@@ -33,7 +33,7 @@
 import { endianness } from 'node:os';
 import { inspect } from 'node:util';
 import type { NativeDevice } from './addon.js';
-import { AbortError, WskError } from './errors.js';
+import { AbortError, WskError, wskbError } from './errors.js';
 import { isError, NTSTATUS, statusName } from './ntstatus.js';
 import {
   decodeAddressPair,
@@ -143,6 +143,8 @@ export interface EventHost {
   isClosedByUser(socketId: bigint): boolean;
   /** The socket's last event (socketClosed) has been dispatched. */
   socketClosedSeen?(socketId: bigint): void;
+  /** Every event, as it is dispatched (the trace). */
+  onEvent?(event: WskBridgeEvent): void;
 }
 
 // ---- lazy decoding ----------------------------------------------------------------------------
@@ -375,11 +377,19 @@ function decodeOther(buf: Buffer, at: number, seq: number, key: SocketKey, type:
       const decoded = decodeInspectBody(body());
       const token = buf.readBigUInt64LE(paramAt);
       const listener = buf.readBigUInt64LE(at + HEADER.offsets.SocketId);
+      let decided: string | undefined;
+      const decide = (action: number, name: string): Promise<void> => {
+        if (decided !== undefined) {
+          return Promise.reject(wskbError('ERR_WSKB_INSPECT_DECIDED', `inspect.${name}(): this inspection was already decided (${decided}() was called)`));
+        }
+        decided = name;
+        return host.inspectComplete(listener, token, action);
+      };
       return make('inspect', {
         ...decoded,
         token,
-        accept: () => host.inspectComplete(listener, token, WskInspectAction.Accept),
-        reject: () => host.inspectComplete(listener, token, WskInspectAction.Reject),
+        accept: () => decide(WskInspectAction.Accept, 'accept'),
+        reject: () => decide(WskInspectAction.Reject, 'reject'),
       });
     }
     case WSKB_EVENT_ABORT:
@@ -410,6 +420,8 @@ function decodeOther(buf: Buffer, at: number, seq: number, key: SocketKey, type:
 export interface EventsOptions {
   /** Rejects a waiting next() with an AbortError and releases the iterator (its unread events go back). */
   signal?: AbortSignal;
+  /** Only events of these types; the others stay unclaimed, for other iterators and once(). */
+  types?: readonly WskBridgeEventType[];
   /**
    * Events buffered in this iterator past which it pushes back (default 1024): a socket's
    * iterator holds its socket back in the driver (as an unread socket is, see events()); a
@@ -425,6 +437,12 @@ export interface EventsOptions {
    * in order. Much cheaper per event than one next() each.
    */
   batch?: boolean;
+}
+
+/** What once() and collect() add to an iterator: a filter, and how many events it takes. @internal */
+export interface SubscribeExtra {
+  filter?: (event: WskBridgeEvent) => boolean;
+  limit?: number;
 }
 
 interface Waiter {
@@ -460,6 +478,9 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
     readonly lowWaterMark: number,
     readonly batch: boolean,
     private readonly signal: AbortSignal | undefined,
+    private readonly accepts?: (event: WskBridgeEvent) => boolean,
+    /** Takes at most this many events, then ends (once(), collect()). */
+    public remaining = Infinity,
   ) {
     this.key = socketId === undefined ? undefined : socketKeyOf(socketId);
     if (signal) {
@@ -473,11 +494,14 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
   }
 
   matches(event: BridgeEvent): boolean {
-    return this.key === undefined || event._key === this.key;
+    if (this.remaining <= 0) return false;
+    if (this.key !== undefined && event._key !== this.key) return false;
+    return this.accepts === undefined || this.accepts(event as unknown as WskBridgeEvent);
   }
 
   /** Takes one event from the pump. A single-event iterator with a waiter gets it at once. */
   push(event: BridgeEvent): void {
+    this.remaining--;
     if (!this.batch && this.waiters.length > 0 && this.length === 0) {
       this.pump.yielded(event);
       this.waiters.shift()!.resolve({ value: event as unknown as never, done: false });
@@ -497,6 +521,7 @@ class Subscription implements AsyncIterableIterator<WskBridgeEvent | WskBridgeEv
     }
     // A socket's iterator ends with the socket's last event.
     if (this.key !== undefined && event.type === 'socketClosed') this.finish();
+    else if (this.remaining <= 0) this.finish();
   }
 
   /** Resolves waiters from the buffer (after a batch was dispatched). */
@@ -701,9 +726,9 @@ export class EventPump {
   }
 
   /** `ended`: the socket's last event already went by; the iterator yields what is kept and ends. */
-  subscribe(socketId: bigint | undefined, options: EventsOptions & { batch: true }, ended?: boolean): AsyncIterableIterator<WskBridgeEvent[]>;
-  subscribe(socketId: bigint | undefined, options?: EventsOptions, ended?: boolean): AsyncIterableIterator<WskBridgeEvent>;
-  subscribe(socketId: bigint | undefined, options: EventsOptions = {}, ended = false): AsyncIterableIterator<WskBridgeEvent | WskBridgeEvent[]> {
+  subscribe(socketId: bigint | undefined, options: EventsOptions & { batch: true }, ended?: boolean, extra?: SubscribeExtra): AsyncIterableIterator<WskBridgeEvent[]>;
+  subscribe(socketId: bigint | undefined, options?: EventsOptions, ended?: boolean, extra?: SubscribeExtra): AsyncIterableIterator<WskBridgeEvent>;
+  subscribe(socketId: bigint | undefined, options: EventsOptions = {}, ended = false, extra: SubscribeExtra = {}): AsyncIterableIterator<WskBridgeEvent | WskBridgeEvent[]> {
     const { signal, overflow = 'pause' } = options;
     if (overflow !== 'pause') throw new TypeError(`overflow must be 'pause' (the only policy that loses nothing), got ${JSON.stringify(overflow)}`);
     const highWaterMark = options.highWaterMark ?? 1024;
@@ -716,11 +741,20 @@ export class EventPump {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
 
-    const sub = new Subscription(this, socketId, highWaterMark, lowWaterMark, options.batch === true, signal);
+    const { types } = options;
+    const { filter } = extra;
+    const accepts =
+      types === undefined && filter === undefined
+        ? undefined
+        : (event: WskBridgeEvent) => (types === undefined || types.includes(event.type)) && (filter === undefined || filter(event));
+    const sub = new Subscription(this, socketId, highWaterMark, lowWaterMark, options.batch === true, signal, accepts, extra.limit);
     // Hand over what arrived before anyone asked, in order.
     sub.queue = this.claimUnclaimed(sub);
+    sub.remaining -= sub.queue.length;
     if (sub.length >= highWaterMark) sub.overHighWater = true;
-    if (ended || (sub.key !== undefined && sub.queue.some((e) => e.type === 'socketClosed'))) {
+    if (sub.remaining <= 0) {
+      sub.finish();
+    } else if (ended || (sub.key !== undefined && sub.queue.some((e) => e.type === 'socketClosed'))) {
       sub.finish();
     } else if (this.failure !== undefined) {
       sub.fail(this.failure);
@@ -738,13 +772,21 @@ export class EventPump {
   /** Takes the unclaimed events a new iterator matches, in sequence order. */
   private claimUnclaimed(sub: Subscription): BridgeEvent[] {
     const lists = sub.key === undefined ? [...this.unclaimed.keys()] : this.unclaimed.has(sub.key) ? [sub.key] : [];
+    // With a limit (once(), collect()), only the earliest `remaining` matching events are taken.
+    let chosen: Set<BridgeEvent> | undefined;
+    if (Number.isFinite(sub.remaining)) {
+      const candidates: BridgeEvent[] = [];
+      for (const key of lists) for (const event of this.unclaimed.get(key)!.events) if (sub.matches(event)) candidates.push(event);
+      candidates.sort((a, b) => a._seq - b._seq);
+      chosen = new Set(candidates.slice(0, Math.max(0, sub.remaining)));
+    }
     const taken: BridgeEvent[] = [];
     for (const key of lists) {
       const list = this.unclaimed.get(key)!;
       const keep: BridgeEvent[] = [];
       let keepBytes = 0;
       for (const event of list.events) {
-        if (sub.matches(event)) taken.push(event);
+        if (chosen ? chosen.has(event) : sub.matches(event)) taken.push(event);
         else {
           keep.push(event);
           keepBytes += event._bytes;
@@ -926,6 +968,7 @@ export class EventPump {
 
   private dispatch(event: BridgeEvent): void {
     this.counters.eventsDecoded++;
+    this.host.onEvent?.(event as unknown as WskBridgeEvent);
     let claimed = 0;
     // A push may end a subscription (its socket closed) and so replace this.subscribed: the loop
     // goes on over the array it started with.
@@ -946,6 +989,8 @@ export class EventPump {
       for (const sub of matching) sub.push(event);
     }
     const closed = event.type === 'socketClosed';
+    // A socket's iterator ends with its socket, also one whose types/filter refused the event.
+    if (closed) for (const sub of subs) if (sub.key === event._key) sub.finish();
     if (claimed === 0) {
       if (this.host.isClosedByUser(event.socketId)) {
         // The user closed this socket without iterating it: drop what it left behind.

@@ -5,11 +5,17 @@
 // ('kernel') or on ksim, a user-mode kernel simulation inside the addon ('sim').
 
 export { open, WskSession, ioctlName } from './session.js';
-export type { BackendChoice, OpenOptions, SimScheduler, SocketOptions, ControlClientOptions, RawIoctlResult } from './session.js';
+export type { BackendChoice, OpenOptions, SimScheduler, SocketOptions, ControlClientOptions, RawIoctlResult, CloseOptions } from './session.js';
 export { WskSocket } from './socket.js';
 export type { AcceptResult, ReceiveFromResult, ControlRequest, EventControlResult } from './socket.js';
 export type { WskBridgeEvent, WskBridgeEventType, WskBridgeEventOf, EventsOptions, EventBase, InspectId, PumpOptions } from './events.js';
-export { WskError, AbortError } from './errors.js';
+export { WskError, AbortError, SessionClosedError, TimeoutError, formatSocketId, formatAddress } from './errors.js';
+export type { WskErrorContext } from './errors.js';
+export type { OnceOptions, CollectOptions } from './waiting.js';
+export { formatEvent, formatEventDetails, formatEventRow, formatIoctlRow, TABLE_HEADER } from './format.js';
+export type { RowOptions } from './format.js';
+export { toWskAddress } from './address.js';
+export type { AddressLike, FamilyLike } from './address.js';
 export { NTSTATUS, statusName, statusValue, hexStatus, isError, ntSuccess } from './ntstatus.js';
 export type { NtStatusName } from './ntstatus.js';
 export {

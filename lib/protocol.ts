@@ -46,6 +46,7 @@ export const WSKB_IOCTL_READ_EVENTS = wskbIoctl(0x80e, METHOD_OUT_DIRECT);
 export const WSKB_IOCTL_INSPECT_COMPLETE = wskbIoctl(0x80f);
 export const WSKB_IOCTL_STATS = wskbIoctl(0x810);
 export const WSKB_IOCTL_SOCKET_FLOW = wskbIoctl(0x811);
+export const WSKB_IOCTL_SOCKET_CONNECT = wskbIoctl(0x818);
 
 export const WSKB_MAX_IO_BYTES = 1024 * 1024;
 export const WSKB_MAX_CONTROL_BYTES = 4096;
@@ -107,6 +108,7 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({
   WSKB_IOCTL_INSPECT_COMPLETE,
   WSKB_IOCTL_STATS,
   WSKB_IOCTL_SOCKET_FLOW,
+  WSKB_IOCTL_SOCKET_CONNECT,
   WSKB_MAX_IO_BYTES,
   WSKB_MAX_CONTROL_BYTES,
   WSKB_EVENT_BUDGET_DEFAULT,
@@ -190,6 +192,11 @@ export const layouts = {
     size: 16,
     offsets: { Family: 0, SocketType: 2, Protocol: 4, WskFlags: 8, Options: 12 },
     fieldSizes: { Family: 2, SocketType: 2, Protocol: 4, WskFlags: 4, Options: 4 },
+  },
+  WSKB_SOCKET_CONNECT_IN: {
+    size: 80,
+    offsets: { SocketType: 0, Reserved: 2, Protocol: 4, Options: 8, Reserved2: 12, LocalAddress: 16, RemoteAddress: 48 },
+    fieldSizes: { SocketType: 2, Reserved: 2, Protocol: 4, Options: 4, Reserved2: 4, LocalAddress: 32, RemoteAddress: 32 },
   },
   WSKB_SOCKET_ID: {
     size: 8,
@@ -341,7 +348,7 @@ function parseIPv6(text: string, what: string): Uint8Array {
   return bytes;
 }
 
-/** RFC 5952 text form: lower case, longest run (>= 2) of zero groups as '::'. */
+/** RFC 5952 text form: lower case, longest run (2 or more) of zero groups as '::'. */
 export function formatIPv6(bytes: Uint8Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
@@ -551,6 +558,18 @@ export function encodeSocketCreateIn(r: SocketCreateRequest): Buffer {
   return buf;
 }
 
+/** SOCKET_CONNECT (WskSocketConnect): both addresses of one family. */
+export function encodeSocketConnectIn(r: { socketType: number; protocol: number; options: number; localAddress: WskAddress; remoteAddress: WskAddress }): Buffer {
+  const { buf, view } = alloc(L.WSKB_SOCKET_CONNECT_IN.size);
+  const o = L.WSKB_SOCKET_CONNECT_IN.offsets;
+  view.setUint16(o.SocketType, checkUint(r.socketType, 16, 'socketType'), true);
+  view.setUint32(o.Protocol, checkUint(r.protocol, 32, 'protocol'), true);
+  view.setUint32(o.Options, checkUint(r.options, 32, 'options'), true);
+  writeSockaddr(view, o.LocalAddress, r.localAddress, 'localAddress');
+  writeSockaddr(view, o.RemoteAddress, r.remoteAddress, 'remoteAddress');
+  return buf;
+}
+
 export function encodeSocketId(id: bigint): Buffer {
   const { buf, view } = alloc(L.WSKB_SOCKET_ID.size);
   view.setBigUint64(L.WSKB_SOCKET_ID.offsets.SocketId, checkId(id), true);
@@ -608,7 +627,7 @@ export function encodeDataIn(id: bigint, flags: number, data: Uint8Array | null,
   return buf;
 }
 
-/** SEND, SEND_TO, DISCONNECT output (when given >= 8 bytes of room): what WSK transferred. */
+/** SEND, SEND_TO, DISCONNECT output (when given 8 bytes of room or more): what WSK transferred. */
 export function decodeTransferOut(buf: Uint8Array): number {
   need(buf, L.WSKB_TRANSFER_OUT.size, 'WSKB_TRANSFER_OUT');
   const bytes = viewOf(buf).getBigUint64(L.WSKB_TRANSFER_OUT.offsets.BytesTransferred, true);
@@ -680,18 +699,31 @@ export function encodeSocketFlowIn(socketId: bigint, pause: boolean): Buffer {
   return buf;
 }
 
+/** The driver's counters for one session (WSKB_STATS_OUT), from `session.stats()`; totals since open. */
 export interface SessionStats {
+  /** Event records the driver's callbacks put in the session's event queue. */
   eventsQueued: bigint;
+  /** Event records handed to user mode in READ_EVENTS completions. */
   eventsDelivered: bigint;
+  /** Bytes held in the event queue now (records not yet read). */
   eventBytesQueued: bigint;
+  /** The most bytes the event queue ever held; compare with `eventBudgetBytes`. */
   eventBytesHighWater: bigint;
+  /** WskReceiveFromEvent indications refused because the event budget was full (the datagrams are lost; a `datagramsDropped` event says so too). */
   datagramsDropped: bigint;
+  /** WskAcceptEvent indications refused because the event budget was full (WSK resets those connections; an `acceptsRefused` event says so too). */
   acceptsRefused: bigint;
+  /** WskInspectEvent indications answered WskInspectReject because the event budget was full. */
   inspectsRejected: bigint;
+  /** Times a WskReceiveEvent was answered STATUS_DATA_NOT_ACCEPTED (or partly accepted) for want of budget: TCP receive paused, nothing lost (a `flowPaused` event). */
   receivePauses: bigint;
+  /** Times a paused socket's zero-length WskReceive re-arm completed and indications resumed (a `flowResumed` event). */
   receiveResumes: bigint;
+  /** READ_EVENTS requests completed (the pump's batches). */
   readEventsCompleted: bigint;
+  /** Sockets of the session open in the driver now (accepted ones included). */
   socketsOpen: number;
+  /** The event queue's budget in bytes (`open({ eventBudget })`, or the driver's default). */
   eventBudgetBytes: number;
   /** Sockets the library holds back in the driver right now because nobody reads their events
    * (kept by the library, not the driver; 0 from decodeStatsOut). */

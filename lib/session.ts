@@ -4,9 +4,13 @@
 // own WSK client registration, socket table and event queue. open() picks the backend, runs the
 // HELLO handshake and starts the event pump.
 
+import { inspect } from 'node:util';
 import { addon, type Backend, type NativeDevice } from './addon.js';
-import { WskError } from './errors.js';
-import { EventPump, type EventsOptions, type PumpCounters, type PumpOptions, type WskBridgeEvent, type WskBridgeEventOf } from './events.js';
+import { familyOf, toWskAddress, type AddressLike } from './address.js';
+import { AbortError, checkInteger, checkOptions, formatSocketId, invalidArgType, invalidArgValue, SessionClosedError, WskError, wskbError, type WskErrorContext } from './errors.js';
+import { EventPump, type EventsOptions, type PumpCounters, type PumpOptions, type WskBridgeEvent, type WskBridgeEventOf, type WskBridgeEventType } from './events.js';
+import { createTracer, tracedDevice, tracerFromEnvironment, type Tracer } from './trace.js';
+import { checkEventsOptions, collectFrom, onceFrom, type CollectOptions, type EventSource, type OnceOptions } from './waiting.js';
 import { isError, NTSTATUS, statusName } from './ntstatus.js';
 import {
   decodeControlOut,
@@ -17,9 +21,9 @@ import {
   encodeHelloIn,
   encodeInspectCompleteIn,
   encodeSocketCreateIn,
+  encodeSocketConnectIn,
   ioctlNames,
   layouts,
-  normalizeFamily,
   AF_INET,
   AF_INET6,
   WSKB_CONTROL_FLAG_USE_IRP,
@@ -29,17 +33,20 @@ import {
   WSKB_IOCTL_HELLO,
   WSKB_IOCTL_INSPECT_COMPLETE,
   WSKB_IOCTL_SOCKET_CREATE,
+  WSKB_IOCTL_SOCKET_CONNECT,
   WSKB_IOCTL_STATS,
   WSKB_MAGIC,
   WSKB_MAX_CONTROL_BYTES,
   WSKB_DRIVER_POOL_BUDGET,
   WSKB_PROTOCOL_VERSION,
+  WSKB_READ_EVENTS_MIN_OUTPUT,
   WSKB_SOCKET_OPTION_NO_DISPATCH,
   type ControlOut,
   type SessionStats,
   type WskAddress,
 } from './protocol.js';
-import { WskSocket } from './socket.js';
+import { PEER_FIN_LINGER_MS, WskSocket } from './socket.js';
+import type { FamilyLike } from './address.js';
 import {
   IPPROTO_TCP,
   IPPROTO_UDP,
@@ -72,6 +79,28 @@ export interface OpenOptions {
    * Ignored by the kernel backend.
    */
   simScheduler?: SimScheduler;
+  /**
+   * Print every IOCTL and event as a table: true writes to stderr, a function gets each line.
+   * Default: on when WSKB_TRACE=1 or NODE_DEBUG=wsk-bridge.
+   */
+  trace?: boolean | ((line: string) => void);
+  /**
+   * Closes the session when it aborts, as `server.listen({ signal })` closes a Node server:
+   * every iterator, once() and collect() of the session ends. Pass node:test's `t.signal` and a
+   * test that times out can never keep the runner alive. Already aborted: open() rejects with
+   * an AbortError.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of close(). */
+export interface CloseOptions {
+  /**
+   * true: first end every open connection gracefully (WskDisconnect, a FIN after the data
+   * already sent), then close. false (default): the driver's cleanup closes every socket,
+   * which resets connections (WskCloseSocket without WskDisconnect is abortive).
+   */
+  graceful?: boolean;
 }
 
 export type SimScheduler = 'host-loop' | 'thread';
@@ -100,8 +129,12 @@ export interface RawIoctlResult {
 }
 
 export interface SocketOptions {
-  /** 'ipv4' (default) or 'ipv6'; a number is passed to WSK unchanged (AF_* Windows values). */
-  family?: 'ipv4' | 'ipv6' | number;
+  /**
+   * 'ipv4' (default) or 'ipv6', spelt as Node does anywhere (4, 6, 'ipv4', 'IPv4', 'ipv6',
+   * 'IPv6'); any other number is passed to WSK unchanged (AF_* Windows values: AF_INET 2,
+   * AF_INET6 23).
+   */
+  family?: FamilyLike | number;
   /** 'tcp' or 'udp' (default by kind); a number is passed unchanged. */
   protocol?: 'tcp' | 'udp' | number;
   /** SOCK_STREAM / SOCK_DGRAM; by default from the kind. */
@@ -150,24 +183,74 @@ function openDevice(requested: BackendChoice | undefined, scheduler?: SimSchedul
   return { device: Device.open(choice), reason: `${why}` };
 }
 
-/** Opens a session: picks the backend, checks the protocol version, starts the event pump. */
+/** The largest pump depth: more pending READ_EVENTS than this only holds memory. */
+const PUMP_DEPTH_MAX = 64;
+/** The largest READ_EVENTS output the pump asks for (16 MiB). */
+const PUMP_READ_BYTES_MAX = 16 * 1024 * 1024;
+
+function checkOpenOptions(options: OpenOptions): void {
+  checkOptions('options', options, ['backend', 'eventBudget', 'pump', 'trace', 'signal', 'simScheduler']);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
+  const budget = options.eventBudget ?? 0;
+  if (budget !== 0) checkInteger('options.eventBudget', budget, WSKB_EVENT_BUDGET_MIN, WSKB_EVENT_BUDGET_MAX);
+  checkOptions('options.pump', options.pump, ['depth', 'readBytes', 'unclaimedLimit', 'unclaimedBytes']);
+  const pump = options.pump ?? {};
+  if (pump.depth !== undefined) checkInteger('options.pump.depth', pump.depth, 1, PUMP_DEPTH_MAX);
+  if (pump.readBytes !== undefined) checkInteger('options.pump.readBytes', pump.readBytes, WSKB_READ_EVENTS_MIN_OUTPUT, PUMP_READ_BYTES_MAX);
+  if (pump.unclaimedLimit !== undefined) checkInteger('options.pump.unclaimedLimit', pump.unclaimedLimit, 1, 2 ** 31 - 1);
+  if (options.trace !== undefined && typeof options.trace !== 'boolean' && typeof options.trace !== 'function') {
+    throw invalidArgValue('options.trace', options.trace, 'must be a boolean or a function taking a line');
+  }
+}
+
+/**
+ * Opens a session: picks the backend, checks the protocol version, starts the event pump.
+ * Close it with `close()` or `await using session = await open()`; a session left open is
+ * closed when it is garbage-collected, with a process warning (code WSKB_SESSION_NOT_CLOSED).
+ */
 export async function open(options: OpenOptions = {}): Promise<WskSession> {
   if (options === null || typeof options !== 'object') throw new TypeError('open(options): options must be an object');
+  checkOpenOptions(options);
+  if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
   const budget = options.eventBudget ?? 0;
-  if (budget !== 0 && (!Number.isInteger(budget) || budget < WSKB_EVENT_BUDGET_MIN || budget > WSKB_EVENT_BUDGET_MAX)) {
-    throw new RangeError(`eventBudget must be an integer in [${WSKB_EVENT_BUDGET_MIN}, ${WSKB_EVENT_BUDGET_MAX}] bytes, got ${budget}`);
-  }
-  const { device, reason } = openDevice(options.backend, options.simScheduler);
+  const opened = openDevice(options.backend, options.simScheduler);
+  const tracer =
+    options.trace === undefined || options.trace === false
+      ? options.trace === false
+        ? undefined
+        : tracerFromEnvironment()
+      : createTracer(typeof options.trace === 'function' ? options.trace : (line) => process.stderr.write(`wskb ${line}\n`));
+  const device = tracer ? tracedDevice(opened.device, tracer) : opened.device;
+  const reason = opened.reason;
   try {
-    const session = new WskSession(device, reason, options.pump);
+    const session = new WskSession(device, reason, options.pump, tracer);
     await session._hello(budget);
     session._startPump();
+    if (options.signal) session._closeOnAbort(options.signal);
     return session;
   } catch (error) {
     device.close();
     throw error;
   }
 }
+
+/** What the finalizer needs to close a session nobody closed (never the session itself). */
+interface Unclosed {
+  device: NativeDevice;
+  backend: string;
+}
+
+const unclosedSessions = new FinalizationRegistry<Unclosed>((held) => {
+  process.emitWarning(
+    `A wsk-bridge session (${held.backend}) was garbage-collected without close(): closing it now. Close sessions with session.close() or 'await using'.`,
+    { type: 'Warning', code: 'WSKB_SESSION_NOT_CLOSED' },
+  );
+  try {
+    held.device.close();
+  } catch {
+    // Closing is all the finalizer can do; a failure here has no one to report to.
+  }
+});
 
 export class WskSession {
   /** 'kernel' or 'sim': where the driver runs. */
@@ -188,25 +271,39 @@ export class WskSession {
   private closed = false;
 
   /** @internal use open(). */
-  constructor(device: NativeDevice, backendReason: string, pumpOptions?: PumpOptions) {
+  constructor(device: NativeDevice, backendReason: string, pumpOptions?: PumpOptions, tracer?: Tracer) {
     this.device = device;
     this.backend = device.backend as Backend;
     this.backendReason = backendReason;
+    // The pump's pending reads hold the pump; it reaches the session only through this weak
+    // reference, so that a session nobody closed can be collected (and closed by the finalizer).
+    const self = new WeakRef<WskSession>(this);
+    const session = (): WskSession => {
+      const s = self.deref();
+      if (!s) throw new SessionClosedError('event pump');
+      return s;
+    };
     this.pump = new EventPump(
       device,
       {
-        adoptAcceptedSocket: (id, localAddress, remoteAddress) => this.adopt(id, localAddress, remoteAddress),
-        inspectComplete: (listenerId, token, action) => this.inspectComplete(listenerId, token, action),
-        isClosedByUser: (id) => this.closedByUser.has(id),
+        adoptAcceptedSocket: (id, localAddress, remoteAddress) => session().adopt(id, localAddress, remoteAddress),
+        inspectComplete: (listenerId, token, action) => session().inspectComplete(listenerId, token, action),
+        isClosedByUser: (id) => self.deref()?.closedByUser.has(id) ?? true,
         socketClosedSeen: (id) => {
-          this.sockets.get(id)?._closedSeen();
-          this.sockets.delete(id);
-          this.closedByUser.delete(id);
+          const s = self.deref();
+          if (!s) return;
+          s.sockets.get(id)?._closedSeen();
+          s.sockets.delete(id);
+          s.closedByUser.delete(id);
         },
+        ...(tracer ? { onEvent: (event: WskBridgeEvent) => tracer.event(event) } : {}),
       },
       pumpOptions,
     );
   }
+
+  /** close({ graceful: true }) is ending connections: their disconnect and receive still pass. */
+  private endingGracefully = false;
 
   get isClosed(): boolean {
     return this.closed || this.closing !== undefined;
@@ -248,8 +345,21 @@ export class WskSession {
     this.wskVersion = { highest: hello.wskHighestVersion, lowest: hello.wskLowestVersion };
   }
 
+  /** @internal for the signal option of open(). The listener holds the session weakly: a signal that outlives it does not keep it. */
+  _closeOnAbort(signal: AbortSignal): void {
+    const self = new WeakRef<WskSession>(this);
+    const onAbort = () => void self.deref()?.close();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.releaseSignal = () => signal.removeEventListener('abort', onAbort);
+    if (signal.aborted) onAbort();
+  }
+
+  private releaseSignal: (() => void) | undefined;
+
   /** @internal */
   _startPump(): void {
+    // From here on the session is the caller's to close (open() closes it when HELLO fails).
+    unclosedSessions.register(this, { device: this.device, backend: this.backend }, this);
     this.pump.start();
   }
 
@@ -258,7 +368,7 @@ export class WskSession {
    * experiments and for tests of the driver's input validation (malformed, truncated buffers).
    */
   rawIoctl(code: number, input: Uint8Array | null, outputLength: number, weak = false): Promise<RawIoctlResult> {
-    if (this.closed) return Promise.reject(new Error('the session is closed'));
+    if (this.closed) return Promise.reject(new SessionClosedError(`rawIoctl(${ioctlName(code)})`));
     return new Promise((resolve, reject) => {
       try {
         this.device.ioctl(
@@ -274,11 +384,12 @@ export class WskSession {
     });
   }
 
-  /** @internal Sends an IOCTL; an error NTSTATUS rejects with WskError naming `operation`. */
-  async _ioctl(operation: string, code: number, input: Uint8Array | null, outputLength: number): Promise<RawIoctlResult> {
-    if (this.isClosed) throw new Error(`${operation}: the session is closed`);
+  /** @internal Sends an IOCTL; an error NTSTATUS rejects with WskError naming `operation` (and the socket, address). */
+  async _ioctl(operation: string, code: number, input: Uint8Array | null, outputLength: number, context?: WskErrorContext): Promise<RawIoctlResult> {
+    // While close({ graceful }) ends connections, only their own disconnect and receive pass.
+    if (this.closed || (this.closing !== undefined && !this.endingGracefully)) throw new SessionClosedError(context?.socketId !== undefined ? `${operation} on socket ${formatSocketId(context.socketId)}` : operation);
     const result = await this.rawIoctl(code, input, outputLength);
-    if (isError(result.status)) throw new WskError(operation, result.status);
+    if (isError(result.status)) throw new WskError(operation, result.status, context);
     return result;
   }
 
@@ -324,11 +435,16 @@ export class WskSession {
 
   /** WskSocket: a new socket of this session. */
   async socket(kind: SocketKind, options: SocketOptions = {}): Promise<WskSocket> {
+    if (this.isClosed) throw new SessionClosedError('socket');
     if (!Object.prototype.hasOwnProperty.call(socketKindFlags, kind)) {
-      throw new TypeError(`socket kind must be 'basic', 'listen', 'connection' or 'datagram', got ${JSON.stringify(kind)}`);
+      throw invalidArgValue('kind', kind, "must be 'basic', 'listen', 'connection' or 'datagram'");
     }
-    const family =
-      typeof options.family === 'number' ? options.family : normalizeFamily(options.family ?? 'ipv4') === 'ipv4' ? AF_INET : AF_INET6;
+    checkOptions('options', options, ['family', 'protocol', 'socketType', 'dispatch']);
+    const named = familyOf(options.family ?? 'ipv4');
+    if (named === undefined && typeof options.family !== 'number') {
+      throw invalidArgValue('options.family', options.family, "must be 4, 6, 'ipv4', 'ipv6', 'IPv4', 'IPv6' or an AF_* number");
+    }
+    const family = named === 'ipv4' ? AF_INET : named === 'ipv6' ? AF_INET6 : (options.family as number);
     const protocol =
       typeof options.protocol === 'number'
         ? options.protocol
@@ -349,6 +465,37 @@ export class WskSession {
     const result = await this._ioctl('socket', WSKB_IOCTL_SOCKET_CREATE, input, layouts.WSKB_SOCKET_ID.size);
     const id = decodeSocketId(result.output);
     const socket = new WskSocket(this, id, kind, family === AF_INET6 ? 'ipv6' : 'ipv4');
+    this.sockets.set(id, socket);
+    return socket;
+  }
+
+  /**
+   * WskSocketConnect: a connection socket created, bound and connected in one call (one
+   * SOCKET_CONNECT IOCTL). Bound to `localAddress`, or to the wildcard address of the remote's
+   * family, port 0. `remoteAddress` may be Node's AddressInfo (`server.address()`). A failure is
+   * a WskError of operation 'socketConnect' naming the remote address; no socket is left.
+   */
+  async connect(remoteAddress: AddressLike, options: { localAddress?: AddressLike; dispatch?: boolean } = {}): Promise<WskSocket> {
+    if (this.isClosed) throw new SessionClosedError('connect');
+    checkOptions('options', options, ['localAddress', 'dispatch']);
+    const remote = toWskAddress(remoteAddress, 'remoteAddress');
+    const local =
+      options.localAddress === undefined
+        ? toWskAddress({ address: remote.family === 'ipv4' ? '0.0.0.0' : '::', port: 0 })
+        : toWskAddress(options.localAddress, 'options.localAddress');
+    if (local.family !== remote.family) {
+      throw invalidArgValue('options.localAddress', options.localAddress, `is ${local.family} but the remote address is ${remote.family}`);
+    }
+    const input = encodeSocketConnectIn({
+      socketType: SOCK_STREAM,
+      protocol: IPPROTO_TCP,
+      options: options.dispatch === false ? WSKB_SOCKET_OPTION_NO_DISPATCH : 0,
+      localAddress: local,
+      remoteAddress: remote,
+    });
+    const result = await this._ioctl('socketConnect', WSKB_IOCTL_SOCKET_CONNECT, input, layouts.WSKB_SOCKET_ID.size, { address: remote });
+    const id = decodeSocketId(result.output);
+    const socket = new WskSocket(this, id, 'connection', remote.family);
     this.sockets.set(id, socket);
     return socket;
   }
@@ -393,13 +540,51 @@ export class WskSession {
   events(options: EventsOptions & { batch: true }): AsyncIterableIterator<WskBridgeEvent[]>;
   events(options?: EventsOptions): AsyncIterableIterator<WskBridgeEvent>;
   events(options: EventsOptions = {}): AsyncIterableIterator<WskBridgeEvent> | AsyncIterableIterator<WskBridgeEvent[]> {
-    if (this.isClosed) throw new Error('events(): the session is closed');
-    return this.pump.subscribe(undefined, options);
+    if (this.isClosed) throw new SessionClosedError('events()');
+    return this.pump.subscribe(undefined, checkEventsOptions(options));
+  }
+
+  /**
+   * The next event of `type` from any socket of this session, like Node's `events.once()`.
+   * Rejects with AbortError (ABORT_ERR) when `signal` aborts, TimeoutError (ETIMEDOUT) after
+   * `timeout` ms, SessionClosedError (ERR_WSKB_SESSION_CLOSED) when the session closes first.
+   * Events of other types, and those `filter` refuses, stay for other iterators.
+   */
+  once<T extends WskBridgeEventType>(type: T, options?: OnceOptions<WskBridgeEventOf<T>>): Promise<WskBridgeEventOf<T>> {
+    if (this.isClosed) return Promise.reject(new SessionClosedError(`once('${type}')`));
+    return onceFrom(this.eventSource(undefined), type, options);
+  }
+
+  /**
+   * The next `count` events (of `types`, passing `filter`) of any socket of this session, in
+   * order. On timeout the TimeoutError's `received` holds those that came.
+   */
+  collect(count: number, options?: CollectOptions): Promise<WskBridgeEvent[]> {
+    if (this.isClosed) return Promise.reject(new SessionClosedError('collect()'));
+    return collectFrom(this.eventSource(undefined), 'session.collect()', count, options);
+  }
+
+  /** @internal */
+  _eventSource(socketId: bigint, ended: () => boolean): EventSource {
+    return this.eventSource(socketId, ended);
+  }
+
+  private eventSource(socketId: bigint | undefined, ended: () => boolean = () => false): EventSource {
+    const what = socketId === undefined ? 'session' : `socket ${formatSocketId(socketId)}`;
+    return {
+      what,
+      subscribe: (options, extra) => {
+        if (this.isClosed) throw new SessionClosedError(what);
+        return this.pump.subscribe(socketId, options, ended(), extra);
+      },
+      ended: (message) => (this.isClosed ? new SessionClosedError(message) : wskbError('ERR_WSKB_SOCKET_CLOSED', `${message}: the socket closed`)),
+    };
   }
 
   /** @internal */
   _socketEvents(id: bigint, options: EventsOptions, ended: boolean): AsyncIterableIterator<WskBridgeEvent> | AsyncIterableIterator<WskBridgeEvent[]> {
-    return this.pump.subscribe(id, options, ended);
+    if (this.isClosed) throw new SessionClosedError(`events() of socket ${formatSocketId(id)}`);
+    return this.pump.subscribe(id, checkEventsOptions(options), ended);
   }
 
   /** @internal receive()/receiveFrom(): data the driver already took from WSK for this socket, kept unclaimed. */
@@ -449,11 +634,27 @@ export class WskSession {
 
   /**
    * Closes the handle. The driver's cleanup closes every socket of the session and cancels
-   * pending requests (they reject); iterators end after the events they hold.
+   * pending requests (they reject); iterators, once() and collect() end after the events they
+   * hold. Without `graceful`, open connections are reset (WskCloseSocket without a WskDisconnect
+   * is abortive); with `{ graceful: true }` each open connection is first ended with a
+   * graceful WskDisconnect and given up to 2 s for its peer's FIN (see WskSocket.end()).
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    checkOptions('options', options, ['graceful']);
     if (!this.closing) {
+      const graceful = options.graceful === true;
+      const connections = graceful ? this.openSockets.filter((socket) => socket.kind === 'connection') : [];
+      this.endingGracefully = connections.length > 0;
       this.closing = (async () => {
+        // A connection that is not connected refuses the disconnect: nothing to end gracefully.
+        // Then each waits (bounded) for its peer's FIN, so that the close does not reset it.
+        await Promise.allSettled(connections.map(async (socket) => {
+          await socket.disconnect();
+          await socket._awaitPeerFin(PEER_FIN_LINGER_MS);
+        }));
+        this.endingGracefully = false;
+        unclosedSessions.unregister(this);
+        this.releaseSignal?.();
         this.pump.stop();
         // Blocks until the driver has completed every request of this handle.
         this.device.close();
@@ -472,6 +673,12 @@ export class WskSession {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** `WskSession { backend: 'sim', open: true, sockets: 2 }`: no pump internals. */
+  [inspect.custom](depth: number, options: { stylize(text: string, style: string): string }): string {
+    const state = this.isClosed ? 'closed' : 'open';
+    return `WskSession { backend: ${options.stylize(`'${this.backend}'`, 'string')}, ${state}, sockets: ${options.stylize(String(this.openSockets.length), 'number')} }`;
   }
 }
 

@@ -5,8 +5,11 @@
 // WskError. The driver validates ids and socket kinds itself, so this class does not duplicate
 // those checks: what an experiment sees is what the driver and WSK answer.
 
-import { WskError } from './errors.js';
-import type { EventsOptions, WskBridgeEvent } from './events.js';
+import { inspect } from 'node:util';
+import { toWskAddress, type AddressLike } from './address.js';
+import { checkInteger, checkOptions, formatSocketId, invalidArgType, outOfRange, WskError, type WskErrorContext } from './errors.js';
+import type { EventsOptions, WskBridgeEvent, WskBridgeEventOf, WskBridgeEventType } from './events.js';
+import { collectFrom, onceFrom, type CollectOptions, type OnceOptions } from './waiting.js';
 import { isError, NTSTATUS } from './ntstatus.js';
 import {
   decodeAcceptOut,
@@ -94,25 +97,20 @@ function u32(value: number): Buffer {
   return buf;
 }
 
-function checkLength(value: unknown, max: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`${what} must be an integer in [0, ${max}], got ${String(value)}`);
-  }
-  return value;
-}
-
-function checkFlags(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`flags must be an unsigned 32-bit integer, got ${String(value)}`);
-  }
-  return value;
+/** `{ flags }` options: no other key, flags an unsigned 32-bit integer. */
+function checkFlags(options: { flags?: number } | undefined, extra: readonly string[] = []): number {
+  checkOptions('options', options, ['flags', ...extra]);
+  return checkInteger('options.flags', options?.flags ?? 0, 0, 0xffffffff);
 }
 
 function bytesOf(data: unknown, what: string): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data);
   if (data instanceof Uint8Array) return data;
-  throw new TypeError(`${what} must be a Buffer, Uint8Array or string`);
+  throw invalidArgType(what, 'a Buffer, Uint8Array or string', data);
 }
+
+/** How long end() and close({ graceful: true }) wait for the peer's FIN after ours (ms). */
+export const PEER_FIN_LINGER_MS = 2000;
 
 export class WskSocket {
   /** Addresses known when the socket was accepted (WskAcceptEvent or accept()). */
@@ -125,17 +123,20 @@ export class WskSocket {
   private sendTickets = 0;
   private sendPoisonedThrough = 0;
   private sendFailure: unknown = undefined;
+  /** A bind() succeeded (or the socket was accepted): a failed connect() explains itself otherwise. */
+  private bound = false;
 
   /** @internal created by WskSession.socket(), accept() and accept events. */
   constructor(
     readonly session: WskSession,
-    /** The driver's opaque id: (generation << 32) | (session tag << 16) | slot; an id of another session names nothing here. */
+    /** The driver's opaque id: generation (high 32 bits), session tag (16 bits), slot (16 bits); an id of another session names nothing here. Printed as `0x…` (formatSocketId()). */
     readonly id: bigint,
     readonly kind: SocketKind,
     readonly family: AddressFamily,
     accepted?: { localAddress: WskAddress | null; remoteAddress: WskAddress | null },
   ) {
     this.acceptedAddresses = accepted;
+    this.bound = accepted !== undefined;
   }
 
   /** True once close() was called or the session closed. */
@@ -143,18 +144,30 @@ export class WskSocket {
     return this.closing !== undefined || this.sessionGone;
   }
 
-  private ioctl(operation: string, code: number, input: Uint8Array, outputLength: number) {
-    return this.session._ioctl(operation, code, input, outputLength);
+  private ioctl(operation: string, code: number, input: Uint8Array, outputLength: number, context: WskErrorContext = {}) {
+    return this.session._ioctl(operation, code, input, outputLength, { socketId: this.id, ...context });
   }
 
-  /** WskBind. */
-  async bind(address: WskAddress, options: { flags?: number } = {}): Promise<void> {
-    await this.ioctl('bind', WSKB_IOCTL_BIND, encodeAddressIn(this.id, address, checkFlags(options.flags ?? 0)), 0);
+  /**
+   * WskBind. `address` is a WskAddress, Node's AddressInfo, or `{ address, port }` (the family
+   * is inferred from the text; 4, 6, 'ipv4', 'IPv4', … are all accepted).
+   */
+  async bind(address: AddressLike, options: { flags?: number } = {}): Promise<void> {
+    const flags = checkFlags(options);
+    const to = toWskAddress(address);
+    await this.ioctl('bind', WSKB_IOCTL_BIND, encodeAddressIn(this.id, to, flags), 0, { address: to });
+    this.bound = true;
   }
 
-  /** WskConnect (connection sockets; the socket must be bound first, as WSK requires). */
-  async connect(address: WskAddress, options: { flags?: number } = {}): Promise<void> {
-    await this.ioctl('connect', WSKB_IOCTL_CONNECT, encodeAddressIn(this.id, address, checkFlags(options.flags ?? 0)), 0);
+  /**
+   * WskConnect (connection sockets). WSK requires the socket to be bound first: bind to
+   * `{ address: '0.0.0.0', port: 0 }` (or '::'), or use `session.connect()`, which does both.
+   */
+  async connect(address: AddressLike, options: { flags?: number } = {}): Promise<void> {
+    const flags = checkFlags(options);
+    const to = toWskAddress(address);
+    const hint = this.bound ? undefined : `the socket was never bound, and WSK connects only bound sockets: call bind({ address: '${to.family === 'ipv4' ? '0.0.0.0' : '::'}', port: 0 }) first, or use session.connect() (WskSocketConnect: create, bind and connect in one)`;
+    await this.ioctl('connect', WSKB_IOCTL_CONNECT, encodeAddressIn(this.id, to, flags), 0, { address: to, ...(hint ? { detail: hint } : {}) });
   }
 
   /** SO_CONDITIONAL_ACCEPT on a listening socket, with an IRP (before bind). */
@@ -166,14 +179,14 @@ export class WskSocket {
       input: u32(on ? 1 : 0),
       irp: true,
     });
-    if (isError(result.irpStatus)) throw new WskError('setConditionalAccept', result.irpStatus);
-    if (isError(result.callStatus)) throw new WskError('setConditionalAccept', result.callStatus);
+    if (isError(result.irpStatus)) throw new WskError('setConditionalAccept', result.irpStatus, { socketId: this.id, detail: 'the IRP completed with it' });
+    if (isError(result.callStatus)) throw new WskError('setConditionalAccept', result.callStatus, { socketId: this.id });
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 
   /** WskAccept, IRP style: resolves with the next connection on this listening socket. */
   async accept(options: { flags?: number } = {}): Promise<AcceptResult> {
-    const result = await this.ioctl('accept', WSKB_IOCTL_ACCEPT, encodeAcceptIn(this.id, checkFlags(options.flags ?? 0)), layouts.WSKB_ACCEPT_OUT.size);
+    const result = await this.ioctl('accept', WSKB_IOCTL_ACCEPT, encodeAcceptIn(this.id, checkFlags(options)), layouts.WSKB_ACCEPT_OUT.size);
     const out = decodeAcceptOut(result.output);
     const family = out.localAddress?.family ?? this.family;
     const socket = new WskSocket(this.session, out.acceptedSocketId, 'connection', family, {
@@ -193,7 +206,7 @@ export class WskSocket {
    */
   async send(data: Uint8Array | string, options: { flags?: number } = {}): Promise<number> {
     const bytes = bytesOf(data, 'data');
-    const flags = checkFlags(options.flags ?? 0);
+    const flags = checkFlags(options);
     return this.inSendOrder('send', true, () => this.sendNow(bytes, flags));
   }
 
@@ -241,15 +254,26 @@ export class WskSocket {
   }
 
   /**
-   * WskReceive, IRP style: resolves with up to maxLength bytes. An empty Buffer means the peer
-   * closed gracefully (a WskReceive completing with 0 bytes). Data WSK already indicated to this
-   * socket's receive event that no iterator took (kept by the session, or handed back by a
-   * `break`) is returned first, without a WskReceive; data indicated while the WskReceive is
-   * pending goes to the events.
+   * WskReceive, IRP style: resolves with 1 to maxLength bytes. An empty Buffer means the peer
+   * closed gracefully (a WskReceive completing with 0 bytes), which is why `maxLength` 0 is
+   * refused (ERR_OUT_OF_RANGE): its empty answer could not be told from the peer's FIN. It is
+   * taken with WskFlag.Drain (WSK's zero-length drain) or `{ zeroLength: true }` (a probe).
+   * Data WSK already indicated to this socket's receive event that no iterator took (kept by
+   * the session, or handed back by a `break`) is returned first, without a WskReceive; data
+   * indicated while the WskReceive is pending goes to the events.
    */
-  async receive(maxLength = 65536, options: { flags?: number } = {}): Promise<Buffer> {
-    checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
-    const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
+  async receive(maxLength = 65536, options: { flags?: number; zeroLength?: boolean } = {}): Promise<Buffer> {
+    const flags = checkFlags(options, ['zeroLength']);
+    // WSK_FLAG_DRAIN takes a zero-length buffer by definition; a zero-length probe says so.
+    if (maxLength === 0 && (flags & WskFlag.Drain) === 0 && options.zeroLength !== true) {
+      throw outOfRange(
+        'maxLength',
+        `an integer >= 1 and <= ${this.session.maxIoBytes}: an empty result means the peer's FIN, which a zero-length receive could not tell from data (pass { zeroLength: true } to issue one anyway)`,
+        maxLength,
+      );
+    }
+    checkInteger('maxLength', maxLength, 0, this.session.maxIoBytes);
+    const input = encodeDataIn(this.id, flags, null, maxLength);
     // Data WSK already indicated to the receive event, which no iterator took, comes first.
     const kept = maxLength > 0 ? this.session._takeKept(this.id, 'receive', maxLength) : undefined;
     if (kept) return kept;
@@ -259,14 +283,15 @@ export class WskSocket {
 
   /** WskSendTo (datagram sockets). Resolves with the bytes sent. Datagrams of one socket
    * leave in call order (see send()); a failed one does not fail those behind it. */
-  async sendTo(data: Uint8Array | string, address: WskAddress, options: { flags?: number } = {}): Promise<number> {
+  async sendTo(data: Uint8Array | string, address: AddressLike, options: { flags?: number } = {}): Promise<number> {
     const bytes = bytesOf(data, 'data');
     if (bytes.byteLength > this.session.maxIoBytes) {
-      throw new RangeError(`sendTo: a datagram of ${bytes.byteLength} bytes exceeds MaxIoBytes ${this.session.maxIoBytes}`);
+      throw outOfRange('data.byteLength', `<= MaxIoBytes ${this.session.maxIoBytes} (one datagram)`, bytes.byteLength);
     }
-    const input = encodeSendToIn(this.id, address, checkFlags(options.flags ?? 0), bytes);
+    const to = toWskAddress(address);
+    const input = encodeSendToIn(this.id, to, checkFlags(options), bytes);
     return this.inSendOrder('sendTo', false, async () => {
-      const result = await this.ioctl('sendTo', WSKB_IOCTL_SEND_TO, input, layouts.WSKB_TRANSFER_OUT.size);
+      const result = await this.ioctl('sendTo', WSKB_IOCTL_SEND_TO, input, layouts.WSKB_TRANSFER_OUT.size, { address: to });
       return decodeTransferOut(result.output);
     });
   }
@@ -275,8 +300,8 @@ export class WskSocket {
    * datagram already indicated to the receive-from event that no iterator took comes first
    * (its controlFlags then carry MSG_TRUNC only). */
   async receiveFrom(maxLength = 65536, options: { flags?: number } = {}): Promise<ReceiveFromResult> {
-    checkLength(maxLength, this.session.maxIoBytes, 'maxLength');
-    const input = encodeDataIn(this.id, checkFlags(options.flags ?? 0), null, maxLength);
+    checkInteger('maxLength', maxLength, 0, this.session.maxIoBytes);
+    const input = encodeDataIn(this.id, checkFlags(options), null, maxLength);
     // A datagram WSK already indicated to the receive-from event, which no iterator took, comes first.
     const kept = this.session._takeKept(this.id, 'receiveFrom', maxLength);
     if (kept) {
@@ -286,7 +311,7 @@ export class WskSocket {
     const result = await this.ioctl('receiveFrom', WSKB_IOCTL_RECEIVE_FROM, input, layouts.WSKB_RECEIVE_FROM_OUT.size + maxLength);
     if (result.status !== 0 && result.output.length < layouts.WSKB_RECEIVE_FROM_OUT.size) {
       // A warning (not an error) with nothing copied back: the datagram is gone, say why.
-      throw new WskError('receiveFrom', result.status, 'the driver returned no WSKB_RECEIVE_FROM_OUT with this warning');
+      throw new WskError('receiveFrom', result.status, { socketId: this.id, detail: 'the driver returned no WSKB_RECEIVE_FROM_OUT with this warning' });
     }
     const out = decodeReceiveFromOut(result.output.subarray(0, result.information));
     const truncated = result.status === NTSTATUS.STATUS_BUFFER_OVERFLOW || (out.controlFlags & MSG_TRUNC) !== 0;
@@ -299,6 +324,7 @@ export class WskSocket {
    * goes at once.
    */
   async disconnect(options: { abortive?: boolean; data?: Uint8Array | string } = {}): Promise<void> {
+    checkOptions('options', options, ['abortive', 'data']);
     const data = options.data === undefined ? null : bytesOf(options.data, 'data');
     const flags = options.abortive ? WskFlag.Abortive : 0;
     const input = encodeDataIn(this.id, flags, data);
@@ -338,8 +364,9 @@ export class WskSocket {
    * the entry's IRP rule with STATUS_INVALID_PARAMETER_MIX, all before WSK sees the call.
    */
   async control(request: ControlRequest): Promise<ControlOut> {
-    if (request === null || typeof request !== 'object') throw new TypeError('control(request): request must be an object');
-    const outputLength = checkLength(request.outputLength ?? 0, WSKB_MAX_CONTROL_BYTES, 'outputLength');
+    if (request === null || typeof request !== 'object') throw invalidArgType('request', 'an object { type, code, level?, input?, outputLength?, irp? }', request);
+    checkOptions('request', request, ['type', 'code', 'level', 'input', 'outputLength', 'irp']);
+    const outputLength = checkInteger('request.outputLength', request.outputLength ?? 0, 0, WSKB_MAX_CONTROL_BYTES);
     const input = encodeControlSocketIn({
       socketId: this.id,
       requestType: request.type,
@@ -382,7 +409,7 @@ export class WskSocket {
       );
     }
     const result = await this.setEventCallbackRaw(mask, { irp: false });
-    if (isError(result.callStatus)) throw new WskError('enableEvents', result.callStatus);
+    if (isError(result.callStatus)) throw new WskError('enableEvents', result.callStatus, { socketId: this.id, detail: `SO_WSK_EVENT_CALLBACK ${eventMaskNames(mask)}` });
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 
@@ -400,8 +427,8 @@ export class WskSocket {
       );
     }
     const result = await this.setEventCallbackRaw((event | WskEvent.Disable) >>> 0, { irp: options.irp ?? true });
-    if (isError(result.callStatus)) throw new WskError('disableEvent', result.callStatus);
-    if (isError(result.irpStatus)) throw new WskError('disableEvent', result.irpStatus);
+    if (isError(result.callStatus)) throw new WskError('disableEvent', result.callStatus, { socketId: this.id, detail: `SO_WSK_EVENT_CALLBACK ${eventMaskNames(event)}|Disable` });
+    if (isError(result.irpStatus)) throw new WskError('disableEvent', result.irpStatus, { socketId: this.id, detail: `SO_WSK_EVENT_CALLBACK ${eventMaskNames(event)}|Disable: the IRP completed with it` });
     return { callStatus: result.callStatus, irpStatus: result.irpStatus };
   }
 
@@ -419,7 +446,86 @@ export class WskSocket {
     return this.session._socketEvents(this.id, options, this.lastEventSeen);
   }
 
-  /** WskCloseSocket. Idempotent; pending requests on the socket complete (cancelled) first. */
+  /**
+   * The next event of `type` on this socket, like Node's `events.once()`: rejects with
+   * AbortError (ABORT_ERR) when `signal` aborts, TimeoutError (ETIMEDOUT) after `timeout` ms, an
+   * ERR_WSKB_SOCKET_CLOSED / ERR_WSKB_SESSION_CLOSED error when the socket or session ends
+   * first. Events of other types, and those `filter` refuses, stay for other iterators.
+   */
+  once<T extends WskBridgeEventType>(type: T, options?: OnceOptions<WskBridgeEventOf<T>>): Promise<WskBridgeEventOf<T>> {
+    try {
+      return onceFrom(this.session._eventSource(this.id, () => this.lastEventSeen), type, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The next `count` events of this socket (of `types`, passing `filter`), in order. On timeout
+   * the TimeoutError's `received` holds those that came.
+   */
+  collect(count: number, options?: CollectOptions): Promise<WskBridgeEvent[]> {
+    try {
+      return collectFrom(this.session._eventSource(this.id, () => this.lastEventSeen), `socket ${formatSocketId(this.id)}.collect()`, count, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Ends a connection as Node's `socket.end()` does: a graceful WskDisconnect (a FIN after the
+   * data already sent), then waits up to `lingerMs` (default 2000) for the peer's FIN, discarding
+   * what it still sends, then WskCloseSocket, which resets the connection only if the peer did
+   * not finish in time (WSK's close is abortive unless both directions are disconnected). Other kinds of socket are just closed. The close
+   * happens even when the disconnect fails; the disconnect's error is then thrown.
+   */
+  async end(options: { lingerMs?: number } = {}): Promise<void> {
+    checkOptions('options', options, ['lingerMs']);
+    const lingerMs = options.lingerMs ?? PEER_FIN_LINGER_MS;
+    checkInteger('options.lingerMs', lingerMs, 0, 2 ** 31 - 1);
+    if (this.kind !== 'connection' || this.isClosed) return this.close();
+    try {
+      await this.disconnect();
+      await this._awaitPeerFin(lingerMs);
+    } finally {
+      await this.close();
+    }
+  }
+
+  /**
+   * After our graceful WskDisconnect: waits for the peer's FIN (a WskReceive completing with 0
+   * bytes), discarding what the peer still sends, for at most `ms`. WSK closes a connection that
+   * is not disconnected both ways abortively (docs/wsk-facts.md 3.10), so a close right after our
+   * FIN would reset the connection and the peer could lose our FIN to the reset. Resolves true
+   * when the peer finished in time. @internal
+   */
+  async _awaitPeerFin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const receiving = this.receive(65536);
+      // A receive still pending at the deadline is cancelled by the close that follows.
+      receiving.catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), left)));
+      try {
+        const data = await Promise.race([receiving, timedOut]);
+        if (data === null) return false;
+        if (data.byteLength === 0) return true;
+      } catch {
+        return false; // reset or aborted: nothing left to wait for
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /**
+   * WskCloseSocket. Idempotent; pending requests on the socket complete (cancelled) first.
+   * On a connection that was not disconnected this **resets** it (WSK's close is abortive: the
+   * peer sees ECONNRESET); use `end()` for a graceful close.
+   */
   close(): Promise<void> {
     // A closing session's cleanup closes every socket of the handle in the driver.
     if (this.sessionGone || (this.session.isClosed && !this.closing)) return Promise.resolve();
@@ -446,6 +552,11 @@ export class WskSocket {
   }
 
   toString(): string {
-    return `WskSocket(${this.kind}, ${this.family}, id 0x${this.id.toString(16)})`;
+    return `WskSocket(${this.kind}, ${this.family}, id ${formatSocketId(this.id)})`;
+  }
+
+  /** `WskSocket { id: 0x10001, kind: 'connection', family: 'ipv4', open }`: no session internals. */
+  [inspect.custom](_depth: number, options: { stylize(text: string, style: string): string }): string {
+    return `WskSocket { id: ${options.stylize(formatSocketId(this.id), 'number')}, kind: ${options.stylize(`'${this.kind}'`, 'string')}, family: ${options.stylize(`'${this.family}'`, 'string')}, ${this.isClosed ? 'closed' : 'open'} }`;
   }
 }

@@ -13,59 +13,18 @@
 // Callback Functions" (scripts/examples/), each with the NTSTATUS of every call and its events.
 
 import * as net from 'node:net';
-import { open, WskEvent, WskFlag, type WskBridgeEvent, type WskSocket } from '../lib/index.js';
+import { formatEventRow, formatSocketId, open, TABLE_HEADER, WskEvent, type WskSocket } from 'wsk-bridge';
 import { disableEventExample } from './examples/disable-event.js';
 import { enableEventsExample } from './examples/enable-events.js';
 import { staticCallbacksExample } from './examples/static-callbacks.js';
 
 const PEERS = 3;
 const started = process.hrtime.bigint();
-const elapsed = (): string => `${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1).padStart(7)} ms`;
-
-function describe(event: WskBridgeEvent): string {
-  switch (event.type) {
-    case 'accept':
-      return event.socket
-        ? `new socket ${label(event.socket.id)}, ${fmt(event.remoteAddress)} -> ${fmt(event.localAddress)}`
-        : 'AcceptSocket == NULL: the listener is dead';
-    case 'receive':
-      return `${event.data.length} of ${event.bytesIndicated} bytes indicated [${receiveFlags(event.flags)}]: ${JSON.stringify(event.data.toString())}`;
-    case 'disconnect':
-      return event.abortive ? 'abortive (reset)' : 'graceful (FIN)';
-    case 'receiveFrom':
-      return `${event.data.length} bytes from ${fmt(event.remoteAddress)}`;
-    case 'sendBacklog':
-      return `ideal backlog ${event.idealBacklogSize} bytes`;
-    case 'flowPaused':
-      return `receive paused, ${event.bytesLeft} bytes left with WSK`;
-    case 'flowResumed':
-      return `receive re-armed (${event.statusName})`;
-    case 'datagramsDropped':
-    case 'acceptsRefused':
-      return `${event.count}`;
-    case 'inspect':
-      return `${fmt(event.remoteAddress)} asks to connect`;
-    default:
-      return '';
-  }
-}
-
-/** WskReceiveEvent's Flags by name. */
-function receiveFlags(flags: number): string {
-  const names: string[] = [];
-  if (flags & WskFlag.ReleaseAsap) names.push('RELEASE_ASAP');
-  if (flags & WskFlag.EntireMessage) names.push('ENTIRE_MESSAGE');
-  if (flags & WskFlag.AtDispatchLevel) names.push('AT_DISPATCH_LEVEL');
-  return names.join('|') || '0';
-}
-
-function fmt(address: { address: string; port: number } | null): string {
-  return address ? `${address.address}:${address.port}` : '-';
-}
+const elapsedMs = (): number => Number(process.hrtime.bigint() - started) / 1e6;
 
 const labels = new Map<bigint, string>();
 function label(id: bigint): string {
-  return labels.get(id) ?? `0x${id.toString(16)}`;
+  return labels.get(id) ?? formatSocketId(id);
 }
 
 /** One Node peer: connects, sends two messages, checks each echo, then closes. */
@@ -94,6 +53,20 @@ async function peer(index: number, port: number): Promise<void> {
   await closed;
 }
 
+/** The demo; `wsk-bridge demo` and `npm start` run it. */
+export async function runDemo(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    console.error('demo: did not finish within 30 s');
+    process.exit(1);
+  }, 30_000);
+  watchdog.unref();
+  try {
+    await main();
+  } finally {
+    clearTimeout(watchdog);
+  }
+}
+
 async function main(): Promise<void> {
   const session = await open();
   console.log(`wsk-bridge demo: backend '${session.backend}' (${session.backendReason})`);
@@ -106,7 +79,7 @@ async function main(): Promise<void> {
   // One call enables several events; Receive and Disconnect on a listener are inherited.
   await listener.enableEvents(WskEvent.Accept | WskEvent.Receive | WskEvent.Disconnect);
   console.log(`kernel listening on 127.0.0.1:${port} with Accept|Receive|Disconnect enabled\n`);
-  console.log(`${'seq'.padStart(4)}  ${'time'.padStart(10)}  ${'socket'.padEnd(9)}  ${'event'.padEnd(13)}  details`);
+  console.log(TABLE_HEADER);
 
   const accepted = new Map<bigint, WskSocket>();
   const echoedBytes = new Map<bigint, number>();
@@ -117,7 +90,7 @@ async function main(): Promise<void> {
   let closedConnections = 0;
 
   for await (const event of session.events()) {
-    console.log(`${String(event.sequence).padStart(4)}  ${elapsed()}  ${label(event.socketId).padEnd(9)}  ${event.type.padEnd(13)}  ${describe(event)}`);
+    console.log(formatEventRow(event, { elapsedMs: elapsedMs(), label }));
     if (event.type === 'accept' && event.socket) {
       labels.set(event.socket.id, `conn-${accepted.size + 1}`);
       accepted.set(event.socket.id, event.socket);
@@ -157,13 +130,9 @@ async function main(): Promise<void> {
   console.log('\ndone.');
 }
 
-const watchdog = setTimeout(() => {
-  console.error('demo: did not finish within 30 s');
-  process.exit(1);
-}, 30_000);
-watchdog.unref();
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  runDemo().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -29,7 +29,10 @@ describe('errors with exact NTSTATUS', () => {
     const socket = await session.socket('connection');
     await socket.close();
     const error = await rejectsWith(socket.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }), 'STATUS_INVALID_HANDLE', 'bind');
-    assert.equal(error.message, 'bind failed: STATUS_INVALID_HANDLE (0xC0000008)');
+    // The message names the operation, the status, the socket and the address (issue 9).
+    assert.equal(error.message, `bind failed: STATUS_INVALID_HANDLE (0xC0000008) on socket 0x${socket.id.toString(16)} at 127.0.0.1:0`);
+    assert.equal(error.code, 'STATUS_INVALID_HANDLE');
+    assert.equal(error.socketId, socket.id);
     await rejectsWith(socket.send('x'), 'STATUS_INVALID_HANDLE', 'send');
     const again = await session.socket('connection');
     assert.notEqual(again.id, socket.id, 'a new socket gets a new id (generation), even in the same slot');
@@ -104,6 +107,9 @@ describe('errors with exact NTSTATUS', () => {
       buf.writeUInt32LE(value >>> 0, offset);
       return buf;
     };
+    // A well-formed SOCKET_CONNECT to a port nobody listens on (the rows above break one field each).
+    const socketConnectIn = () =>
+      P.encodeSocketConnectIn({ socketType: 1, protocol: 6, options: 0, localAddress: { family: 'ipv4', address: '0.0.0.0', port: 0 }, remoteAddress: { family: 'ipv4', address: '127.0.0.1', port: 9 } });
     const withU16 = (buf: Buffer, offset: number, value: number) => {
       buf.writeUInt16LE(value, offset);
       return buf;
@@ -117,6 +123,16 @@ describe('errors with exact NTSTATUS', () => {
       { name: 'SOCKET_CREATE one byte too long', code: P.WSKB_IOCTL_SOCKET_CREATE, input: () => Buffer.concat([P.encodeSocketCreateIn({ family: 2, socketType: 1, protocol: 6, wskFlags: 2, options: 0 }), Buffer.alloc(1)]), output: 8, status: 'STATUS_INVALID_PARAMETER' },
       { name: 'SOCKET_CREATE with an unknown option bit', code: P.WSKB_IOCTL_SOCKET_CREATE, input: () => P.encodeSocketCreateIn({ family: 2, socketType: 1, protocol: 6, wskFlags: 2, options: 0x80 }), output: 8, status: 'STATUS_INVALID_PARAMETER' },
       { name: 'SOCKET_CREATE of a kind the driver does not drive (stream)', code: P.WSKB_IOCTL_SOCKET_CREATE, input: () => P.encodeSocketCreateIn({ family: 2, socketType: 1, protocol: 6, wskFlags: 8, options: 0 }), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      // SOCKET_CONNECT (WskSocketConnect, issue 9): every byte of its input checked.
+      { name: 'SOCKET_CONNECT truncated by one byte', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => socketConnectIn().subarray(0, 79), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT one byte too long', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => Buffer.concat([socketConnectIn(), Buffer.alloc(1)]), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with a non-zero Reserved', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => withU16(socketConnectIn(), 2, 1), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with a non-zero Reserved2 (the reserved Flags)', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => withU32(socketConnectIn(), 12, 1), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with an unknown option bit', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => withU32(socketConnectIn(), 8, 0x80), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with an unknown local address family', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => withU16(socketConnectIn(), 16, 99), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with a non-zero remote WSKB_SOCKADDR.Reserved', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => withU32(socketConnectIn(), 48 + 28, 1), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with local and remote of different families', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => P.encodeSocketConnectIn({ socketType: 1, protocol: 6, options: 0, localAddress: { family: 'ipv6', address: '::', port: 0 }, remoteAddress: { family: 'ipv4', address: '127.0.0.1', port: 9 } }), output: 8, status: 'STATUS_INVALID_PARAMETER' },
+      { name: 'SOCKET_CONNECT with no room for the id', code: P.WSKB_IOCTL_SOCKET_CONNECT, input: () => socketConnectIn(), output: 7, status: 'STATUS_BUFFER_TOO_SMALL' },
       { name: 'SOCKET_CREATE with no room for the id', code: P.WSKB_IOCTL_SOCKET_CREATE, input: () => P.encodeSocketCreateIn({ family: 2, socketType: 1, protocol: 6, wskFlags: 2, options: 0 }), output: 7, status: 'STATUS_BUFFER_TOO_SMALL' },
       { name: 'BIND truncated', code: P.WSKB_IOCTL_BIND, input: async () => P.encodeAddressIn(await dgram(), address, 0).subarray(0, 40), output: 0, status: 'STATUS_INVALID_PARAMETER' },
       { name: 'BIND with a non-zero Reserved', code: P.WSKB_IOCTL_BIND, input: async () => withU32(P.encodeAddressIn(await dgram(), address, 0), 44, 1), output: 0, status: 'STATUS_INVALID_PARAMETER' },

@@ -291,8 +291,9 @@ describe('event pump (scripted device)', () => {
     // Whatever sits in Reserved0 (where WSK_INSPECT_ID.Key was) never reaches JS.
     assert.deepEqual(ins.inspectId, { serialNumber: 9 });
     await ins.accept();
-    await ins.reject();
-    assert.deepEqual(completions, [[1n, 42n, 1], [1n, 42n, 0]]);
+    // An inspection is decided once: a second decision is refused before reaching the driver.
+    await assert.rejects(ins.reject(), { code: 'ERR_WSKB_INSPECT_DECIDED', message: /already decided \(accept\(\) was called\)/ });
+    assert.deepEqual(completions, [[1n, 42n, 1]]);
     assert.equal(ab.token, 42n);
     assert.equal(rf.data.toString(), 'dg');
     assert.equal(rf.remoteAddress.address, '::1');

@@ -57,7 +57,7 @@ describe('session', () => {
 
   it('rejects bad options with clear errors before touching the driver', async () => {
     await assert.rejects(open({ backend: 'vm' as never }), /backend must be 'auto', 'kernel' or 'sim'/);
-    await assert.rejects(open({ backend: 'sim', eventBudget: 100 }), /eventBudget must be an integer in/);
+    await assert.rejects(open({ backend: 'sim', eventBudget: 100 }), { code: 'ERR_OUT_OF_RANGE', message: /"options.eventBudget" is out of range/ });
   });
 
   it('the kernel backend on a machine without the driver fails with a sentence, not a crash', async function () {

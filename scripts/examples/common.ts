@@ -4,10 +4,10 @@
 // WSKB_BACKEND overrides), printing each call with its NTSTATUS, printing events as they arrive,
 // and Node peers on loopback.
 
-import { once } from 'node:events';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import {
   eventMaskNames,
+  formatEvent,
   hexStatus,
   open,
   statusName,
@@ -16,7 +16,8 @@ import {
   type WskBridgeEvent,
   type WskSession,
   type WskSocket,
-} from '../../lib/index.js';
+} from 'wsk-bridge';
+import { tcpServer } from 'wsk-bridge/testing';
 
 export async function openSession(): Promise<WskSession> {
   const session = await open({ backend: 'auto' });
@@ -65,35 +66,6 @@ export function maskName(mask: number): string {
   return eventMaskNames(mask >>> 0);
 }
 
-export function describeEvent(event: WskBridgeEvent): string {
-  const head = `#${event.sequence} ${event.type}`;
-  switch (event.type) {
-    case 'receive':
-      return `${head}: ${event.data.length} bytes ${JSON.stringify(event.data.toString('latin1').slice(0, 40))} (flags 0x${event.flags.toString(16)})`;
-    case 'disconnect':
-      return `${head}: ${event.abortive ? 'abortive (WSK_FLAG_ABORTIVE)' : 'graceful'}`;
-    case 'receiveFrom':
-      return `${head}: ${event.data.length} bytes ${JSON.stringify(event.data.toString())} from ${event.remoteAddress?.address}:${event.remoteAddress?.port}`;
-    case 'accept':
-      return `${head}: ${event.socket ? `socket 0x${event.socket.id.toString(16)}` : 'NULL AcceptSocket'} from ${event.remoteAddress?.address}:${event.remoteAddress?.port}`;
-    case 'inspect':
-      return `${head}: ${event.remoteAddress?.address}:${event.remoteAddress?.port} (token ${event.token}, WSK_INSPECT_ID.SerialNumber ${event.inspectId.serialNumber})`;
-    case 'abort':
-      return `${head}: token ${event.token}, WSK_INSPECT_ID.SerialNumber ${event.inspectId.serialNumber}`;
-    case 'sendBacklog':
-      return `${head}: ideal backlog ${event.idealBacklogSize} bytes`;
-    case 'flowPaused':
-      return `${head}: ${event.bytesLeft} bytes left with WSK`;
-    case 'flowResumed':
-      return `${head}: ${event.statusName}`;
-    case 'datagramsDropped':
-    case 'acceptsRefused':
-      return `${head}: ${event.count}`;
-    default:
-      return head;
-  }
-}
-
 /**
  * Prints a socket's events as they arrive, in the background, until the socket closes or
  * `stop()` is called. `seen` holds them for the script's own checks.
@@ -104,7 +76,7 @@ export function watch(socket: WskSocket, label: string): { seen: WskBridgeEvent[
   const wakers = new Set<() => void>();
   const done = (async () => {
     for await (const event of iterator) {
-      console.log(`  [${label}] event ${describeEvent(event)}`);
+      console.log(`  [${label}] event ${formatEvent(event)}`);
       seen.push(event);
       for (const wake of [...wakers]) wake();
     }
@@ -138,22 +110,11 @@ export function watch(socket: WskSocket, label: string): { seen: WskBridgeEvent[
   };
 }
 
-/** A Node TCP server on 127.0.0.1:0; `peer` resolves with its first connection. */
-export async function nodeServer(): Promise<{ server: net.Server; port: number; peer: Promise<net.Socket> }> {
-  let resolvePeer!: (s: net.Socket) => void;
-  const peer = new Promise<net.Socket>((resolve) => (resolvePeer = resolve));
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', (error) => console.log(`  [node peer] ${error.message}`));
-    resolvePeer(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as net.AddressInfo).port, peer };
-}
-
 /** A bridge connection socket connected to a Node server, with the Node side. */
 export async function connectToNode(session: WskSession): Promise<{ socket: WskSocket; peer: net.Socket; server: net.Server }> {
-  const { server, port, peer } = await nodeServer();
+  // A Node server from wsk-bridge/testing: every connection has an 'error' handler.
+  const { server, port, accepted } = await tcpServer();
+  const peer = accepted();
   const socket = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET)', session.socket('connection'));
   await step('WskBind(0.0.0.0:0)', socket.bind({ family: 'ipv4', address: '0.0.0.0', port: 0 }));
   await step(`WskConnect(127.0.0.1:${port}) to a Node server`, socket.connect({ family: 'ipv4', address: '127.0.0.1', port }));

@@ -9,7 +9,7 @@
 //   node dist/scripts/examples/conditional-accept.js
 
 import * as net from 'node:net';
-import { WskEvent, type WskBridgeEvent } from '../../lib/index.js';
+import { WskEvent, type WskBridgeEvent } from 'wsk-bridge';
 import { openSession, printControl, printStatus, run, sleep, statusOf, step, watch } from './common.js';
 
 function connect(port: number, name: string): net.Socket {

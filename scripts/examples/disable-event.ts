@@ -9,7 +9,7 @@
 //
 //   node dist/scripts/examples/disable-event.js
 
-import { WskEvent } from '../../lib/index.js';
+import { WskEvent } from 'wsk-bridge';
 import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, sleep, step, watch } from './common.js';
 
 /** The paragraph as a function, so that `npm start` (scripts/demo.ts) can run it too. */

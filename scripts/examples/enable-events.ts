@@ -9,7 +9,7 @@
 //
 //   node dist/scripts/examples/enable-events.js
 
-import { SocketOption, SOL_SOCKET, WskControlSocketType, WskEvent } from '../../lib/index.js';
+import { SocketOption, SOL_SOCKET, WskControlSocketType, WskEvent } from 'wsk-bridge';
 import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, watch } from './common.js';
 
 /** The paragraph as a function, so that `npm start` (scripts/demo.ts) can run it too. */

@@ -11,7 +11,7 @@
 
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { WskEvent } from '../../lib/index.js';
+import { formatSocketId, WskEvent } from 'wsk-bridge';
 import { maskName, openSession, printControl, run, sleep, step, watch } from './common.js';
 
 async function nodeClient(port: number, text: string): Promise<net.Socket> {
@@ -29,7 +29,7 @@ export async function listenerInheritanceExample(): Promise<void> {
   const listener = await step('WskSocket(AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET)', session.socket('listen'));
   await step('WskBind(127.0.0.1:0)', listener.bind({ family: 'ipv4', address: '127.0.0.1', port: 0 }));
   const port = (await listener.localAddress())!.port;
-  console.log(`  listening socket 0x${listener.id.toString(16)} on 127.0.0.1:${port}`);
+  console.log(`  listening socket ${formatSocketId(listener.id)} on 127.0.0.1:${port}`);
   const listenerEvents = watch(listener, 'listener');
 
   const mask = WskEvent.Accept | WskEvent.Receive;
@@ -52,7 +52,7 @@ export async function listenerInheritanceExample(): Promise<void> {
   await sleep(50);
   const second = await nodeClient(port, 'not inherited');
   const { socket: irpAccepted } = await step('WskAccept (IRP)', pending);
-  console.log(`  the WskAccept'ed socket is 0x${irpAccepted.id.toString(16)}`);
+  console.log(`  the WskAccept'ed socket is ${formatSocketId(irpAccepted.id)}`);
   const irpEvents = watch(irpAccepted, 'irp-accepted');
   await sleep(300);
   console.log(`  WskAccept'ed socket: ${irpEvents.seen.filter((e) => e.type === 'receive').length} receive events`);

@@ -12,7 +12,7 @@
 
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
-import { WskClientControl, WskEvent } from '../../lib/index.js';
+import { WskClientControl, WskEvent } from 'wsk-bridge';
 import { connectToNode, disconnectAndClose, maskName, openSession, printControl, run, step, watch } from './common.js';
 
 function u32(value: number): Buffer {

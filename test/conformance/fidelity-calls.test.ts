@@ -207,7 +207,7 @@ describe('ksim fidelity: host errors and call conventions (docs/ksim-fidelity.md
     const session = await openSession();
     const { socket, peer } = await connectedPair(session);
     let done = false;
-    const zero = socket.receive(0).then((data) => {
+    const zero = socket.receive(0, { zeroLength: true }).then((data) => {
       done = true;
       return data;
     });

@@ -208,6 +208,19 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'TCP: WskSocketConnect (SOCKET_CONNECT) to Node, send, graceful end',
+    async run(r) {
+      const session = await r.session();
+      const port = await r.nodeServer((socket) => socket.on('data', (data) => socket.write(data)));
+      const socket = await session.connect(loopback(port), { localAddress: loopback() });
+      await socket.send('echo me');
+      let got = Buffer.alloc(0);
+      while (got.length < 7) got = Buffer.concat([got, await socket.receive(64)]);
+      assert.equal(got.toString(), 'echo me');
+      await socket.end();
+    },
+  },
+  {
     name: 'UDP: datagram create/bind, receive-from events, sendTo, close',
     async run(r) {
       const session = await r.session();

@@ -83,6 +83,7 @@ const fixedInputs: Array<{ ioctl: string; code: number; size: number; output: nu
   { ioctl: 'CLOSE', code: P.WSKB_IOCTL_CLOSE, size: 8, output: 0, make: (c) => P.encodeSocketId(c.datagram) },
   { ioctl: 'INSPECT_COMPLETE', code: P.WSKB_IOCTL_INSPECT_COMPLETE, size: 24, output: 0, make: (c) => P.encodeInspectCompleteIn(c.listen, 1n, 1) },
   { ioctl: 'SOCKET_FLOW', code: P.WSKB_IOCTL_SOCKET_FLOW, size: 16, output: 0, make: (c) => P.encodeSocketFlowIn(c.datagram, true) },
+  { ioctl: 'SOCKET_CONNECT', code: P.WSKB_IOCTL_SOCKET_CONNECT, size: 80, output: 8, make: () => P.encodeSocketConnectIn({ socketType: 1, protocol: 6, options: 0, localAddress: loop, remoteAddress: loop }) },
 ];
 
 // ---- header + declared Length inputs ----
