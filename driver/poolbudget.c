@@ -34,9 +34,10 @@ _Use_decl_annotations_
 VOID
 WskbPoolBudgetRelease(ULONG64 Bytes)
 {
-    LONG64 After = InterlockedAdd64(&WskbPoolCharged, -(LONG64)Bytes);
-    NT_ASSERT(After >= 0);
-    UNREFERENCED_PARAMETER(After);
+    /* InterlockedExchangeAdd64 (the value before): an intrinsic on x64 and ARM64 alike. */
+    LONG64 Before = InterlockedExchangeAdd64(&WskbPoolCharged, -(LONG64)Bytes);
+    NT_ASSERT(Before >= (LONG64)Bytes);
+    UNREFERENCED_PARAMETER(Before);
 }
 
 _Use_decl_annotations_
