@@ -51,6 +51,7 @@ import {
 } from './wsk.js';
 
 export type BackendChoice = 'auto' | 'kernel' | 'sim';
+export type SimNetwork = 'host' | 'memory';
 
 export interface OpenOptions {
   /**
@@ -59,6 +60,12 @@ export interface OpenOptions {
    * the environment variable WSKB_BACKEND (auto | kernel | sim) overrides it, for test runs.
    */
   backend?: BackendChoice;
+  /**
+   * The sim backend's network: 'host' (the host's sockets; the default) or 'memory' (ksim's
+   * in-memory network: no host socket, reachable only through `addon().ksim.memoryNet` peers;
+   * what the deterministic mode uses). Only with backend 'sim' (or 'auto', which then means sim).
+   */
+  network?: SimNetwork;
   /** Bytes of event records the driver may hold for this session (0 or absent: the driver's default). */
   eventBudget?: number;
   /** Tuning of the READ_EVENTS pump. */
@@ -108,9 +115,16 @@ function chooseBackend(requested: BackendChoice | undefined): { choice: BackendC
   return { choice, why: requested === undefined ? 'default' : `backend: '${choice}' requested` };
 }
 
-function openDevice(requested: BackendChoice | undefined): { device: NativeDevice; reason: string } {
+function openDevice(requested: BackendChoice | undefined, network?: SimNetwork): { device: NativeDevice; reason: string } {
   const { choice, why } = chooseBackend(requested);
   const { Device } = addon();
+  if (network !== undefined) {
+    if (network !== 'host' && network !== 'memory') {
+      throw new TypeError(`network must be 'host' or 'memory', got ${JSON.stringify(network)}`);
+    }
+    if (choice === 'kernel') throw new TypeError(`network: '${network}' needs the sim backend (the kernel's network is the machine's)`);
+    return { device: Device.open('sim', network), reason: `${why}; network: '${network}' requested (sim)` };
+  }
   if (choice === 'auto') {
     try {
       return { device: Device.open('kernel'), reason: `auto (${why}): the WskBridge kernel device opened` };
@@ -129,7 +143,7 @@ export async function open(options: OpenOptions = {}): Promise<WskSession> {
   if (budget !== 0 && (!Number.isInteger(budget) || budget < WSKB_EVENT_BUDGET_MIN || budget > WSKB_EVENT_BUDGET_MAX)) {
     throw new RangeError(`eventBudget must be an integer in [${WSKB_EVENT_BUDGET_MIN}, ${WSKB_EVENT_BUDGET_MAX}] bytes, got ${budget}`);
   }
-  const { device, reason } = openDevice(options.backend);
+  const { device, reason } = openDevice(options.backend, options.network);
   try {
     const session = new WskSession(device, reason, options.pump);
     await session._hello(budget);

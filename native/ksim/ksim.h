@@ -60,6 +60,12 @@ void KsimDriverUnload(void);
 
 /* CreateFile on a device path such as L"\\\\.\\WskBridge": EvtDeviceFileCreate. NTSTATUS. */
 int32_t KsimOpen(const wchar_t *Path, KSIM_FILE **File);
+/* KsimOpen whose session's WSK sockets live on Network: "host" (the host's sockets, the
+ * default), "memory" (ksim's in-memory network, native/ksim/host/host_net_memory.h; peers
+ * reach it through KsimMemoryNet* below), or NULL/"" for the default (the environment
+ * variable KSIM_NETWORK=memory|host, else host; the deterministic scheduler has only memory).
+ * STATUS_INVALID_PARAMETER for another name. */
+int32_t KsimOpenOnNetwork(const wchar_t *Path, const char *Network, KSIM_FILE **File);
 /* DeviceIoControl (METHOD_BUFFERED semantics). */
 void KsimDeviceIoControl(KSIM_FILE *File, uint32_t IoControlCode, const void *Input, uint32_t InputLength,
                          uint32_t OutputLength, KSIM_COMPLETION_CALLBACK *Callback, void *Context);
@@ -68,6 +74,48 @@ void KsimCancelIo(KSIM_FILE *File);
 /* CloseHandle: EvtFileCleanup, the framework's flush of queued requests, EvtFileClose.
  * Blocks; when it returns every completion callback of this file has been made. */
 void KsimClose(KSIM_FILE *File);
+
+/* ---- the in-memory network's outside: peers for tests ----
+ * Sessions opened with KsimOpenOnNetwork(.., "memory", ..) have their sockets on ksim's
+ * in-memory network, which host sockets cannot reach; these calls make sockets on it for a
+ * test's peers. Non-blocking; results are 0 or a KSIM_MEMORY_NET_E_* code (named by
+ * KsimMemoryNetErrorName, e.g. "ECONNREFUSED"). Family is 4 or 6. Any thread. */
+typedef struct _KSIM_MEMORY_ADDRESS {
+    uint16_t Family;     /* 4 or 6 */
+    uint16_t Port;
+    uint8_t Address[16]; /* IPv4 in the first 4 bytes, network order */
+} KSIM_MEMORY_ADDRESS;
+#define KSIM_MEMORY_NET_READ 0x1
+#define KSIM_MEMORY_NET_WRITE 0x2
+#define KSIM_MEMORY_NET_PEER_FIN 0x4
+#define KSIM_MEMORY_NET_HANGUP 0x8
+#define KSIM_MEMORY_NET_ERROR 0x10
+int KsimMemoryNetSocket(int Family, int Stream, int64_t *Handle);
+int KsimMemoryNetBind(int64_t Handle, const KSIM_MEMORY_ADDRESS *Address);
+int KsimMemoryNetListen(int64_t Handle, int Backlog);
+/* 0 and a new handle, or EWOULDBLOCK's code when nothing waits. */
+int KsimMemoryNetAccept(int64_t Handle, int64_t *NewHandle, KSIM_MEMORY_ADDRESS *Remote);
+/* Starts a connect: "EINPROGRESS"; KsimMemoryNetConnectResult then says how it ended. */
+int KsimMemoryNetConnect(int64_t Handle, const KSIM_MEMORY_ADDRESS *Remote);
+int KsimMemoryNetConnectResult(int64_t Handle);
+int KsimMemoryNetSend(int64_t Handle, const void *Data, size_t Length, size_t *Sent);
+/* 0 with *Received 0: the peer's FIN. */
+int KsimMemoryNetReceive(int64_t Handle, void *Buffer, size_t Length, size_t *Received);
+int KsimMemoryNetSendTo(int64_t Handle, const void *Data, size_t Length, const KSIM_MEMORY_ADDRESS *Remote);
+int KsimMemoryNetReceiveFrom(int64_t Handle, void *Buffer, size_t Length, size_t *Received,
+                             KSIM_MEMORY_ADDRESS *Remote, int *Truncated);
+int KsimMemoryNetShutdownSend(int64_t Handle);
+int KsimMemoryNetSetOption(int64_t Handle, const char *Option, int Value); /* "rcvbuf" | "sndbuf" */
+void KsimMemoryNetClose(int64_t Handle, int Abortive);
+int KsimMemoryNetLocalAddress(int64_t Handle, KSIM_MEMORY_ADDRESS *Address);
+int KsimMemoryNetRemoteAddress(int64_t Handle, KSIM_MEMORY_ADDRESS *Address);
+/* KSIM_MEMORY_NET_* bits: what the socket is ready for now. */
+int KsimMemoryNetReadiness(int64_t Handle, unsigned *Events);
+const char *KsimMemoryNetErrorName(int Error);
+#define KSIM_MEMORY_NET_E_WOULDBLOCK 1
+#define KSIM_MEMORY_NET_E_INPROGRESS 2
+/* Datagrams the in-memory network dropped (full receive queue, nobody on the port). */
+uint64_t KsimMemoryNetDatagramsDropped(void);
 
 /* ---- verifier ---- */
 typedef struct _KSIM_COUNTERS {

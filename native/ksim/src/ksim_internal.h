@@ -76,7 +76,13 @@ typedef struct _KSIM_THREAD {
     BOOLEAN KickDeferred;
     BOOLEAN IsSystemThread;
     struct _KSIM_SYSTEM_THREAD *SystemThread;
+    /* KsimOpenOnNetwork: the network the WSK client registered by this open gets
+     * (KSIM_OPEN_NETWORK_*; 0 = the default). */
+    int OpenNetwork;
 } KSIM_THREAD;
+
+#define KSIM_OPEN_NETWORK_HOST 1
+#define KSIM_OPEN_NETWORK_MEMORY 2
 
 KSIM_THREAD *KsimCurrentThread(void);
 const char *KsimIrqlName(KIRQL Irql);
