@@ -52,6 +52,33 @@ int32_t KsimHostLoopAttach(KSIM_HOST_LOOP_NOTIFY *Notify, void *Context, KSIM_HO
 void KsimHostLoopDetach(KSIM_HOST_LOOP *Loop);
 int KsimHostLoopRun(void);
 
+/* ---- deterministic mode (KsimSchedulerSelect("deterministic", Seed)) ----
+ * Every simulated thread is a fiber of the one host thread that drives ksim, and the seed alone
+ * decides which runs at each switch point (native/ksim/src/ksim_sched_determ.c); sessions use
+ * the in-memory network. The driving thread is the first fiber; KsimDetermSpawn adds simulated
+ * user threads (each runs Routine(Context) and may call any ksim.h function), which run when the
+ * scheduler picks them: at the driving thread's next switch point, wait, or KsimDetermJoin. */
+typedef void KSIM_FIBER_ROUTINE(void *Context);
+int32_t KsimDetermSpawn(KSIM_FIBER_ROUTINE *Routine, void *Context);
+/* Waits until every spawned thread has returned and the network has nothing left to do; every
+ * thread blocked for ever is a deadlock, reported (with the seed) as a failure. */
+void KsimDetermJoin(void);
+/* Runs the other threads until each has returned or waits for something only the caller can
+ * bring (a request pended until its handle closes, say); returns how many are still alive. */
+unsigned KsimDetermRunUntilIdle(void);
+/* A new seed for the next run without reloading the driver (no spawned thread may be alive):
+ * the generator, the virtual clock's origin and the trace start again. */
+int32_t KsimDetermReseed(uint64_t Seed);
+/* The hash of every scheduling decision so far (and of what KsimDetermTraceMix added): equal
+ * for two runs of one program with one seed. */
+uint64_t KsimDetermTrace(void);
+void KsimDetermTraceMix(uint64_t Value);
+uint64_t KsimDetermDecisions(void);
+/* A simulated thread blocks until Done(Context) is true; whoever changes what Done reads calls
+ * KsimDetermWakeFor(Context) (a completion callback, say). Deterministic mode only. */
+void KsimDetermWaitFor(int (*Done)(void *Context), void *Context);
+void KsimDetermWakeFor(void *Context);
+
 /* Loads the driver on first call (runs DriverEntry); reference counted. Returns NTSTATUS. */
 int32_t KsimDriverLoad(void);
 /* Drops a reference; the last one runs EvtDriverUnload and the framework teardown, then the
@@ -116,6 +143,9 @@ const char *KsimMemoryNetErrorName(int Error);
 #define KSIM_MEMORY_NET_E_INPROGRESS 2
 /* Datagrams the in-memory network dropped (full receive queue, nobody on the port). */
 uint64_t KsimMemoryNetDatagramsDropped(void);
+/* With nothing open on it: the in-memory network forgets its ports and handles, so that the
+ * next run hands out the same ones (a replay). Non-zero while a socket is still open. */
+int KsimMemoryNetReset(void);
 
 /* ---- verifier ---- */
 typedef struct _KSIM_COUNTERS {

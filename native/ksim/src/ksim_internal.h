@@ -79,6 +79,10 @@ typedef struct _KSIM_THREAD {
     /* KsimOpenOnNetwork: the network the WSK client registered by this open gets
      * (KSIM_OPEN_NETWORK_*; 0 = the default). */
     int OpenNetwork;
+    /* ksim's own host mutexes held (the framework's, the global one): the deterministic
+     * scheduler never switches fibers then, since another fiber on the same host thread
+     * taking the same mutex would deadlock the process. */
+    LONG HostLocksHeld;
 } KSIM_THREAD;
 
 #define KSIM_OPEN_NETWORK_HOST 1

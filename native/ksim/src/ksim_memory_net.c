@@ -197,3 +197,8 @@ const char *KsimMemoryNetErrorName(int Error)
         return "EIO";
     return Names[Error];
 }
+
+int KsimMemoryNetReset(void)
+{
+    return HostNetMemReset();
+}

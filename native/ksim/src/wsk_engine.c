@@ -878,10 +878,12 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             PVOID AcceptContext = NULL;
             CONST WSK_CLIENT_CONNECTION_DISPATCH *AcceptDispatch = NULL;
             NTSTATUS Status;
+            Socket->AcceptIndicating = TRUE;
             KsimWskCallbackEnter(Listener, WSK_EVENT_ACCEPT);
             Status = Client->WskAcceptEvent(Listener->Context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&LocalAddress,
                                             (PSOCKADDR)&RemoteAddress, KsimWskPublic(Socket), &AcceptContext,
                                             &AcceptDispatch);
+            Socket->AcceptIndicating = FALSE;
             KsimWskCallbackLeave(Listener, WSK_EVENT_ACCEPT, "WskAcceptEvent");
             if (Status == STATUS_SUCCESS) {
                 Socket->Context = AcceptContext;

@@ -30,8 +30,7 @@
 /* The deterministic plug-in runs the in-memory network only (no host descriptor, no clock). */
 static inline BOOLEAN KsimSchedulerIsDeterministic(void)
 {
-    const char *Name = KsimScheduler->Name;
-    return Name[0] == 'd' && Name[1] == 'e' && Name[2] == 't';
+    return KsimScheduler == &KsimSchedulerDeterministic;
 }
 
 #define KSIM_WSK_TAG_CLIENT 'cKsW'
@@ -207,6 +206,7 @@ struct _KSIM_WSK_SOCKET {
     BOOLEAN BacklogIndicate;
 
     BOOLEAN Implicit;                   /* made by WskSocketConnect, not yet handed to the client */
+    BOOLEAN AcceptIndicating;           /* being handed over by a WskAcceptEvent that has not returned */
     BOOLEAN AcceptStalled;              /* listener: the host is out of descriptors or memory */
     HOST_NET_ADDRESS Remote;            /* datagram: fixed remote address */
     BOOLEAN ExclusiveAddressUse;        /* recorded only: the host is exclusive already */

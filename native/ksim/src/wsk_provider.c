@@ -11,7 +11,6 @@
 CONST NPIID NPI_WSK_INTERFACE_ID = { 0x2227E803, 0x8D8B, 0x11D4, { 0xAB, 0xAD, 0x00, 0x90, 0x27, 0x71, 0x9E, 0x09 } };
 
 KSIM_WSK_PROVIDER KsimWskProvider;
-uint64_t (*KsimWskTurnRotate)(void);
 static volatile LONG KsimWskInitState;
 
 /* The registration block's state word, so that a stale or garbage block is recognised. */

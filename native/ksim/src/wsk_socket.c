@@ -385,6 +385,14 @@ KsimWskCloseSocket(_In_ PWSK_SOCKET WskSocket, _Inout_ PIRP Irp)
     Socket = KsimWskSocketFromClient(WskSocket, "WskCloseSocket");
     if (!Socket)
         return KsimWskIrpCompleteInline(Irp, STATUS_INVALID_HANDLE, 0);
+    /* The client owns an event-accepted socket only once its WskAcceptEvent has returned
+     * STATUS_SUCCESS: closing it inside the callback lets WSK hand over a closed socket (and on
+     * a real kernel use it after its close). Stricter than anything Windows documents, because
+     * it finds that bug (issue 8 #9; docs/ksim-fidelity.md). */
+    if (__atomic_load_n(&Socket->AcceptIndicating, __ATOMIC_RELAXED))
+        KsimVerifierFail("WskCloseSocket(%p) inside the WskAcceptEvent that is handing the socket over (it is the "
+                         "client's only once the callback returns)",
+                         (void *)WskSocket);
 
     IoMarkIrpPending(Irp);
     KsimWskLock(&OldIrql);
