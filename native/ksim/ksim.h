@@ -161,6 +161,10 @@ typedef struct _KSIM_COUNTERS {
 void KsimGetCounters(KSIM_COUNTERS *Counters);
 /* Outstanding pool blocks carrying Tag (4 chars, as in ExAllocatePool2). */
 uint64_t KsimPoolOutstandingByTag(uint32_t Tag);
+/* Checks every freed pool block still in quarantine for a write after its free (a verifier
+ * failure each) and empties the quarantine: a run's use-after-free is then reported in that run,
+ * not when a later one evicts the block. */
+void KsimPoolQuarantineCheck(void);
 /* Fail the Nth pool allocation from now (1 = the next one); 0 disables. */
 void KsimFailAllocationAfter(uint64_t Nth);
 /* Verifier failures: by default each one is recorded (and printed to stderr); in abort mode

@@ -114,6 +114,7 @@ const char *DhEnd(void)
     KsimDetermJoin();
     DhPeersClose();
     KsimDriverUnload();
+    KsimPoolQuarantineCheck();
     KsimGetCounters(&Counters);
     Counters.VerifierFailures -= DhFailuresBefore;
     if (Counters.VerifierFailures || Counters.PoolAllocations || Counters.Irps || Counters.Mdls ||
@@ -178,7 +179,8 @@ int32_t DhIoctl(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t Inpu
 KSIM_FILE *DhOpen(void)
 {
     KSIM_FILE *File = NULL;
-    WSKB_HELLO_IN Hello = { WSKB_MAGIC, WSKB_PROTOCOL_VERSION, 0, 0 };
+    /* The smallest event budget: a run's ring is allocated, filled and checked in quarantine. */
+    WSKB_HELLO_IN Hello = { WSKB_MAGIC, WSKB_PROTOCOL_VERSION, WSKB_EVENT_BUDGET_MIN, 0 };
     unsigned i;
     if (KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &File) < 0 || !File)
         DhDie("cannot open a session");

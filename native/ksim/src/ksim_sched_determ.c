@@ -57,6 +57,7 @@ uint64_t (*KsimWskTurnRotate)(void);
 static uint64_t DetermTurnRotate(void);
 
 static DETERM_FIBER DetermFibers[DETERM_MAX_FIBERS];
+static unsigned DetermInUse = 1;            /* slots [0, DetermInUse) may be in use */
 static DETERM_FIBER *DetermCurrent;
 static DETERM_FIBER *DetermNetworkFiber;
 static const KSIM_NETWORK *DetermNetwork;
@@ -171,7 +172,7 @@ static void DetermSchedule(BOOLEAN Exiting)
     for (;;) {
         uint64_t Earliest = UINT64_MAX;
         Count = 0;
-        for (i = 0; i < DETERM_MAX_FIBERS; i++) {
+        for (i = 0; i < DetermInUse; i++) {
             DETERM_FIBER *F = &DetermFibers[i];
             if (F->State == DetermRunnable)
                 Runnable[Count++] = F;
@@ -191,7 +192,7 @@ static void DetermSchedule(BOOLEAN Exiting)
         /* Nobody can run: time passes until the first deadline. */
         if (Earliest > DetermNow)
             DetermNow = Earliest;
-        for (i = 0; i < DETERM_MAX_FIBERS; i++)
+        for (i = 0; i < DetermInUse; i++)
             if (DetermFibers[i].State == DetermWaiting && DetermFibers[i].Deadline <= DetermNow)
                 DetermFibers[i].State = DetermRunnable;
     }
@@ -267,6 +268,8 @@ static DETERM_FIBER *DetermCreate(void (*Entry)(void *), void *Argument, DETERM_
             return NULL;
         F->State = DetermRunnable;
         F->Priority = (int64_t)(DetermNext() % 1000);
+        if (i >= DetermInUse)
+            DetermInUse = i + 1;
         *Out = F;
         return F;
     }
@@ -369,7 +372,7 @@ static void DetermWake(const volatile void *Address, KSIM_WAIT_UPDATE *Update, v
     unsigned i;
     if (Update)
         Update(Context);
-    for (i = 0; i < DETERM_MAX_FIBERS; i++)
+    for (i = 0; i < DetermInUse; i++)
         if (DetermFibers[i].State == DetermWaiting && DetermFibers[i].Address == Address)
             DetermFibers[i].State = DetermRunnable;
 }

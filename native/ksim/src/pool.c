@@ -90,10 +90,10 @@ static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
 
 /* Frees the oldest quarantined blocks until the quarantine fits; reports blocks that were
  * written after they were freed. Called with PoolLock held. */
-static void QuarantineTrim(size_t Incoming)
+static void QuarantineTrimAll(BOOLEAN All, size_t Incoming)
 {
     while (QuarantineCount > 0 &&
-           (QuarantineCount >= KSIM_QUARANTINE_BLOCKS || QuarantineBytes + Incoming > KSIM_QUARANTINE_BYTES)) {
+           (All || QuarantineCount >= KSIM_QUARANTINE_BLOCKS || QuarantineBytes + Incoming > KSIM_QUARANTINE_BYTES)) {
         unsigned Oldest = (QuarantineHead + KSIM_QUARANTINE_BLOCKS - QuarantineCount) % KSIM_QUARANTINE_BLOCKS;
         KSIM_POOL_HEADER *Header = Quarantine[Oldest];
         PUCHAR Data = (PUCHAR)(Header + 1);
@@ -111,6 +111,19 @@ static void QuarantineTrim(size_t Incoming)
         }
         KsimHostFree(Header);
     }
+}
+
+static void QuarantineTrim(size_t Incoming)
+{
+    QuarantineTrimAll(FALSE, Incoming);
+}
+
+void KsimPoolQuarantineCheck(void)
+{
+    KsimEnsureInitialized();
+    KsimHostMutexLock(PoolLock);
+    QuarantineTrimAll(TRUE, 0);
+    KsimHostMutexUnlock(PoolLock);
 }
 
 PVOID
