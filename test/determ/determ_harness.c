@@ -17,19 +17,49 @@
 static KSIM_FILE *DhFiles[DH_MAX_FILES];
 #define DH_MAX_PEERS 16
 static int64_t DhPeers[DH_MAX_PEERS];
-static unsigned DhPeerCount;
+static unsigned DhPeersOpen;
+static int DhKeepLoaded, DhLoaded;
+static KSIM_COUNTERS DhBaseline;
 
-static int64_t DhPeerKeep(int64_t Handle)
+int64_t DhPeerKeep(int64_t Handle)
 {
-    if (Handle >= 0 && DhPeerCount < DH_MAX_PEERS)
-        DhPeers[DhPeerCount++] = Handle;
+    if (Handle < 0)
+        return Handle;
+    if (DhPeersOpen == DH_MAX_PEERS) {
+        KsimMemoryNetClose(Handle, 1);
+        return -1;
+    }
+    DhPeers[DhPeersOpen++] = Handle;
     return Handle;
+}
+
+int64_t DhPeerAt(unsigned Index)
+{
+    return Index < DhPeersOpen ? DhPeers[Index] : -1;
+}
+
+unsigned DhPeerCount(void)
+{
+    return DhPeersOpen;
 }
 
 void DhPeersClose(void)
 {
-    while (DhPeerCount)
-        KsimMemoryNetClose(DhPeers[--DhPeerCount], 1);
+    while (DhPeersOpen)
+        KsimMemoryNetClose(DhPeers[--DhPeersOpen], 1);
+}
+
+void DhKeepDriverLoaded(int Keep)
+{
+    DhKeepLoaded = Keep;
+}
+
+void DhUnloadKept(void)
+{
+    if (DhLoaded) {
+        KsimDriverUnload();
+        DhLoaded = 0;
+    }
 }
 static char DhReplay[512];
 static uint64_t DhFailuresBefore;
@@ -94,8 +124,12 @@ void DhBegin(uint64_t Seed, int AbortOnFailure)
         DhDie("the in-memory network still has sockets open from the last run");
     KsimFailAllocationAfter(0);
     DhFailuresBefore = KsimVerifierLastFailure(NULL, 0);
+    if (DhLoaded)
+        return;
     if (KsimDriverLoad() < 0)
         DhDie("DriverEntry failed");
+    DhLoaded = 1;
+    KsimGetCounters(&DhBaseline);
 }
 
 const char *DhEnd(void)
@@ -113,12 +147,21 @@ const char *DhEnd(void)
             DhClose(DhFiles[i]);
     KsimDetermJoin();
     DhPeersClose();
-    KsimDriverUnload();
-    KsimPoolQuarantineCheck();
+    if (!DhKeepLoaded) {
+        KsimDriverUnload();
+        DhLoaded = 0;
+        memset(&DhBaseline, 0, sizeof(DhBaseline));
+    }
+    /* Per run, so that a write after free is this run's finding. The fuzzer (driver kept loaded)
+     * leaves it to the quarantine's own eviction checks: scanning every freed byte per input
+     * would cost most of its time; a write after free is then reported a few inputs later. */
+    if (!DhKeepLoaded)
+        KsimPoolQuarantineCheck();
     KsimGetCounters(&Counters);
     Counters.VerifierFailures -= DhFailuresBefore;
-    if (Counters.VerifierFailures || Counters.PoolAllocations || Counters.Irps || Counters.Mdls ||
-        Counters.HostSockets || Counters.WskSockets) {
+    Counters.PoolAllocations -= DhBaseline.PoolAllocations;
+    if (Counters.VerifierFailures || Counters.PoolAllocations || Counters.Irps != DhBaseline.Irps ||
+        Counters.Mdls != DhBaseline.Mdls || Counters.HostSockets || Counters.WskSockets) {
         snprintf(Left, sizeof(Left),
                  "left behind: pool %llu irps %llu mdls %llu sockets %llu wsk sockets %llu, verifier failures %llu",
                  (unsigned long long)Counters.PoolAllocations, (unsigned long long)Counters.Irps,
@@ -176,19 +219,25 @@ int32_t DhIoctl(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t Inpu
     return Io->Status;
 }
 
-KSIM_FILE *DhOpen(void)
+void DhAdopt(KSIM_FILE *File)
 {
-    KSIM_FILE *File = NULL;
-    /* The smallest event budget: a run's ring is allocated, filled and checked in quarantine. */
-    WSKB_HELLO_IN Hello = { WSKB_MAGIC, WSKB_PROTOCOL_VERSION, WSKB_EVENT_BUDGET_MIN, 0 };
     unsigned i;
-    if (KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &File) < 0 || !File)
-        DhDie("cannot open a session");
     for (i = 0; i < DH_MAX_FILES && DhFiles[i]; i++)
         ;
     if (i == DH_MAX_FILES)
         DhDie("too many sessions");
     DhFiles[i] = File;
+}
+
+KSIM_FILE *DhOpen(void)
+{
+    KSIM_FILE *File = NULL;
+    /* (a run's sessions: DhFiles) The smallest event budget: a run's ring is allocated, filled and checked in quarantine. */
+    WSKB_HELLO_IN Hello = { WSKB_MAGIC, WSKB_PROTOCOL_VERSION, WSKB_EVENT_BUDGET_MIN, 0 };
+    unsigned i;
+    if (KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &File) < 0 || !File)
+        DhDie("cannot open a session");
+    DhAdopt(File);
     if (DhIoctl(File, WSKB_IOCTL_HELLO, &Hello, sizeof(Hello), sizeof(WSKB_HELLO_OUT), NULL) < 0)
         DhDie("HELLO failed");
     return File;
@@ -336,10 +385,23 @@ int64_t DhPeerConnect(uint16_t Family, uint16_t Port)
     return DhPeerKeep(Handle);
 }
 
-int64_t DhPeerUdp(uint16_t Family)
+int64_t DhPeerListen(uint16_t Family, uint16_t Port)
 {
     int64_t Handle;
-    KSIM_MEMORY_ADDRESS Any = DhLoopback(Family, 0);
+    KSIM_MEMORY_ADDRESS At = DhLoopback(Family, Port);
+    if (KsimMemoryNetSocket(At.Family, 1, &Handle) != 0)
+        return -1;
+    if (KsimMemoryNetBind(Handle, &At) != 0 || KsimMemoryNetListen(Handle, 16) != 0) {
+        KsimMemoryNetClose(Handle, 1);
+        return -1;
+    }
+    return DhPeerKeep(Handle);
+}
+
+int64_t DhPeerUdp(uint16_t Family, uint16_t Port)
+{
+    int64_t Handle;
+    KSIM_MEMORY_ADDRESS Any = DhLoopback(Family, Port);
     if (KsimMemoryNetSocket(Any.Family, 0, &Handle) != 0)
         return -1;
     if (KsimMemoryNetBind(Handle, &Any) != 0) {

@@ -35,12 +35,20 @@ void DhSetReplayCommand(const char *Format, uint64_t Seed);
  * loaded. AbortOnFailure: a verifier failure aborts at once (with the replay command); else
  * it is counted and DhEnd reports it. */
 void DhBegin(uint64_t Seed, int AbortOnFailure);
-/* Ends it: what is still open is closed, the driver unloaded; returns NULL when nothing was
- * left behind, else a description (a static buffer). */
+/* Ends it: what is still open is closed, the driver unloaded (unless kept loaded); returns NULL
+ * when nothing was left behind (pool, IRPs, MDLs back at the baseline, no socket, no verifier
+ * failure, no write after free), else a description (a static buffer). */
 const char *DhEnd(void);
+/* Keep the driver loaded from one run to the next (the fuzzer's speed): the baseline is then
+ * what DriverEntry left. */
+void DhKeepDriverLoaded(int Keep);
+/* Unloads a driver kept loaded (at the end of the process). */
+void DhUnloadKept(void);
 
 /* A session on the in-memory network, HELLO done. */
 KSIM_FILE *DhOpen(void);
+/* Takes a session opened by the caller (no HELLO) into the run: DhEnd closes it. */
+void DhAdopt(KSIM_FILE *File);
 /* Closes a session DhOpen returned (DhEnd closes the ones left). */
 void DhClose(KSIM_FILE *File);
 
@@ -64,8 +72,14 @@ int DhFindEvent(const DH_IO *Io, uint32_t Type, WSKB_EVENT_HEADER *Found);
 
 /* A peer on the in-memory network: TCP client to 127.0.0.1:Port (-1 on failure). */
 int64_t DhPeerConnect(uint16_t Family, uint16_t Port);
-int64_t DhPeerUdp(uint16_t Family);
+int64_t DhPeerUdp(uint16_t Family, uint16_t Port);
 /* Closes every peer still open (DhEnd does it too). */
 void DhPeersClose(void);
+/* Peers made by DhPeer* and DhPeerKeep, by index (-1: none). */
+int64_t DhPeerAt(unsigned Index);
+unsigned DhPeerCount(void);
+int64_t DhPeerKeep(int64_t Handle);
+/* A TCP listener on 127.0.0.1 / ::1 at Port. */
+int64_t DhPeerListen(uint16_t Family, uint16_t Port);
 
 #endif

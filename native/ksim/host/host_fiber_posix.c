@@ -28,6 +28,8 @@ struct _KSIM_HOST_FIBER {
     ucontext_t Context;
     void *Stack;          /* NULL for a thread's own context */
     size_t StackBytes;
+    const void *ThreadStack; /* a thread's own stack, as ASan reported it when we left it */
+    size_t ThreadStackBytes;
     void (*Routine)(void *);
     void *Argument;
 };
@@ -37,11 +39,29 @@ KSIM_HOST_FIBER *KsimHostFiberFromThread(void)
     return calloc(1, sizeof(KSIM_HOST_FIBER));
 }
 
+#ifdef KSIM_FIBER_ASAN
+/* The fiber being left: after the switch, ASan tells its stack bounds, which a thread's own
+ * context needs when it is switched back to (LeakSanitizer scans that stack). */
+static __thread KSIM_HOST_FIBER *FiberLeaving;
+
+static void FiberArrived(void *FakeStack)
+{
+    const void *Bottom = NULL;
+    size_t Size = 0;
+    __sanitizer_finish_switch_fiber(FakeStack, &Bottom, &Size);
+    if (FiberLeaving && !FiberLeaving->Stack && !FiberLeaving->ThreadStack) {
+        FiberLeaving->ThreadStack = Bottom;
+        FiberLeaving->ThreadStackBytes = Size;
+    }
+    FiberLeaving = NULL;
+}
+#endif
+
 static void FiberEntry(unsigned High, unsigned Low)
 {
     KSIM_HOST_FIBER *Self = (KSIM_HOST_FIBER *)(((uintptr_t)High << 32) | (uintptr_t)Low);
 #ifdef KSIM_FIBER_ASAN
-    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+    FiberArrived(NULL);
 #endif
     Self->Routine(Self->Argument);
     fputs("ksim: a fiber's routine returned (it must switch away for the last time)\n", stderr);
@@ -80,9 +100,11 @@ static void FiberSwap(KSIM_HOST_FIBER *From, KSIM_HOST_FIBER *To, int Exiting)
 {
 #ifdef KSIM_FIBER_ASAN
     void *FakeStack = NULL;
-    __sanitizer_start_switch_fiber(Exiting ? NULL : &FakeStack, To->Stack, To->StackBytes);
+    FiberLeaving = From;
+    __sanitizer_start_switch_fiber(Exiting ? NULL : &FakeStack, To->Stack ? To->Stack : To->ThreadStack,
+                                   To->Stack ? To->StackBytes : To->ThreadStackBytes);
     swapcontext(&From->Context, &To->Context);
-    __sanitizer_finish_switch_fiber(FakeStack, NULL, NULL);
+    FiberArrived(FakeStack);
 #else
     (void)Exiting;
     swapcontext(&From->Context, &To->Context);

@@ -465,6 +465,10 @@ static void MemCloseLocked(MEM_SOCKET *S, int Abortive)
             return;
         }
     }
+    /* Connected but the application never took the connect's result, for one: the peer is
+     * reset, never left pointing here. */
+    if (S->Peer)
+        MemAbortConnection(S);
     MemFree(S);
 }
 

@@ -55,6 +55,9 @@ typedef struct _DETERM_FIBER {
  * reads it; defined here so that a ksim built without the provider links too). */
 uint64_t (*KsimWskTurnRotate)(void);
 static uint64_t DetermTurnRotate(void);
+static BOOLEAN DetermWait(const volatile void *Address, KSIM_WAIT_PREDICATE *Predicate, void *Context,
+                          uint64_t DeadlineNs);
+static void DetermWake(const volatile void *Address, KSIM_WAIT_UPDATE *Update, void *Context);
 
 static DETERM_FIBER DetermFibers[DETERM_MAX_FIBERS];
 static unsigned DetermInUse = 1;            /* slots [0, DetermInUse) may be in use */
@@ -135,10 +138,17 @@ static DETERM_FIBER *DetermSelf(void)
         Main->Thread = KsimHostTlsGet();
         DetermCurrent = Main;
         DetermOwnerThread = KsimHostThreadId();
-    } else if (KsimHostThreadId() != DetermOwnerThread) {
-        DetermFatal("a second host thread called into ksim (this mode runs every thread as a fiber of one)");
     }
     return DetermCurrent;
+}
+
+/* A finished fiber's stack, freed by whichever fiber runs next (on its own stack). */
+static void DetermReap(void)
+{
+    if (DetermZombie) {
+        KsimHostFiberDelete(DetermZombie);
+        DetermZombie = NULL;
+    }
 }
 
 static void DetermSwitchTo(DETERM_FIBER *Next, BOOLEAN Exiting)
@@ -157,10 +167,7 @@ static void DetermSwitchTo(DETERM_FIBER *Next, BOOLEAN Exiting)
     else
         KsimHostFiberSwitch(Self->Host, Next->Host);
     /* Back on Self. */
-    if (DetermZombie) {
-        KsimHostFiberDelete(DetermZombie);
-        DetermZombie = NULL;
-    }
+    DetermReap();
 }
 
 /* Picks the next fiber to run (maybe the caller, if it is runnable) and runs it. */
@@ -221,8 +228,11 @@ static void DetermNetworkMain(void *Unused)
 {
     DETERM_FIBER *Self = DetermCurrent;
     (void)Unused;
+    DetermReap();
     while (!DetermStopping) {
         if (!DetermKicked) {
+            /* Idle: whoever waits for the network to run dry (KsimDetermJoin) may go on. */
+            DetermWake(&DetermKicked, NULL, NULL);
             Self->State = DetermIdle;
             DetermSchedule(FALSE);
             continue;
@@ -232,12 +242,14 @@ static void DetermNetworkMain(void *Unused)
             DetermKicked = TRUE;
     }
     Self->State = DetermDone;
+    DetermWake(&DetermNetworkFiber, NULL, NULL);
     DetermSchedule(TRUE);
 }
 
 static void DetermFiberMain(void *Argument)
 {
     DETERM_FIBER *Self = Argument;
+    DetermReap();
     Self->Routine(Self->Context);
     /* The fiber's ksim thread state goes with it (the host TLS slot never owned it). */
     KsimHostFree(KsimHostTlsGet());
@@ -302,11 +314,7 @@ static void DetermNetworkStop(void)
     if (Network && Network->State == DetermIdle)
         Network->State = DetermRunnable;
     /* The caller waits until the network's fiber has finished its last turn. */
-    while (!DetermNetworkGone(NULL)) {
-        DETERM_FIBER *Self = DetermSelf();
-        Self->State = DetermRunnable;
-        DetermSchedule(FALSE);
-    }
+    (void)DetermWait(&DetermNetworkFiber, DetermNetworkGone, NULL, UINT64_MAX);
     if (Network) {
         /* Finished, so not running: its stack and thread state can go. */
         KsimHostFiberDelete(Network->Host);
@@ -330,13 +338,25 @@ static void DetermNetworkKick(void)
 static void DetermSwitchPoint(KSIM_SWITCH_POINT Point)
 {
     KSIM_THREAD *Thread;
-    DETERM_FIBER *Self = DetermSelf();
-    if (DetermNetworkFiber == NULL && DetermLive == 0)
-        return; /* nobody else to run */
-    Thread = KsimCurrentThread();
-    if (Thread->SpinLocksHeld > 0 || Thread->HostLocksHeld > 0)
+    DETERM_FIBER *Self;
+    unsigned i;
+    /* Only the driving thread, the network idle: nothing to decide (the common case, e.g. a
+     * session's cleanup sweeping its table; a deterministic condition, so the trace stays one
+     * per seed). */
+    if (DetermLive == 0 && (!DetermNetworkFiber || DetermNetworkFiber->State != DetermRunnable) &&
+        DetermCurrent == &DetermFibers[0])
+        return;
+    Self = DetermSelf();
+    /* Nobody else can run now: nothing to decide either. */
+    for (i = 0; i < DetermInUse; i++)
+        if (&DetermFibers[i] != Self && DetermFibers[i].State == DetermRunnable)
+            break;
+    if (i == DetermInUse)
         return;
     if (DetermNext() & ((1u << DetermYieldShift) - 1))
+        return;
+    Thread = KsimCurrentThread();
+    if (Thread->SpinLocksHeld > 0 || Thread->HostLocksHeld > 0)
         return;
     DetermMix(0x100u + (unsigned)Point);
     Self->State = DetermRunnable;
@@ -408,8 +428,12 @@ const KSIM_SCHEDULER KsimSchedulerDeterministic = {
 static BOOLEAN DetermIsOn(const char *Routine)
 {
     KsimEnsureInitialized();
-    if (KsimScheduler == &KsimSchedulerDeterministic)
+    if (KsimScheduler == &KsimSchedulerDeterministic) {
+        (void)DetermSelf();
+        if (KsimHostThreadId() != DetermOwnerThread)
+            DetermFatal("a second host thread called into ksim (this mode runs every thread as a fiber of one)");
         return TRUE;
+    }
     KsimVerifierFail("%s: the scheduler is \"%s\", not \"deterministic\" (KsimSchedulerSelect)", Routine,
                      KsimScheduler->Name);
     return FALSE;
@@ -435,9 +459,10 @@ static BOOLEAN DetermAllReturned(void *Unused)
     return DetermLive == 0;
 }
 
-static BOOLEAN DetermQuiet(void)
+static BOOLEAN DetermQuietNow(void *Unused)
 {
-    return !DetermKicked || !DetermNetworkFiber;
+    (void)Unused;
+    return !DetermNetworkFiber || (!DetermKicked && DetermNetworkFiber->State == DetermIdle);
 }
 
 static BOOLEAN DetermReturnedOrStuck(void *Unused)
@@ -464,13 +489,7 @@ void KsimDetermJoin(void)
         return;
     KsimWaitOn(&DetermLive, DetermAllReturned, NULL, UINT64_MAX);
     /* Then let the network run dry: what the threads queued is completed before this returns. */
-    while (!DetermQuiet()) {
-        DETERM_FIBER *Self = DetermSelf();
-        Self->State = DetermRunnable;
-        if (DetermNetworkFiber->State == DetermIdle)
-            DetermNetworkFiber->State = DetermRunnable;
-        DetermSchedule(FALSE);
-    }
+    (void)DetermWait(&DetermKicked, DetermQuietNow, NULL, UINT64_MAX);
 }
 
 int32_t KsimDetermReseed(uint64_t Seed)

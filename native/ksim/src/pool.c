@@ -100,7 +100,21 @@ static void QuarantineTrimAll(BOOLEAN All, size_t Incoming)
         Quarantine[Oldest] = NULL;
         QuarantineCount--;
         QuarantineBytes -= Header->Size;
-        for (SIZE_T i = 0; i < Header->Size; ++i) {
+        SIZE_T Start = 0;
+        /* Word by word first (the fill pattern repeated); the bytes of the first word that
+         * differs, and the tail, one by one for the exact offset. */
+        {
+            uint64_t Pattern;
+            __builtin_memset(&Pattern, KSIM_POOL_FREE_FILL, sizeof(Pattern));
+            while (Start + sizeof(uint64_t) <= Header->Size) {
+                uint64_t Word;
+                __builtin_memcpy(&Word, Data + Start, sizeof(Word));
+                if (Word != Pattern)
+                    break;
+                Start += sizeof(uint64_t);
+            }
+        }
+        for (SIZE_T i = Start; i < Header->Size; ++i) {
             if (Data[i] != KSIM_POOL_FREE_FILL) {
                 char Text[5];
                 KsimVerifierFail("pool block %p (tag '%s', %llu bytes) was written after it was freed (offset %llu)",
