@@ -324,10 +324,16 @@ WskbAcceptEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PSOCKAD
         return STATUS_REQUEST_NOT_ACCEPTED;
 
     /* The new socket's events come to the connection callbacks with its own WSKB_SOCKET; the
-     * table's reference keeps it alive, the one InsertAccepted gave us is not needed. */
+     * table's reference keeps it alive, the one InsertAccepted gave us is not needed. The
+     * ACCEPT record is already out, so user mode may be closing the socket on another
+     * processor: that close waits on the call rundown the upcall holds, released only here,
+     * as the last act (issue 8, finding 9). The table's reference keeps the socket alive until
+     * then, because no close can complete before the release. Only this routine's epilogue
+     * remains, and no driver code can run after its own return. */
     *AcceptSocketContext = Accepted;
     *AcceptSocketDispatch = &WskbConnectionDispatch;
     WskbSocketDereference(Accepted);
+    WskbSocketCallEnd(Accepted);
     return STATUS_SUCCESS;
 }
 

@@ -62,6 +62,7 @@ struct _WSKB_SOCKET {
 
 struct _WSKB_SESSION {
     WDFFILEOBJECT FileObject;
+    PDEVICE_OBJECT DeviceObject;    /* the control device: IoSetCompletionRoutineEx's reference */
     WDFQUEUE EventReadQueue;        /* the device's manual queue, filtered by file object */
     KSPIN_LOCK Lock;                /* socket table and event queue */
     WSK_REGISTRATION Registration;
@@ -119,11 +120,26 @@ _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbSocketDereference(_Inout_ WSKB_SOCKET *Socket);
 
+/* Registers Routine (TRUE, TRUE, TRUE, as every WSK IRP of the driver) on a driver-allocated
+ * IRP about to be handed to WSK, through IoSetCompletionRoutineEx: this is a non-PnP driver,
+ * and the reference the registration holds on the control device keeps the image loaded until
+ * the routine has returned (SDV rule IoSetCompletionRoutineNonPnpDriver; issue 8, finding 6).
+ * It allocates, so it can fail; once it succeeded the IRP must reach WSK, whose completion is
+ * what frees the kernel's context. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbIrpSetCompletion(_In_ WSKB_SESSION *Session, _Inout_ PIRP Irp, _In_ PIO_COMPLETION_ROUTINE Routine,
+                     _In_ PVOID Context);
+
 /* For WskAcceptEvent (DISPATCH_LEVEL): enters an accepted WSK socket in the table as an open
  * connection socket (WskbEventsSocketInitialize is called by this routine). On failure the
  * caller refuses the connection (STATUS_REQUEST_NOT_ACCEPTED) and WSK closes the socket. The
- * returned socket carries a reference for the caller; the table keeps its own. Takes
- * Session->Lock. */
+ * returned socket carries a reference for the caller; the table keeps its own. It also holds
+ * the socket's call rundown for the upcall, taken before the socket became visible: until
+ * WSK has taken back the context and dispatch the callback returns, WskCloseSocket must not
+ * run on it, and every close (CLOSE, the cleanup sweep) waits for that rundown. The caller
+ * ends it with WskbSocketCallEnd as its last act before returning. Takes Session->Lock. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 _Must_inspect_result_
 NTSTATUS

@@ -359,7 +359,7 @@ WskbEventQueueTrimLastLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_H
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
     WSKB_RING_ENTRY *Entry = WskbRingHeaderEntry(Header);
-    ULONG EntryOffset, End, NewBytes, Freed;
+    ULONG EntryOffset, NewBytes, Freed;
 
     NT_ASSERT(!Entry->Committed);
     NT_ASSERT(Header->Sequence + 1 == Queue->NextSequence);
@@ -369,8 +369,9 @@ WskbEventQueueTrimLastLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_H
     if (!WskbRingOwnsEntry(Queue, Entry))
         return;
     EntryOffset = (ULONG)((PUCHAR)Entry - Queue->Ring);
-    End = EntryOffset + Entry->Bytes;
-    NT_ASSERT((End == Queue->Capacity ? 0 : End) == Queue->Tail);
+    /* The entry is the newest: it ends at the tail (at 0 when it ends the ring). Computed
+     * inside the assertion, so that a Release build (DBG 0) keeps no variable only it reads. */
+    NT_ASSERT((EntryOffset + Entry->Bytes == Queue->Capacity ? 0 : EntryOffset + Entry->Bytes) == Queue->Tail);
 
     Queue->HeldBytes -= Header->Size;
     if (BodyLength == WSKB_TRIM_CANCEL) {

@@ -175,7 +175,17 @@ WskbFlowRearm(_Inout_ WSKB_SESSION *Session)
         Empty.Offset = 0;
         Empty.Length = 0;
         IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
-        IoSetCompletionRoutine(Irp, WskbFlowRearmComplete, Socket, TRUE, TRUE, TRUE);
+        if (!NT_SUCCESS(WskbIrpSetCompletion(Session, Irp, WskbFlowRearmComplete, Socket))) {
+            /* No completion context: the socket stays paused and the next drain (the next
+             * READ_EVENTS) tries again. The call rundown held here keeps the close, and so
+             * WskbEventsSocketClosed, away until CallEnd. */
+            KeAcquireSpinLock(&Session->Lock, &OldIrql);
+            Socket->Events.RearmInFlight = FALSE;
+            KeReleaseSpinLock(&Session->Lock, OldIrql);
+            WskbSocketCallEnd(Socket);
+            WskbSocketDereference(Socket);
+            continue;
+        }
         /* WSK completes the IRP whatever it returns; the completion routine takes it from there. */
         (VOID)WskbSocketDispatch(Socket, WSK_PROVIDER_CONNECTION_DISPATCH)->WskReceive(Socket->WskSocket, &Empty, 0, Irp);
         WskbSocketCallEnd(Socket);

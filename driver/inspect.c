@@ -8,6 +8,8 @@
  * INSPECT event carrying the token. INSPECT_COMPLETE brings the token back with the action,
  * and the driver calls WskInspectComplete with an IRP. WskAbortEvent, which WSK may raise
  * while the decision is pending, is matched by the id's contents and forgets the inspection.
+ * The id's Key stays in the kernel (it may be an object address): user mode sees the token and
+ * the SerialNumber only.
  */
 #include "driver.h"
 
@@ -28,10 +30,10 @@ WskbInspectBodyFill(WSKB_INSPECT_BODY *Body, PSOCKADDR LocalAddress, PSOCKADDR R
     RtlZeroMemory(Body, sizeof(*Body));
     WskbSockaddrToWire(LocalAddress, &Body->LocalAddress);
     WskbSockaddrToWire(RemoteAddress, &Body->RemoteAddress);
-    if (InspectId) {
-        Body->InspectKey = (UINT64)InspectId->Key;
+    /* Never the Key: a ULONG_PTR that netio may fill with an object address (issue 8,
+     * finding 5). Reserved0 stays zero; user mode names the inspection by the token. */
+    if (InspectId)
         Body->InspectSerialNumber = InspectId->SerialNumber;
-    }
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)
@@ -98,8 +100,8 @@ WskbInspectAbort(_Inout_ WSKB_SOCKET *Socket, _In_ CONST WSK_INSPECT_ID *Inspect
         }
     }
     /* Param is the token while the inspection was still pending here, else 0 (user mode
-     * already completed it, or it was accepted by WSK's own rules); the body always carries
-     * the id, so user mode can match either way. */
+     * already completed it, or it was accepted by WSK's own rules); the body carries the
+     * SerialNumber (never the Key), so user mode can match either way on this listener. */
     Header = WskbEventQueueReserveLocked(Session, WskbEventClassControl, WSKB_EVENT_ABORT, Socket,
                                          sizeof(WSKB_INSPECT_BODY));
     if (Header) {
@@ -161,14 +163,8 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
     }
 
     Irp = IoAllocateIrp(1, FALSE);
-    if (!Irp) {
-        /* The inspection stays pending, so user mode may try again. */
-        KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
-        KeReleaseSpinLock(&Session->Lock, OldIrql);
-        WdfRequestComplete(Request, STATUS_INSUFFICIENT_RESOURCES);
-        return;
-    }
+    if (!Irp)
+        goto cleanupPending;
 
     if (!WskbSocketCallBegin(Socket)) {
         /* Closing: WSK drops the request with the listening socket. */
@@ -177,16 +173,37 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
         WdfRequestComplete(Request, STATUS_INVALID_HANDLE);
         return;
     }
+    /* Right before WSK takes the IRP: the registration's context is freed by the completion. */
+    if (!NT_SUCCESS(WskbIrpSetCompletion(Session, Irp, WskbInspectCompleteDone, Pending))) {
+        WskbSocketCallEnd(Socket);
+        IoFreeIrp(Irp);
+        goto cleanupPending;
+    }
     Pending->Request = Request;
     Pending->Irp = Irp;
     /* Our own reference: the IRP may complete after the caller has dropped its one. */
     WskbSocketReference(Socket);
-    IoSetCompletionRoutine(Irp, WskbInspectCompleteDone, Pending, TRUE, TRUE, TRUE);
     /* The action goes to WSK as given (Reject, Accept, or anything else), so that experiments
      * see WSK's own answer; its status is the request's. */
     (VOID)WskbSocketDispatch(Socket, WSK_PROVIDER_LISTEN_DISPATCH)
         ->WskInspectComplete(Socket->WskSocket, &Pending->InspectId, (WSK_INSPECT_ACTION)In->Action, Irp);
     WskbSocketCallEnd(Socket);
+    return;
+
+cleanupPending:
+    /* Out of resources: the inspection stays pending, so user mode may try again, unless the
+     * socket started closing meanwhile: its close drops the pending inspections
+     * (WskbInspectDropAll, after the state left Open under this lock), so one put back now
+     * would never be freed (issue 8, finding 11). */
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Socket->State == WskbSocketOpen) {
+        InsertHeadList(&Socket->Events.PendingInspects, &Pending->Link);
+        Pending = NULL;
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    if (Pending)
+        ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+    WdfRequestComplete(Request, STATUS_INSUFFICIENT_RESOURCES);
 }
 
 _Use_decl_annotations_

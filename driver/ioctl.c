@@ -7,7 +7,9 @@
  *     with the declared Length bounded first so the sum cannot overflow:
  *     wrong length -> STATUS_INVALID_PARAMETER, Length over the limit -> STATUS_INVALID_BUFFER_SIZE;
  *  2. reserved fields zero, option/flag bits known, enums the driver interprets in range,
- *     addresses well formed -> STATUS_INVALID_PARAMETER;
+ *     addresses well formed -> STATUS_INVALID_PARAMETER; for CONTROL_CLIENT / CONTROL_SOCKET,
+ *     the code in the allowlist (controltable.c) -> STATUS_NOT_SUPPORTED, its input and output
+ *     sizes -> STATUS_INVALID_BUFFER_SIZE, its IRP rule -> STATUS_INVALID_PARAMETER_MIX;
  *  3. the output buffer big enough -> STATUS_BUFFER_TOO_SMALL;
  *  4. the socket id -> STATUS_INVALID_HANDLE; the socket kind has the WSK routine ->
  *     STATUS_INVALID_DEVICE_REQUEST (the driver cannot call what the dispatch table lacks;
@@ -16,28 +18,6 @@
  * to the stack before anything writes output.
  */
 #include "socketops.h"
-
-/* Pointers cannot cross from user mode: these codes take or return kernel pointers in their
- * WSK buffers (a security descriptor, an extension's dispatch table, a callback), which no
- * user-mode byte string can ever validly be, so they are refused rather than forwarded. */
-_IRQL_requires_max_(DISPATCH_LEVEL)
-static BOOLEAN
-WskbControlSocketCodeRefused(_In_ ULONG RequestType, _In_ ULONG ControlCode, _In_ ULONG Level)
-{
-    if (Level == SOL_SOCKET && ControlCode == SO_WSK_SECURITY)
-        return TRUE;
-    if (RequestType == WskIoctl &&
-        (ControlCode == SIO_WSK_REGISTER_EXTENSION || ControlCode == SIO_WSK_SET_RECEIVE_EX_CALLBACK))
-        return TRUE;
-    return FALSE;
-}
-
-_IRQL_requires_max_(DISPATCH_LEVEL)
-static BOOLEAN
-WskbControlClientCodeRefused(_In_ ULONG ControlCode)
-{
-    return ControlCode == WSK_CACHE_SD || ControlCode == WSK_RELEASE_SD || ControlCode == WSK_TDI_DEVICENAME_MAPPING;
-}
 
 /* Copies exactly Expected bytes of input (the whole input must be that long). */
 _IRQL_requires_max_(PASSIVE_LEVEL)
@@ -178,6 +158,25 @@ WskbIoctlHello(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t 
     return STATUS_SUCCESS;
 }
 
+/* The allowlist (controltable.h): the entry for the call, its sizes and its IRP rule. Input
+ * is the InputLength bytes that follow the header (already checked to be there). */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
+WskbIoctlControlAllowed(_In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_reads_bytes_(InputLength) CONST UCHAR *Input,
+                        _In_ ULONG InputLength, _In_ ULONG OutputLength, _In_ ULONG Flags,
+                        _Outptr_result_maybenull_ CONST WSKB_CONTROL_ENTRY **Entry)
+{
+    ULONG Mask = 0;
+
+    *Entry = WskbControlLookup(Kind, Level, Code);
+    if (!*Entry)
+        return STATUS_NOT_SUPPORTED;
+    if ((*Entry)->EventMask && InputLength == sizeof(ULONG))
+        RtlCopyMemory(&Mask, Input, sizeof(Mask));
+    return WskbControlCheck(*Entry, InputLength, OutputLength, (Flags & WSKB_CONTROL_FLAG_USE_IRP) != 0, Mask);
+}
+
 _IRQL_requires_(PASSIVE_LEVEL)
 _Must_inspect_result_
 static NTSTATUS
@@ -186,6 +185,7 @@ WskbIoctlControlClient(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_
 {
     NTSTATUS Status;
     WSKB_CONTROL_CLIENT_IN In;
+    CONST WSKB_CONTROL_ENTRY *Entry;
     PUCHAR Input;
     PVOID Output;
 
@@ -199,13 +199,15 @@ WskbIoctlControlClient(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_
         return STATUS_INVALID_BUFFER_SIZE;
     if (In.Flags & ~WSKB_CONTROL_FLAGS_VALID)
         return STATUS_INVALID_PARAMETER;
-    if (WskbControlClientCodeRefused(In.ControlCode))
-        return STATUS_NOT_SUPPORTED;
+    Status = WskbIoctlControlAllowed(WSKB_CONTROL_CLIENT, 0, In.ControlCode, Input + sizeof(In), In.InputLength,
+                                     In.OutputLength, In.Flags, &Entry);
+    if (!NT_SUCCESS(Status))
+        return Status;
     Status = WskbIoctlOutput(Request, OutputLength, sizeof(WSKB_CONTROL_OUT) + (size_t)In.OutputLength, &Output);
     if (!NT_SUCCESS(Status))
         return Status;
-    return WskbOpControl(Session, NULL, Request, 0, In.ControlCode, 0, In.Flags, Input + sizeof(In), In.InputLength,
-                         In.OutputLength, Output, OutputLength);
+    return WskbOpControl(Session, NULL, Request, Entry, 0, In.ControlCode, 0, In.Flags, Input + sizeof(In),
+                         In.InputLength, In.OutputLength, Output, OutputLength);
 }
 
 _IRQL_requires_(PASSIVE_LEVEL)
@@ -216,6 +218,7 @@ WskbIoctlControlSocket(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_
 {
     NTSTATUS Status;
     WSKB_CONTROL_SOCKET_IN In;
+    CONST WSKB_CONTROL_ENTRY *Entry;
     WSKB_SOCKET *Socket;
     PUCHAR Input;
     PVOID Output;
@@ -230,12 +233,16 @@ WskbIoctlControlSocket(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_
         return STATUS_INVALID_BUFFER_SIZE;
     if (In.Flags & ~WSKB_CONTROL_FLAGS_VALID)
         return STATUS_INVALID_PARAMETER;
-    /* Codes and levels go to WSK as given, but the request type is an enum whose other values
-     * WSK documents nothing for: the driver's own check, so that none reaches netio. */
+    /* Codes and levels the allowlist admits go to WSK as given, but the request type is an enum
+     * whose other values WSK documents nothing for: the driver's own check, so that none
+     * reaches netio. */
     if (In.RequestType >= (ULONG)WskControlMax)
         return STATUS_INVALID_PARAMETER;
-    if (WskbControlSocketCodeRefused(In.RequestType, In.ControlCode, In.Level))
-        return STATUS_NOT_SUPPORTED;
+    /* The request types are the table's socket kinds (controltable.h). */
+    Status = WskbIoctlControlAllowed(In.RequestType, In.Level, In.ControlCode, Input + sizeof(In), In.InputLength,
+                                     In.OutputLength, In.Flags, &Entry);
+    if (!NT_SUCCESS(Status))
+        return Status;
     Status = WskbIoctlOutput(Request, OutputLength, sizeof(WSKB_CONTROL_OUT) + (size_t)In.OutputLength, &Output);
     if (!NT_SUCCESS(Status))
         return Status;
@@ -244,7 +251,7 @@ WskbIoctlControlSocket(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_
                              WSKB_KIND_BASIC | WSKB_KIND_LISTEN | WSKB_KIND_CONNECTION | WSKB_KIND_DATAGRAM, &Socket);
     if (!NT_SUCCESS(Status))
         return Status;
-    Status = WskbOpControl(Session, Socket, Request, In.RequestType, In.ControlCode, In.Level, In.Flags,
+    Status = WskbOpControl(Session, Socket, Request, Entry, In.RequestType, In.ControlCode, In.Level, In.Flags,
                            Input + sizeof(In), In.InputLength, In.OutputLength, Output, OutputLength);
     WskbSocketDereference(Socket);
     return Status;

@@ -18,7 +18,6 @@ WskbOperationAllocate(WSKB_SESSION *Session, WSKB_SOCKET *Socket, WDFREQUEST Req
 {
     NTSTATUS Status;
     WSKB_OPERATION *Op;
-    KIRQL OldIrql;
 
     *Operation = NULL;
     Op = ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*Op), WSKB_TAG_OPERATION);
@@ -44,30 +43,28 @@ WskbOperationAllocate(WSKB_SESSION *Session, WSKB_SOCKET *Socket, WDFREQUEST Req
     Op->OutputLength = OutputLength;
     Op->RefCount = 1; /* the submit path's */
     Op->FailStatus = STATUS_UNSUCCESSFUL;
-
-    /* Registered under the lock that EvtFileCleanup uses to set CleaningUp, so an operation is
-     * either seen by WskbOperationCancelAll or refused here, never missed. */
-    KeAcquireSpinLock(&Session->Lock, &OldIrql);
-    if (Session->CleaningUp) {
-        KeReleaseSpinLock(&Session->Lock, OldIrql);
-        Status = STATUS_DELETE_PENDING;
-        goto cleanupRundown;
-    }
-    InsertTailList(&Session->Operations, &Op->Link);
-    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    /* Not on Session->Operations yet (WskbOperationRun links it): until then nobody else can
+     * reach the operation, so the caller may still fail its own allocations and free it. A
+     * self-linked entry makes the unlink at the end harmless either way. */
+    InitializeListHead(&Op->Link);
     if (Socket)
         WskbSocketReference(Socket);
     *Operation = Op;
     return STATUS_SUCCESS;
 
-cleanupRundown:
-    ExReleaseRundownProtection(&Session->Rundown);
 cleanupIrp:
     if (Op->Irp)
         IoFreeIrp(Op->Irp);
 cleanupOperation:
     ExFreePoolWithTag(Op, WSKB_TAG_OPERATION);
     return Status;
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbIrpSetCompletion(WSKB_SESSION *Session, PIRP Irp, PIO_COMPLETION_ROUTINE Routine, PVOID Context)
+{
+    return IoSetCompletionRoutineEx(Session->DeviceObject, Irp, Routine, Context, TRUE, TRUE, TRUE);
 }
 
 _Use_decl_annotations_
@@ -126,7 +123,9 @@ _Use_decl_annotations_
 VOID
 WskbOperationFree(WSKB_OPERATION *Operation)
 {
-    WskbOperationUnlink(Operation);
+    /* Never run, so never linked: no other thread holds it (issue 8, finding 2: it used to be
+     * linked at allocation, and WskbOperationCancelAll could pin it while this freed it). */
+    NT_ASSERT(IsListEmpty(&Operation->Link));
     WskbOperationDestroy(Operation);
 }
 
@@ -178,6 +177,21 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
 {
     NTSTATUS Status;
     PIRP Irp = Operation->Irp;
+    WSKB_SESSION *Session = Operation->Session;
+    KIRQL OldIrql;
+
+    /* Linked only now that everything the operation needs is allocated: once on the list,
+     * WskbOperationCancelAll may pin it at any moment, so from here it goes only through its
+     * last reference. Linked under the lock that EvtFileCleanup sets CleaningUp with, so an
+     * operation is either seen by the sweep or refused here, never missed. */
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Session->CleaningUp) {
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        Operation->FailStatus = STATUS_DELETE_PENDING;
+        goto cleanupSubmit;
+    }
+    InsertTailList(&Session->Operations, &Operation->Link);
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
 
     /* The socket may have started closing since it was looked up; WskCloseSocket must not race
      * this call, so the rundown decides. */
@@ -193,7 +207,6 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
         goto cleanupCall;
     }
 
-    IoSetCompletionRoutine(Irp, WskbOperationIoCompletion, Operation, TRUE, TRUE, TRUE);
     /* One reference for the IRP, one for the cancel routine; set before the request becomes
      * cancelable because the cancel routine may run at once on another thread. */
     InterlockedIncrement(&Operation->RefCount);
@@ -217,9 +230,30 @@ WskbOperationRun(WSKB_OPERATION *Operation, WSKB_OPERATION_CALL *Call)
         WskbOperationIrpReturned(Operation);
         goto cleanupCall;
     }
-    /* From here WSK owns the IRP; it always completes it, even when it fails at once. */
+    /* Registered last, right before WSK takes the IRP: the kernel's context is freed only by
+     * the completion. Without it the call is not made, as for a cancel. */
+    Status = WskbIrpSetCompletion(Session, Irp, WskbOperationIoCompletion, Operation);
+    if (!NT_SUCCESS(Status)) {
+        Operation->FailStatus = Status;
+        WskbOperationIrpReturned(Operation);
+        goto cleanupCall;
+    }
+    /* From here WSK owns the IRP: it completes it, even when it fails at once, unless it
+     * ignores it (below). */
     Operation->Called = TRUE;
     Operation->CallStatus = Call(Operation, Irp);
+    /* A Wsk* routine that returns anything but STATUS_PENDING has completed its IRP by then, or
+     * has ignored it: wsk.h on WskControlSocket, "a required parameter or ignored (and must be
+     * NULL), or optional based on the ControlCode". An ignored IRP is never completed, so its
+     * completion routine would never drop its references and the request, and EvtFileCleanup
+     * behind it, would wait forever. The IRP is treated as never taken: the status is the
+     * call's, no output, and the references go here. (A completion, when there is one, runs
+     * inside IoCompleteRequest before the non-pending return, so it has set IrpBack by now.) */
+    if (Operation->CallStatus != STATUS_PENDING && InterlockedCompareExchange(&Operation->IrpBack, 1, 0) == 0) {
+        Operation->IrpStatus = Operation->CallStatus;
+        Operation->IrpInformation = 0;
+        WskbOperationIrpReturned(Operation);
+    }
 
 cleanupCall:
     if (Operation->Socket)
@@ -235,6 +269,10 @@ WskbOperationIoCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
     WSKB_OPERATION *Operation = Context;
 
     UNREFERENCED_PARAMETER(DeviceObject);
+    /* Already taken back by WskbOperationRun (a non-pending return without completion): not
+     * WSK's to complete any more. */
+    if (InterlockedCompareExchange(&Operation->IrpBack, 1, 0) != 0)
+        return STATUS_MORE_PROCESSING_REQUIRED;
     Operation->IrpStatus = Irp->IoStatus.Status;
     Operation->IrpInformation = Irp->IoStatus.Information;
     WskbOperationIrpReturned(Operation);

@@ -8,8 +8,8 @@
  *
  * Lifetime: an operation is reference counted. The submit path holds one reference until the
  * Wsk* call has returned (so CallStatus is known), the IRP holds one until its completion
- * routine ran, and the cancel routine holds one from WdfRequestMarkCancelableEx until it ran
- * or WdfRequestUnmarkCancelable said it never will. Whoever drops the last reference runs
+ * routine ran (or WskbOperationRun took an ignored IRP back), and the cancel routine holds one
+ * from WdfRequestMarkCancelableEx until it ran or WdfRequestUnmarkCancelable said it never will. Whoever drops the last reference runs
  * Finish, completes the request and frees everything, at IRQL <= DISPATCH_LEVEL.
  */
 #pragma once
@@ -52,6 +52,8 @@ struct _WSKB_OPERATION {
     WSK_BUF Buffer;             /* data operations */
     ULONG Flags;                /* passed to WSK unchanged */
     BOOLEAN CancelSwept;        /* WskbOperationCancelAll has cancelled it */
+    volatile LONG IrpBack;      /* 1 once the IRP is back: completed, or taken back after a
+                                 * non-pending return that left it uncompleted (irp.c) */
     PVOID InputPool;            /* pool buffers freed with the operation, or NULL */
     PVOID OutputPool;
     union {
@@ -83,6 +85,7 @@ struct _WSKB_OPERATION {
             SIZE_T InputLength;
             SIZE_T OutputLength;        /* of OutputPool */
             SIZE_T OutputSizeReturned;
+            BOOLEAN PassOutputSizeReturned; /* the allowlist's rule: &OutputSizeReturned, else NULL */
             WSK_EVENT_CALLBACK_CONTROL EventControl;
         } Control;
     } u;
@@ -90,7 +93,9 @@ struct _WSKB_OPERATION {
 
 /* Allocates an operation for Request on Socket (referenced) or on the session's client. With
  * WithIrp, the WSK IRP too. Output is the request's output buffer (may be NULL). Fails with
- * STATUS_DELETE_PENDING once the session is cleaning up. */
+ * STATUS_DELETE_PENDING once the session's rundown has started. The operation is private to
+ * the caller (not yet on Session->Operations) until WskbOperationRun, so the caller allocates
+ * everything else it needs before running it, and WskbOperationFree it on failure. */
 _IRQL_requires_max_(PASSIVE_LEVEL)
 _Must_inspect_result_
 NTSTATUS
@@ -106,14 +111,16 @@ _Must_inspect_result_
 NTSTATUS
 WskbOperationSetBuffer(_Inout_ WSKB_OPERATION *Operation, _In_reads_bytes_opt_(Length) PVOID Data, _In_ ULONG Length);
 
-/* Runs the operation: brackets Call with the socket's call rundown, makes the request
- * cancelable, and from then on owns the request: it is completed exactly once, by this
- * module. Never fails; the outcome reaches user mode through the request. */
+/* Runs the operation: links it on Session->Operations (where the cleanup sweep finds it;
+ * once the session is cleaning up, the request completes with STATUS_DELETE_PENDING and Call
+ * is not made), brackets Call with the socket's call rundown, makes the request cancelable,
+ * and from then on owns the request: it is completed exactly once, by this module. Never
+ * fails; the outcome reaches user mode through the request. */
 _IRQL_requires_max_(PASSIVE_LEVEL)
 VOID
 WskbOperationRun(_Inout_ WSKB_OPERATION *Operation, _In_ WSKB_OPERATION_CALL *Call);
 
-/* Frees an operation that was never run, without completing its request. */
+/* Frees an operation that was never run (so never linked), without completing its request. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbOperationFree(_In_ _Post_ptr_invalid_ WSKB_OPERATION *Operation);

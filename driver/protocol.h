@@ -293,7 +293,9 @@ typedef struct _WSKB_ADDRESS_PAIR {
 typedef struct _WSKB_INSPECT_BODY {
     WSKB_SOCKADDR LocalAddress;  /* zero for ABORT */
     WSKB_SOCKADDR RemoteAddress; /* zero for ABORT */
-    UINT64 InspectKey;           /* WSK_INSPECT_ID.Key */
+    UINT64 Reserved0;            /* always 0: WSK_INSPECT_ID.Key is never exported (a ULONG_PTR
+                                  * netio may fill with an object address); Param, the driver's
+                                  * own token, names the inspection */
     UINT32 InspectSerialNumber;  /* WSK_INSPECT_ID.SerialNumber */
     UINT32 Reserved;
 } WSKB_INSPECT_BODY;             /* 80 */

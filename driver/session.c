@@ -36,6 +36,7 @@ WskbEvtDeviceFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT File
     PAGED_CODE();
     RtlZeroMemory(Session, sizeof(*Session));
     Session->FileObject = FileObject;
+    Session->DeviceObject = WdfDeviceWdmGetDeviceObject(Device);
     Session->EventReadQueue = WskbDeviceGetContext(Device)->EventReadQueue;
     KeInitializeSpinLock(&Session->Lock);
     ExInitializeRundownProtection(&Session->Rundown);

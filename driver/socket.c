@@ -231,6 +231,9 @@ WskbSocketInsertAccepted(WSKB_SESSION *Session, PWSK_SOCKET WskSocket, USHORT Fa
     if (!NT_SUCCESS(Status))
         return Status;
     WskbSocketReference(New); /* the caller's */
+    /* The upcall counts as a call in progress on the new socket (see driver.h): a fresh
+     * rundown cannot be refused, and nobody can close the socket before it is Open. */
+    (VOID)WskbSocketCallBegin(New);
     WskbSocketActivate(New, WskSocket);
     *Socket = New;
     return STATUS_SUCCESS;
@@ -268,13 +271,19 @@ VOID
 WskbSocketClose(WSKB_SOCKET *Socket, WDFREQUEST CloseRequest)
 {
     CONST WSK_PROVIDER_BASIC_DISPATCH *Dispatch;
+    LARGE_INTEGER Delay;
 
     PAGED_CODE();
     /* WskCloseSocket must not run concurrently with any other call on the socket; calls that
      * already returned STATUS_PENDING are fine (the close cancels their IRPs). */
     ExWaitForRundownProtectionRelease(&Socket->CallRundown);
     Socket->CloseRequest = CloseRequest;
-    IoSetCompletionRoutine(Socket->CloseIrp, WskbSocketCloseIoCompletion, Socket, TRUE, TRUE, TRUE);
+    /* The close cannot be skipped (the WSK socket and its callbacks would live on) and its IRP
+     * is the socket's own; only the kernel's small completion context can be missing. Pool
+     * exhaustion passes, and this runs at PASSIVE_LEVEL, so it waits and tries again. */
+    Delay.QuadPart = -10 * 1000 * 10; /* 10 ms, relative */
+    while (!NT_SUCCESS(WskbIrpSetCompletion(Socket->Session, Socket->CloseIrp, WskbSocketCloseIoCompletion, Socket)))
+        (VOID)KeDelayExecutionThread(KernelMode, FALSE, &Delay);
     Dispatch = WskbSocketDispatch(Socket, WSK_PROVIDER_BASIC_DISPATCH);
     /* Documented never to fail; whatever it returns, the IRP is completed. */
     (VOID)Dispatch->WskCloseSocket(Socket->WskSocket, Socket->CloseIrp);

@@ -495,10 +495,10 @@ static NTSTATUS
 WskbCallControlSocket(WSKB_OPERATION *Op, PIRP Irp)
 {
     WSKB_SOCKET *Socket = Op->Socket;
-    /* With an IRP the output size comes back in IoStatus.Information; without one WSK writes
-     * it here. Passed for every NULL-IRP call, also with no output buffer, so that a size
-     * probe (OutputSize 0) can report the size it needs. */
-    PSIZE_T OutputSizeReturned = Irp ? NULL : &Op->u.Control.OutputSizeReturned;
+    /* With an IRP the output size comes back in IoStatus.Information; without one, WSK writes
+     * it here, but only for the codes whose output size is not known beforehand (the table's
+     * OutputSizeReturned, after PFN_WSK_CONTROL_SOCKET's rule): elsewhere Learn says NULL. */
+    PSIZE_T OutputSizeReturned = Op->u.Control.PassOutputSizeReturned ? &Op->u.Control.OutputSizeReturned : NULL;
 
     return WskbSocketDispatch(Socket, WSK_PROVIDER_BASIC_DISPATCH)
         ->WskControlSocket(Socket->WskSocket, (WSK_CONTROL_SOCKET_TYPE)Op->u.Control.RequestType,
@@ -511,7 +511,9 @@ static NTSTATUS
 WskbCallControlClient(WSKB_OPERATION *Op, PIRP Irp)
 {
     WSKB_SESSION *Session = Op->Session;
-    PSIZE_T OutputSizeReturned = Irp ? NULL : &Op->u.Control.OutputSizeReturned;
+    /* WSK_TRANSPORT_LIST_QUERY: "Irp must be NULL and pOutputSize must be Non-NULL" (wsk.h);
+     * none for the other client codes (each Learn page: OutputSizeReturned NULL). */
+    PSIZE_T OutputSizeReturned = Op->u.Control.PassOutputSizeReturned ? &Op->u.Control.OutputSizeReturned : NULL;
 
     return Session->Provider.Dispatch->WskControlClient(Session->Provider.Client, Op->u.Control.ControlCode,
                                                         Op->u.Control.InputLength, Op->u.Control.Input,
@@ -530,6 +532,8 @@ WskbFinishControl(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Information)
         *Information = 0;
         return; /* the WSK call was never made: the request fails with why */
     }
+    /* A NULL-IRP call whose entry has no OutputSizeReturned returns no output (the table
+     * allows none: every code with output takes an IRP or reports its size). */
     Returned = Op->Irp ? (SIZE_T)Op->IrpInformation : Op->u.Control.OutputSizeReturned;
     Out->CallStatus = Op->CallStatus;
     Out->IrpStatus = Op->IrpStatus;
@@ -545,31 +549,25 @@ WskbFinishControl(WSKB_OPERATION *Op, NTSTATUS *Status, ULONG_PTR *Information)
 
 _Use_decl_annotations_
 NTSTATUS
-WskbOpControl(WSKB_SESSION *Session, WSKB_SOCKET *Socket, WDFREQUEST Request, ULONG RequestType, ULONG ControlCode,
-              ULONG Level, ULONG Flags, CONST VOID *Input, ULONG InputLength, ULONG OutputLength, PVOID Output,
-              size_t RequestOutputLength)
+WskbOpControl(WSKB_SESSION *Session, WSKB_SOCKET *Socket, WDFREQUEST Request, CONST WSKB_CONTROL_ENTRY *Entry,
+              ULONG RequestType, ULONG ControlCode, ULONG Level, ULONG Flags, CONST VOID *Input, ULONG InputLength,
+              ULONG OutputLength, PVOID Output, size_t RequestOutputLength)
 {
     NTSTATUS Status;
     WSKB_OPERATION *Op;
-    BOOLEAN EventMask;
+    BOOLEAN UseIrp = (Flags & WSKB_CONTROL_FLAG_USE_IRP) != 0;
 
-    /* The 4-byte user mask becomes the WSK_EVENT_CALLBACK_CONTROL that WSK expects; the
-     * driver supplies the NPI id, which user mode cannot name. */
-    if (Socket)
-        EventMask = RequestType == WskSetOption && Level == SOL_SOCKET && ControlCode == SO_WSK_EVENT_CALLBACK;
-    else
-        EventMask = ControlCode == WSK_SET_STATIC_EVENT_CALLBACKS;
-    if (EventMask && InputLength != sizeof(ULONG))
-        return STATUS_INVALID_PARAMETER;
-
-    Status = WskbOperationAllocate(Session, Socket, Request, (Flags & WSKB_CONTROL_FLAG_USE_IRP) != 0, WskbFinishControl,
-                                   Output, RequestOutputLength, &Op);
+    Status = WskbOperationAllocate(Session, Socket, Request, UseIrp, WskbFinishControl, Output, RequestOutputLength, &Op);
     if (!NT_SUCCESS(Status))
         return Status;
     Op->u.Control.RequestType = RequestType;
     Op->u.Control.ControlCode = ControlCode;
     Op->u.Control.Level = Level;
-    if (EventMask) {
+    Op->u.Control.PassOutputSizeReturned = !UseIrp && Entry->OutputSizeReturned;
+    /* The 4-byte user mask (the table's size for these entries) becomes the
+     * WSK_EVENT_CALLBACK_CONTROL that WSK expects; the driver supplies the NPI id, which user
+     * mode cannot name. */
+    if (Entry->EventMask) {
         Op->u.Control.EventControl.NpiId = (PNPIID)&NPI_WSK_INTERFACE_ID;
         RtlCopyMemory(&Op->u.Control.EventControl.EventMask, Input, sizeof(ULONG));
         Op->u.Control.Input = &Op->u.Control.EventControl;

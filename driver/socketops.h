@@ -11,6 +11,7 @@
 #pragma once
 
 #include "irp.h"
+#include "controltable.h"
 
 _IRQL_requires_(PASSIVE_LEVEL)
 _Must_inspect_result_
@@ -77,11 +78,12 @@ WskbOpGetAddress(_In_ WSKB_SOCKET *Socket, _In_ WDFREQUEST Request, _In_ ULONG W
 
 /* CONTROL_SOCKET / CONTROL_CLIENT: Input is In->InputLength bytes (copied to pool here);
  * Output holds WSKB_CONTROL_OUT followed by up to In->OutputLength bytes. Socket NULL means
- * WskControlClient on the session's client. */
+ * WskControlClient on the session's client. Entry is the call's allowlist entry, against which
+ * ioctl.c has checked the sizes and the IRP flag. */
 _IRQL_requires_(PASSIVE_LEVEL)
 _Must_inspect_result_
 NTSTATUS
 WskbOpControl(_In_ WSKB_SESSION *Session, _In_opt_ WSKB_SOCKET *Socket, _In_ WDFREQUEST Request,
-              _In_ ULONG RequestType, _In_ ULONG ControlCode, _In_ ULONG Level, _In_ ULONG Flags,
+              _In_ CONST WSKB_CONTROL_ENTRY *Entry, _In_ ULONG RequestType, _In_ ULONG ControlCode, _In_ ULONG Level, _In_ ULONG Flags,
               _In_reads_bytes_opt_(InputLength) CONST VOID *Input, _In_ ULONG InputLength, _In_ ULONG OutputLength,
               _Out_writes_bytes_(RequestOutputLength) PVOID Output, _In_ size_t RequestOutputLength);

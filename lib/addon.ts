@@ -76,6 +76,10 @@ export interface KsimControl {
   verifierLastFailure(): { count: number; message: string };
   setAbortOnFailure(on: boolean): void;
   memoryNet: MemoryNet;
+  /** ksim's execution model in force: 'thread' | 'host-loop' (native/ksim/src/ksim_sched.h). */
+  scheduler(): string;
+  /** KsimSchedulerSelect: NTSTATUS (STATUS_INVALID_DEVICE_STATE while the driver is loaded). */
+  selectScheduler(mode: string): number;
 }
 
 export interface Addon {

@@ -63,8 +63,13 @@ export interface EventBase {
   wskFlags: number;
 }
 
+/**
+ * What the bridge exports of WSK_INSPECT_ID: its SerialNumber. The Key is a pointer-sized value
+ * WSK may fill with a kernel object's address, so the driver never exports it; the event's
+ * `token` (the driver's own) names the inspection, and an abort carries the same token while
+ * the inspection is still pending.
+ */
 export interface InspectId {
-  key: bigint;
   serialNumber: number;
 }
 

@@ -5,7 +5,7 @@
 // ('kernel') or on ksim, a user-mode kernel simulation inside the addon ('sim').
 
 export { open, WskSession, ioctlName } from './session.js';
-export type { BackendChoice, SimNetwork, OpenOptions, SocketOptions, ControlClientOptions, RawIoctlResult } from './session.js';
+export type { BackendChoice, SimNetwork, OpenOptions, SimScheduler, SocketOptions, ControlClientOptions, RawIoctlResult } from './session.js';
 export { WskSocket } from './socket.js';
 export type { AcceptResult, ReceiveFromResult, ControlRequest, EventControlResult } from './socket.js';
 export type { WskBridgeEvent, WskBridgeEventType, WskBridgeEventOf, EventsOptions, EventBase, InspectId, PumpOptions } from './events.js';
@@ -39,5 +39,7 @@ export {
 export type { SocketKind, WskEventFlag } from './wsk.js';
 export type { WskAddress, AddressFamily, SessionStats, ControlOut } from './protocol.js';
 export { ProtocolError } from './protocol.js';
+export { CONTROL_ALLOWLIST, CONTROL_REFUSAL, findControl, controlRequestType } from './controls.js';
+export type { ControlEntry, ControlKind, IrpRule } from './controls.js';
 export * as protocol from './protocol.js';
 export type { Backend } from './addon.js';

@@ -246,8 +246,8 @@ export const layouts = {
   },
   WSKB_INSPECT_BODY: {
     size: 80,
-    offsets: { LocalAddress: 0, RemoteAddress: 32, InspectKey: 64, InspectSerialNumber: 72, Reserved: 76 },
-    fieldSizes: { LocalAddress: 32, RemoteAddress: 32, InspectKey: 8, InspectSerialNumber: 4, Reserved: 4 },
+    offsets: { LocalAddress: 0, RemoteAddress: 32, Reserved0: 64, InspectSerialNumber: 72, Reserved: 76 },
+    fieldSizes: { LocalAddress: 32, RemoteAddress: 32, Reserved0: 8, InspectSerialNumber: 4, Reserved: 4 },
   },
 } as const satisfies Record<string, Layout>;
 
@@ -780,7 +780,7 @@ export function recordFixedBody(r: RawEventRecord): DataView {
 export interface InspectBody {
   localAddress: WskAddress | null;
   remoteAddress: WskAddress | null;
-  inspectId: { key: bigint; serialNumber: number };
+  inspectId: { serialNumber: number };
 }
 
 export function decodeInspectBody(view: DataView): InspectBody {
@@ -788,7 +788,9 @@ export function decodeInspectBody(view: DataView): InspectBody {
   return {
     localAddress: readSockaddr(view, o.LocalAddress),
     remoteAddress: readSockaddr(view, o.RemoteAddress),
-    inspectId: { key: view.getBigUint64(o.InspectKey, true), serialNumber: view.getUint32(o.InspectSerialNumber, true) },
+    // Reserved0 (where WSK_INSPECT_ID.Key would be) is never read: the driver does not export
+    // the Key, a kernel value.
+    inspectId: { serialNumber: view.getUint32(o.InspectSerialNumber, true) },
   };
 }
 

@@ -70,6 +70,31 @@ export interface OpenOptions {
   eventBudget?: number;
   /** Tuning of the READ_EVENTS pump. */
   pump?: PumpOptions;
+  /**
+   * The sim backend's execution model (docs/ksim-fidelity.md, "Execution model"): 'host-loop'
+   * (ksim's network on this thread's event loop; the default, unless WSKB_KSIM_SCHED says
+   * otherwise) or 'thread' (ksim's own network thread). It is process-wide and fixed while any
+   * sim session is open: asking for the other model then fails with STATUS_INVALID_DEVICE_STATE.
+   * Ignored by the kernel backend.
+   */
+  simScheduler?: SimScheduler;
+}
+
+export type SimScheduler = 'host-loop' | 'thread';
+const SIM_SCHEDULERS: readonly SimScheduler[] = ['host-loop', 'thread'];
+
+/** Puts ksim in the requested execution model before a sim device opens. */
+function selectSimScheduler(requested: SimScheduler | undefined): void {
+  if (requested === undefined) return;
+  if (!SIM_SCHEDULERS.includes(requested)) {
+    throw new TypeError(`simScheduler must be 'host-loop' or 'thread', got ${JSON.stringify(requested)}`);
+  }
+  const { ksim } = addon();
+  const status = ksim.selectScheduler(requested);
+  if (status === NTSTATUS.STATUS_INVALID_DEVICE_STATE && ksim.scheduler() !== requested) {
+    throw new WskError('open', status,
+      `simScheduler '${requested}' requested, but ksim runs the driver with '${ksim.scheduler()}' while sim sessions are open; close them (and balance ksim.load()) first`);
+  }
 }
 
 /** What an ioctl completed with, whatever the status. */
@@ -115,7 +140,7 @@ function chooseBackend(requested: BackendChoice | undefined): { choice: BackendC
   return { choice, why: requested === undefined ? 'default' : `backend: '${choice}' requested` };
 }
 
-function openDevice(requested: BackendChoice | undefined, network?: SimNetwork): { device: NativeDevice; reason: string } {
+function openDevice(requested: BackendChoice | undefined, network?: SimNetwork, scheduler?: SimScheduler): { device: NativeDevice; reason: string } {
   const { choice, why } = chooseBackend(requested);
   const { Device } = addon();
   if (network !== undefined) {
@@ -123,6 +148,7 @@ function openDevice(requested: BackendChoice | undefined, network?: SimNetwork):
       throw new TypeError(`network must be 'host' or 'memory', got ${JSON.stringify(network)}`);
     }
     if (choice === 'kernel') throw new TypeError(`network: '${network}' needs the sim backend (the kernel's network is the machine's)`);
+    selectSimScheduler(scheduler);
     return { device: Device.open('sim', network), reason: `${why}; network: '${network}' requested (sim)` };
   }
   if (choice === 'auto') {
@@ -130,9 +156,11 @@ function openDevice(requested: BackendChoice | undefined, network?: SimNetwork):
       return { device: Device.open('kernel'), reason: `auto (${why}): the WskBridge kernel device opened` };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      selectSimScheduler(scheduler);
       return { device: Device.open('sim'), reason: `auto (${why}): using sim, the driver on ksim in-process, because the kernel device did not open: ${message}` };
     }
   }
+  if (choice === 'sim') selectSimScheduler(scheduler);
   return { device: Device.open(choice), reason: `${why}` };
 }
 
@@ -143,7 +171,7 @@ export async function open(options: OpenOptions = {}): Promise<WskSession> {
   if (budget !== 0 && (!Number.isInteger(budget) || budget < WSKB_EVENT_BUDGET_MIN || budget > WSKB_EVENT_BUDGET_MAX)) {
     throw new RangeError(`eventBudget must be an integer in [${WSKB_EVENT_BUDGET_MIN}, ${WSKB_EVENT_BUDGET_MAX}] bytes, got ${budget}`);
   }
-  const { device, reason } = openDevice(options.backend, options.network);
+  const { device, reason } = openDevice(options.backend, options.network, options.simScheduler);
   try {
     const session = new WskSession(device, reason, options.pump);
     await session._hello(budget);
@@ -279,7 +307,18 @@ export class WskSession {
     return result;
   }
 
-  /** WskControlClient, raw: the code and input go to WSK unchanged; both statuses come back. */
+  /**
+   * WskControlClient, raw: the code and input go to WSK unchanged; both statuses come back.
+   *
+   * Only the codes of the driver's allowlist pass (CONTROL_ALLOWLIST in lib/controls.ts,
+   * docs/controls.md), all without an IRP (Learn: "Irp must be NULL"):
+   * WSK_TRANSPORT_LIST_QUERY (no input, outputLength up to 4096; 0 probes the size),
+   * WSK_SET_STATIC_EVENT_CALLBACKS (a 4-byte mask) and WSK_TDI_BEHAVIOR (4-byte flags). Other
+   * codes reject with STATUS_NOT_SUPPORTED (WSK_TRANSPORT_LIST_CHANGE, whose IRP only
+   * WskDeregister cancels, and the pointer-carrying WSK_CACHE_SD, WSK_RELEASE_SD,
+   * WSK_TDI_DEVICENAME_MAPPING among them), a size outside the entry with
+   * STATUS_INVALID_BUFFER_SIZE, `irp: true` with STATUS_INVALID_PARAMETER_MIX.
+   */
   async controlClient(code: number, input: Uint8Array | null = null, options: ControlClientOptions = {}): Promise<ControlOut> {
     const outputLength = options.outputLength ?? 0;
     if (!Number.isInteger(outputLength) || outputLength < 0 || outputLength > WSKB_MAX_CONTROL_BYTES) {

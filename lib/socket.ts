@@ -257,6 +257,17 @@ export class WskSocket {
    * WskControlSocket, raw: type, code, level and input reach WSK unchanged (for
    * SO_WSK_EVENT_CALLBACK the driver fills NpiId). Resolves with WSK's own statuses whatever
    * they are; rejects only when the driver refuses the request itself (unknown id, bad length).
+   *
+   * Only the calls of the driver's allowlist pass (CONTROL_ALLOWLIST in lib/controls.ts,
+   * docs/controls.md): scalar options at SOL_SOCKET / IPPROTO_IP / IPV6 / TCP / UDP (set: 4
+   * bytes of input; get: outputLength 4; `irp: true` required), SO_WSK_EVENT_CALLBACK (4-byte
+   * mask; no IRP to enable, optional to disable), SIO_WSK_QUERY_IDEAL_SEND_BACKLOG /
+   * SIO_WSK_QUERY_RECEIVE_BACKLOG (outputLength 8, IRP), SIO_WSK_SET_REMOTE_ADDRESS /
+   * SIO_WSK_SET_SENDTO_ADDRESS (a SOCKADDR or nothing, IRP) and SIO_WSK_SET_TCP_SILENT_MODE
+   * (IRP). Anything else rejects with STATUS_NOT_SUPPORTED (codes whose buffers carry pointers,
+   * such as SO_WSK_SECURITY, SIO_ADDRESS_LIST_QUERY, SIO_WSK_QUERY_INSPECT_ID, are never
+   * forwarded), a size outside the entry with STATUS_INVALID_BUFFER_SIZE, and an `irp` against
+   * the entry's IRP rule with STATUS_INVALID_PARAMETER_MIX, all before WSK sees the call.
    */
   async control(request: ControlRequest): Promise<ControlOut> {
     if (request === null || typeof request !== 'object') throw new TypeError('control(request): request must be an object');

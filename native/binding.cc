@@ -11,17 +11,29 @@
 // side of that call drains the whole vector, so a burst of completions costs one wake-up.
 // Everything that touches JavaScript (pending callbacks, ref counts, the TSFN's ref state) is
 // owned by the JavaScript thread alone.
+//
+// ksim's host-loop mode (native/ksim/src/ksim_sched_hostloop.c) adds a shorter path for the sim
+// backend: the simulated network runs on this thread's event loop (a uv_poll on ksim's epoll
+// descriptor; where there is none, a wake-up from ksim's watchdog through a second TSFN), and
+// the completions it makes on this thread while the loop runs it are delivered at the end of
+// that same callback, without a thread hop (HostLoop below). Completions made anywhere else,
+// or inside ioctl(), still take the TSFN, so a callback still never runs before ioctl() returns.
 
 #include <napi.h>
+#ifndef _WIN32
+#include <uv.h>
+#endif
 
 #include <cinttypes>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -35,6 +47,26 @@
 namespace {
 
 class DeviceWrap;
+struct DeviceCore;
+
+// ksim's host-loop mode, per environment (JavaScript thread): see the header comment.
+struct HostLoop {
+  napi_env env = nullptr;
+  int users = 0;                                   // open sim devices attached to ksim's loop
+  bool running = false;                            // inside Run(): completions here are collected
+  std::vector<std::shared_ptr<DeviceCore>> ready;  // devices with collected completions
+  napi_ref resource = nullptr;                     // async resource of the callback scope
+  napi_async_context asyncContext = nullptr;
+  napi_threadsafe_function notify = nullptr;       // ksim's watchdog -> this loop (no descriptor)
+#ifndef _WIN32
+  uv_poll_t* poll = nullptr;                       // on ksim's descriptor, while users > 0
+  int closing = 0;                                 // poll handles whose close has not finished
+  napi_async_cleanup_hook_handle cleanupHook = nullptr;
+  bool tearingDown = false;
+#endif
+};
+
+void HostLoopCollect(HostLoop* loop, DeviceCore* core);
 
 // Per-environment state, so that the module is safe to load in several worker threads at once.
 struct InstanceData {
@@ -43,12 +75,13 @@ struct InstanceData {
   // ksim.load() calls not yet balanced by ksim.unload() in this environment; released when the
   // environment goes away so that a worker cannot leave the driver loaded behind it.
   uint64_t ksimLoads = 0;
+  HostLoop hostLoop;
 };
 
 // Shared between the JavaScript thread and whichever thread completes a request. Kept alive by
 // the DeviceWrap, by the backend's sink, and by the thread-safe function (released in its
 // finalizer), so that whichever of the three goes last frees it.
-struct DeviceCore {
+struct DeviceCore : std::enable_shared_from_this<DeviceCore> {
   std::mutex mutex;
   std::vector<wskb::Completion> queue;  // guarded by mutex
   bool callable = false;                // guarded by mutex: tsfn may be called
@@ -60,7 +93,22 @@ struct DeviceCore {
   bool tsfnReleased = false;
   bool tsfnRefed = true;  // napi_create_threadsafe_function starts referenced
 
+  // Host-loop mode: set before the first request, constant afterwards.
+  std::thread::id jsThread;
+  HostLoop* hostLoop = nullptr;
+  bool readyListed = false;  // JavaScript thread only: in hostLoop->ready
+
   void Push(wskb::Completion&& completion) {
+    // Made on the JavaScript thread while its loop runs ksim's network: delivered at the end of
+    // that callback (HostLoopRun), no TSFN call.
+    if (hostLoop != nullptr && std::this_thread::get_id() == jsThread && hostLoop->running) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        queue.push_back(std::move(completion));
+      }
+      HostLoopCollect(hostLoop, this);
+      return;
+    }
     std::lock_guard<std::mutex> lock(mutex);
     const bool wasEmpty = queue.empty();
     queue.push_back(std::move(completion));
@@ -106,7 +154,11 @@ struct PendingRequest {
 struct OpenToken {
   std::unique_ptr<wskb::Device> device;
   std::shared_ptr<DeviceCore> core;
+  KSIM_HOST_LOOP* hostLoopAttachment;
 };
+
+KSIM_HOST_LOOP* HostLoopAttach(napi_env env, DeviceCore* core);
+void HostLoopDetach(napi_env env, KSIM_HOST_LOOP* attachment);
 
 class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
  public:
@@ -136,6 +188,8 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     }
     device_ = std::move(token->device);
     core_ = std::move(token->core);
+    hostLoopAttachment_ = token->hostLoopAttachment;
+    token->hostLoopAttachment = nullptr;
     core_->owner = this;
     backend_ = device_->Backend();
     env.GetInstanceData<InstanceData>()->openDevices.insert(this);
@@ -219,13 +273,19 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       throw Napi::Error::New(env, error.empty() ? "cannot open the " + backend + " device" : error);
     }
 
-    OpenToken token{std::move(device), core};
+    // ksim's host-loop mode: this thread's loop runs the simulated network while the device
+    // is open (KsimHostLoopAttach fails in the other modes, and the TSFN alone is used).
+    KSIM_HOST_LOOP* attachment = nullptr;
+    if (backend == "sim") attachment = HostLoopAttach(env, core.get());
+
+    OpenToken token{std::move(device), core, attachment};
     Napi::External<OpenToken> external = Napi::External<OpenToken>::New(env, &token);
     InstanceData* instance = env.GetInstanceData<InstanceData>();
     try {
       return instance->deviceConstructor.New({external});
     } catch (...) {
       // The constructor did not take the device (it only throws before taking it).
+      HostLoopDetach(env, token.hostLoopAttachment);
       if (token.device) token.device->Close();
       core->Release(/*discardQueued=*/true);
       throw;
@@ -338,6 +398,9 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
 
   void CloseDevice(napi_env env) {
     if (!device_) return;
+    // The loop stops watching ksim before the session goes (the last one stops the network).
+    HostLoopDetach(env, hostLoopAttachment_);
+    hostLoopAttachment_ = nullptr;
     // Blocks until every outstanding completion has been pushed into core_->queue.
     device_->Close();
     device_.reset();
@@ -413,7 +476,12 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     // env is NULL when Node empties the queue of a TSFN being finalized; the context may
     // already be gone then, so it must not be touched.
     if (env == nullptr) return;
-    auto* core = static_cast<DeviceCore*>(context);
+    DeliverQueued(env, static_cast<DeviceCore*>(context));
+  }
+
+ public:
+  // JavaScript thread: delivers what the core's queue holds (the TSFN's call, or HostLoopRun).
+  static void DeliverQueued(napi_env env, DeviceCore* core) {
     std::vector<wskb::Completion> batch;
     {
       std::lock_guard<std::mutex> lock(core->mutex);
@@ -429,6 +497,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     }
   }
 
+ private:
   static void FinalizeTsfn(napi_env, void* data, void*) {
     auto* reference = static_cast<std::shared_ptr<DeviceCore>*>(data);
     {
@@ -447,7 +516,180 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   uint64_t strongPending_ = 0;
   int64_t userRefs_ = 0;
   bool selfReferenced_ = false;
+  KSIM_HOST_LOOP* hostLoopAttachment_ = nullptr;
 };
+
+// ---- ksim's host-loop mode ------------------------------------------------------------------
+
+void HostLoopCollect(HostLoop* loop, DeviceCore* core) {
+  if (core->readyListed) return;
+  core->readyListed = true;
+  loop->ready.push_back(core->shared_from_this());
+}
+
+// The loop's turn: ksim's ready network work on this thread, then the completions it made here,
+// inside one callback scope per round so that the microtasks they resolve (and the requests
+// those issue, whose queued work runs before ioctl() returns) run before the next round.
+void HostLoopRun(HostLoop* loop) {
+  napi_env env = loop->env;
+  Napi::HandleScope scope(env);
+  napi_value resource;
+  if (napi_get_reference_value(env, loop->resource, &resource) != napi_ok) return;
+  loop->running = true;
+  // ksim's turns run again only when it said work was left; the requests issued by the
+  // callbacks ran their own queued work before their ioctl() returned.
+  bool more = true;
+  for (int round = 0; round < 8; ++round) {
+    if (more) more = KsimHostLoopRun() != 0;
+    if (loop->ready.empty()) {
+      if (!more) break;
+      continue;
+    }
+    napi_callback_scope callbackScope = nullptr;
+    if (napi_open_callback_scope(env, resource, loop->asyncContext, &callbackScope) != napi_ok) break;
+    std::vector<std::shared_ptr<DeviceCore>> ready;
+    ready.swap(loop->ready);
+    for (auto& core : ready) {
+      core->readyListed = false;
+      DeviceWrap::DeliverQueued(env, core.get());
+    }
+    napi_close_callback_scope(env, callbackScope);
+  }
+  loop->running = false;
+  // Completions collected by the last round's microtasks: the TSFN path delivers them.
+  std::vector<std::shared_ptr<DeviceCore>> left;
+  left.swap(loop->ready);
+  for (auto& core : left) {
+    core->readyListed = false;
+    std::lock_guard<std::mutex> lock(core->mutex);
+    if (!core->queue.empty() && core->callable) {
+      napi_call_threadsafe_function(core->tsfn, nullptr, napi_tsfn_nonblocking);
+    }
+  }
+}
+
+void HostLoopNotifyJs(napi_env env, napi_value, void* context, void*) {
+  if (env == nullptr) return;
+  HostLoopRun(static_cast<HostLoop*>(context));
+}
+
+void HostLoopNotify(void* context) {
+  // ksim's watchdog thread, under its lock: never blocks.
+  napi_call_threadsafe_function(static_cast<HostLoop*>(context)->notify, nullptr, napi_tsfn_nonblocking);
+}
+
+#ifndef _WIN32
+void HostLoopOnPoll(uv_poll_t* handle, int status, int) {
+  auto* loop = static_cast<HostLoop*>(handle->data);
+  if (status < 0) {
+    // The descriptor failed (it never should while a session is open): stop rather than spin;
+    // ksim's watchdog keeps the network running.
+    std::fprintf(stderr, "wskbridge: polling ksim's network failed (%s); the watchdog runs it\n", uv_strerror(status));
+    uv_poll_stop(handle);
+    return;
+  }
+  HostLoopRun(loop);
+}
+
+void HostLoopOnClosed(uv_handle_t* handle) {
+  auto* loop = static_cast<HostLoop*>(handle->data);
+  delete reinterpret_cast<uv_poll_t*>(handle);
+  if (--loop->closing == 0 && loop->tearingDown && loop->cleanupHook != nullptr) {
+    napi_remove_async_cleanup_hook(loop->cleanupHook);
+    loop->cleanupHook = nullptr;
+  }
+}
+
+void HostLoopClosePoll(HostLoop* loop) {
+  if (loop->poll == nullptr) return;
+  uv_poll_stop(loop->poll);
+  ++loop->closing;
+  uv_close(reinterpret_cast<uv_handle_t*>(loop->poll), HostLoopOnClosed);
+  loop->poll = nullptr;
+}
+
+// Environment teardown: the poll handle must be closed before the loop is.
+void HostLoopAsyncCleanup(napi_async_cleanup_hook_handle handle, void* data) {
+  auto* loop = static_cast<HostLoop*>(data);
+  loop->tearingDown = true;
+  HostLoopClosePoll(loop);
+  if (loop->closing == 0) {
+    napi_remove_async_cleanup_hook(handle);
+    loop->cleanupHook = nullptr;
+  }
+}
+#endif
+
+// Once per environment, on the first attach.
+bool HostLoopInitialize(napi_env env, HostLoop* loop) {
+  if (loop->env != nullptr) return true;
+  napi_value resource, name;
+  if (napi_create_object(env, &resource) != napi_ok ||
+      napi_create_string_utf8(env, "wskbridge.HostLoop", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_reference(env, resource, 1, &loop->resource) != napi_ok) {
+    return false;
+  }
+  if (napi_async_init(env, resource, name, &loop->asyncContext) != napi_ok) return false;
+#ifndef _WIN32
+  if (napi_add_async_cleanup_hook(env, HostLoopAsyncCleanup, loop, &loop->cleanupHook) != napi_ok) return false;
+#endif
+  loop->env = env;
+  return true;
+}
+
+KSIM_HOST_LOOP* HostLoopAttach(napi_env env, DeviceCore* core) {
+  InstanceData* instance = Napi::Env(env).GetInstanceData<InstanceData>();
+  HostLoop* loop = &instance->hostLoop;
+  KSIM_HOST_LOOP* attachment = nullptr;
+  int64_t descriptor = -1;
+  if (!HostLoopInitialize(env, loop)) return nullptr;
+  if (KsimHostLoopAttach(HostLoopNotify, loop, &attachment, &descriptor) < 0) return nullptr;
+#ifndef _WIN32
+  if (descriptor >= 0 && loop->poll == nullptr) {
+    uv_loop_t* uvLoop = nullptr;
+    auto* poll = new uv_poll_t();
+    if (napi_get_uv_event_loop(env, &uvLoop) != napi_ok ||
+        uv_poll_init(uvLoop, poll, static_cast<int>(descriptor)) != 0) {
+      delete poll;
+      KsimHostLoopDetach(attachment);
+      return nullptr;
+    }
+    poll->data = loop;
+    uv_poll_start(poll, UV_READABLE, HostLoopOnPoll);
+    // Never keeps the process alive: pending strong requests do that, through the TSFN's ref.
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll));
+    loop->poll = poll;
+  }
+#endif
+  if (descriptor < 0 && loop->notify == nullptr) {
+    napi_value name;
+    if (napi_create_string_utf8(env, "wskbridge.HostLoop", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, loop, HostLoopNotifyJs,
+                                        &loop->notify) != napi_ok) {
+      loop->notify = nullptr;
+      KsimHostLoopDetach(attachment);
+      return nullptr;
+    }
+    napi_unref_threadsafe_function(env, loop->notify);
+  }
+  ++loop->users;
+  core->jsThread = std::this_thread::get_id();
+  core->hostLoop = loop;
+  return attachment;
+}
+
+void HostLoopDetach(napi_env env, KSIM_HOST_LOOP* attachment) {
+  if (attachment == nullptr) return;
+  KsimHostLoopDetach(attachment);
+  InstanceData* instance = Napi::Env(env).GetInstanceData<InstanceData>();
+  if (instance == nullptr) return;
+  HostLoop* loop = &instance->hostLoop;
+  if (--loop->users > 0) return;
+#ifndef _WIN32
+  // ksim may close the descriptor once this session goes: stop watching it first.
+  HostLoopClosePoll(loop);
+#endif
+}
 
 // ---- protocolConstants() --------------------------------------------------------------------
 
@@ -642,7 +884,7 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_SIZE(WSKB_INSPECT_BODY);
   WSKB_FIELD(WSKB_INSPECT_BODY, LocalAddress);
   WSKB_FIELD(WSKB_INSPECT_BODY, RemoteAddress);
-  WSKB_FIELD(WSKB_INSPECT_BODY, InspectKey);
+  WSKB_FIELD(WSKB_INSPECT_BODY, Reserved0);
   WSKB_FIELD(WSKB_INSPECT_BODY, InspectSerialNumber);
   WSKB_FIELD(WSKB_INSPECT_BODY, Reserved);
 
@@ -760,6 +1002,20 @@ void KsimSetAbortOnFailureJs(const Napi::CallbackInfo& info) {
   KsimVerifierSetAbortOnFailure(info[0].As<Napi::Boolean>().Value() ? 1 : 0);
 }
 
+// ksim.scheduler(): the execution model in force; ksim.selectScheduler(mode): KsimSchedulerSelect,
+// whose NTSTATUS comes back (STATUS_INVALID_DEVICE_STATE while the driver is loaded).
+Napi::Value KsimSchedulerJs(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), KsimSchedulerName());
+}
+
+Napi::Value KsimSelectSchedulerJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw Napi::TypeError::New(info.Env(), "ksim.selectScheduler(mode): mode must be a string");
+  }
+  const std::string mode = info[0].As<Napi::String>();
+  return Napi::Number::New(info.Env(), KsimSchedulerSelect(mode.c_str(), 0));
+}
+
 // ---- module lifetime --------------------------------------------------------------------------
 
 // Runs when this environment (the main thread or a worker) is torn down, before the napi_env
@@ -773,6 +1029,10 @@ void CleanupEnvironment(void* arg) {
     device->CloseForTeardown(context->first);
   }
   instance->openDevices.clear();
+  if (instance->hostLoop.notify != nullptr) {
+    napi_release_threadsafe_function(instance->hostLoop.notify, napi_tsfn_release);
+    instance->hostLoop.notify = nullptr;
+  }
   for (; instance->ksimLoads > 0; --instance->ksimLoads) {
     KsimDriverUnload();
   }
@@ -791,6 +1051,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     throw Napi::Error::New(env, "cannot register the environment cleanup hook");
   }
 
+  // The sim backend's execution model (ksim_sched.h), chosen once per process before the driver
+  // first loads: WSKB_KSIM_SCHED=thread|host-loop, else host-loop. An unknown name is an error
+  // here rather than a silent fallback; a loaded driver (another environment's sessions) keeps
+  // the model it runs with.
+  const char* mode = std::getenv("WSKB_KSIM_SCHED");
+  if (mode == nullptr || *mode == '\0') mode = "host-loop";
+  const int32_t selected = KsimSchedulerSelect(mode, 0);
+  if (selected < 0 && selected != static_cast<int32_t>(0xC0000184u) /* STATUS_INVALID_DEVICE_STATE */) {
+    throw Napi::Error::New(env, std::string("WSKB_KSIM_SCHED=") + mode +
+                                    ": not an execution model of ksim (thread, host-loop)");
+  }
+
   exports.Set("Device", device);
   exports.Set("protocolConstants", Napi::Function::New<ProtocolConstants>(env, "protocolConstants"));
   exports.Set("ntstatusNames", Napi::Function::New<NtStatusNames>(env, "ntstatusNames"));
@@ -804,6 +1076,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ksim.Set("verifierLastFailure", Napi::Function::New<KsimVerifierLastFailureJs>(env, "verifierLastFailure"));
   ksim.Set("setAbortOnFailure", Napi::Function::New<KsimSetAbortOnFailureJs>(env, "setAbortOnFailure"));
   ksim.Set("memoryNet", wskb::MemoryNetObject(env));
+  ksim.Set("scheduler", Napi::Function::New<KsimSchedulerJs>(env, "scheduler"));
+  ksim.Set("selectScheduler", Napi::Function::New<KsimSelectSchedulerJs>(env, "selectScheduler"));
   exports.Set("ksim", ksim);
   return exports;
 }

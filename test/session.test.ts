@@ -158,14 +158,19 @@ describe('session', () => {
     await eventually(() => JSON.stringify(leakCounters()) === JSON.stringify(before), 'ksim counters back at baseline');
   });
 
-  it('controlClient is raw: WSK statuses come back, errors included, without throwing', async () => {
+  it('controlClient is raw: WSK statuses come back, errors included, without throwing; the driver\'s allowlist refusals reject', async () => {
     const session = await openSim();
     try {
-      const unknown = await session.controlClient(0x12345);
-      assert.equal(statusName(unknown.callStatus), 'STATUS_NOT_SUPPORTED');
-      // WSK_SET_STATIC_EVENT_CALLBACKS requires a NULL IRP; passing one is refused by WSK.
-      const withIrp = await session.controlClient(WskClientControl.SetStaticEventCallbacks, Buffer.from([0x40, 0, 0, 0]), { irp: true });
-      assert.equal(statusName(withIrp.callStatus), 'STATUS_INVALID_PARAMETER');
+      // Not in the driver's allowlist (lib/controls.ts): refused before WSK.
+      await assert.rejects(session.controlClient(0x12345), (e: Error & { statusName?: string }) => e.statusName === 'STATUS_NOT_SUPPORTED');
+      // WSK_SET_STATIC_EVENT_CALLBACKS requires a NULL IRP: the driver refuses one.
+      await assert.rejects(
+        session.controlClient(WskClientControl.SetStaticEventCallbacks, Buffer.from([0x40, 0, 0, 0]), { irp: true }),
+        (e: Error & { statusName?: string }) => e.statusName === 'STATUS_INVALID_PARAMETER_MIX',
+      );
+      // A WSK error comes back as a status: a mask with an unknown bit.
+      const unknownBit = await session.controlClient(WskClientControl.SetStaticEventCallbacks, Buffer.from([0x01, 0, 0, 0]));
+      assert.equal(statusName(unknownBit.callStatus), 'STATUS_INVALID_PARAMETER');
       // WSK_TRANSPORT_LIST_QUERY fills WSK_TRANSPORT entries (28 bytes: 2+2+4+2, padding, a GUID).
       const transports = await session.controlClient(WskClientControl.TransportListQuery, null, { outputLength: 256 });
       assert.equal(transports.callStatus, 0);

@@ -60,108 +60,10 @@
 #define ST_INVALID_PARAMETER ((int32_t)0xC000000Du)
 #define ST_BUFFER_TOO_SMALL ((int32_t)0xC0000023u)
 
-static int Failures, Checks;
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        ++Checks;                                                                  \
-        if (!(c)) {                                                                \
-            ++Failures;                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);           \
-        }                                                                          \
-    } while (0)
-#define REQUIRE(c)                                                                 \
-    do {                                                                           \
-        int Ok_ = (c); /* once: the condition may have side effects */             \
-        CHECK(Ok_ && #c);                                                          \
-        if (!Ok_) {                                                                \
-            fprintf(stderr, "cannot go on after %s:%d: %s\n", __FILE__, __LINE__, #c); \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
-
 /* ---- synchronous and asynchronous DeviceIoControl over ksim ---- */
 
-typedef struct {
-    pthread_mutex_t Mutex;
-    pthread_cond_t Cond;
-    int Done;
-    int32_t Status;
-    uint64_t Information;
-    uint8_t *Output;
-    uint32_t OutputLength;
-} CALL;
-
-static void
-CallDone(void *Context, int32_t Status, uint64_t Information, const void *Output, uint32_t OutputLength)
-{
-    CALL *Call = Context;
-    pthread_mutex_lock(&Call->Mutex);
-    Call->Status = Status;
-    Call->Information = Information;
-    Call->Output = malloc(OutputLength ? OutputLength : 1);
-    if (OutputLength)
-        memcpy(Call->Output, Output, OutputLength);
-    Call->OutputLength = OutputLength;
-    Call->Done = 1;
-    pthread_cond_broadcast(&Call->Cond);
-    pthread_mutex_unlock(&Call->Mutex);
-}
-
-static CALL *
-CallStart(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t InputLength, uint32_t OutputLength)
-{
-    CALL *Call = calloc(1, sizeof(*Call));
-    pthread_mutex_init(&Call->Mutex, NULL);
-    pthread_cond_init(&Call->Cond, NULL);
-    KsimDeviceIoControl(File, Code, Input, InputLength, OutputLength, CallDone, Call);
-    return Call;
-}
-
-/* Waits up to Ms milliseconds; returns whether the call completed. */
-static int
-CallWait(CALL *Call, int Ms)
-{
-    struct timespec Deadline;
-    int Done;
-    clock_gettime(CLOCK_REALTIME, &Deadline);
-    Deadline.tv_sec += Ms / 1000;
-    Deadline.tv_nsec += (long)(Ms % 1000) * 1000000L;
-    if (Deadline.tv_nsec >= 1000000000L) {
-        Deadline.tv_sec++;
-        Deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&Call->Mutex);
-    while (!Call->Done && pthread_cond_timedwait(&Call->Cond, &Call->Mutex, &Deadline) == 0)
-        ;
-    Done = Call->Done;
-    pthread_mutex_unlock(&Call->Mutex);
-    return Done;
-}
-
-static void
-CallFree(CALL *Call)
-{
-    free(Call->Output);
-    pthread_mutex_destroy(&Call->Mutex);
-    pthread_cond_destroy(&Call->Cond);
-    free(Call);
-}
-
-static int32_t
-Ioctl(KSIM_FILE *File, uint32_t Code, const void *Input, uint32_t InputLength, void *Output, uint32_t OutputLength,
-      uint32_t *Returned)
-{
-    CALL *Call = CallStart(File, Code, Input, InputLength, OutputLength);
-    int32_t Status;
-    REQUIRE(CallWait(Call, 10000));
-    Status = Call->Status;
-    if (Output)
-        memcpy(Output, Call->Output, Call->OutputLength < OutputLength ? Call->OutputLength : OutputLength);
-    if (Returned)
-        *Returned = Call->OutputLength;
-    CallFree(Call);
-    return Status;
-}
+#include "ksim_call.h"
+#include "bridge_test.h"
 
 /* ---- event stream: reads batches, checks the sequence, hands records to a visitor ---- */
 
@@ -210,59 +112,6 @@ ReadEvents(KSIM_FILE *File, int Ms, VISITOR *Visit, void *Context)
 }
 
 /* ---- helpers over the protocol ---- */
-
-static uint64_t
-SocketCreate(KSIM_FILE *File, uint16_t Type, uint32_t Protocol, uint32_t Kind)
-{
-    WSKB_SOCKET_CREATE_IN In = {.Family = 2, .SocketType = Type, .Protocol = Protocol, .WskFlags = Kind};
-    WSKB_SOCKET_ID Out = {0};
-    REQUIRE(Ioctl(File, WSKB_IOCTL_SOCKET_CREATE, &In, sizeof(In), &Out, sizeof(Out), NULL) == ST_SUCCESS);
-    REQUIRE(Out.SocketId != 0);
-    return Out.SocketId;
-}
-
-static uint16_t
-BindLoopback(KSIM_FILE *File, uint64_t Id)
-{
-    WSKB_ADDRESS_IN In;
-    WSKB_GET_ADDRESS_IN Get = {.SocketId = Id, .Which = WSKB_ADDRESS_LOCAL};
-    WSKB_SOCKADDR Local;
-
-    memset(&In, 0, sizeof(In));
-    In.SocketId = Id;
-    In.Address.Family = 2;
-    In.Address.Address[0] = 127;
-    In.Address.Address[3] = 1;
-    REQUIRE(Ioctl(File, WSKB_IOCTL_BIND, &In, sizeof(In), NULL, 0, NULL) == ST_SUCCESS);
-    REQUIRE(Ioctl(File, WSKB_IOCTL_GET_ADDRESS, &Get, sizeof(Get), &Local, sizeof(Local), NULL) == ST_SUCCESS);
-    REQUIRE(Local.Port != 0);
-    return Local.Port;
-}
-
-/* WskControlSocket(WskSetOption, Code, SOL_SOCKET) with a ULONG; returns the call's status
- * (or the IRP's, when one is used). */
-static int32_t
-SetOptionU32(KSIM_FILE *File, uint64_t Id, uint32_t Code, uint32_t Value, int UseIrp)
-{
-    struct {
-        WSKB_CONTROL_SOCKET_IN In;
-        uint32_t Value;
-        uint32_t Pad;
-    } Request;
-    WSKB_CONTROL_OUT Out;
-
-    memset(&Request, 0, sizeof(Request));
-    Request.In.SocketId = Id;
-    Request.In.RequestType = WSK_SET_OPTION;
-    Request.In.ControlCode = Code;
-    Request.In.Level = SOL_SOCKET_WSK;
-    Request.In.InputLength = sizeof(uint32_t);
-    Request.In.Flags = UseIrp ? WSKB_CONTROL_FLAG_USE_IRP : 0;
-    Request.Value = Value;
-    REQUIRE(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &Request, sizeof(WSKB_CONTROL_SOCKET_IN) + sizeof(uint32_t), &Out,
-                  sizeof(Out), NULL) == ST_SUCCESS);
-    return UseIrp ? Out.IrpStatus : Out.CallStatus;
-}
 
 static void
 EnableEvents(KSIM_FILE *File, uint64_t Id, uint32_t Mask)
@@ -795,7 +644,7 @@ static void
 TestUdp(KSIM_FILE *File)
 {
     UDP_STATE State;
-    struct sockaddr_in To, Me;
+    struct sockaddr_in Me;
     socklen_t MeLength = sizeof(Me);
     uint8_t Datagram[UDP_BYTES];
     uint32_t n, i;
@@ -808,13 +657,7 @@ TestUdp(KSIM_FILE *File)
     uint16_t Port = BindLoopback(File, State.Socket);
     EnableEvents(File, State.Socket, WSK_EVENT_RECEIVE_FROM);
 
-    Fd = socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
+    Fd = HostConnectSocket(SOCK_DGRAM, Port);
     REQUIRE(getsockname(Fd, (struct sockaddr *)&Me, &MeLength) == 0);
     State.ClientPort = ntohs(Me.sin_port);
     for (n = 0; n < UDP_DATAGRAMS; ++n) {
@@ -872,6 +715,8 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
         CHECK(Header->Param != 0);
         CHECK(Body->LocalAddress.Port == State->Port);
         CHECK(Body->RemoteAddress.Family == 2 && Body->RemoteAddress.Port != 0);
+        /* ksim's WSK_INSPECT_ID.Key is a kernel address: it must not be here. */
+        CHECK(Body->Reserved0 == 0 && Body->Reserved == 0);
         if (State->Inspects < 4) {
             State->Tokens[State->Inspects] = Header->Param;
             State->Serials[State->Inspects] = Body->InspectSerialNumber;
@@ -887,6 +732,7 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
         State->Accepts++;
         break;
     case WSKB_EVENT_ABORT:
+        CHECK(((const WSKB_INSPECT_BODY *)(Header + 1))->Reserved0 == 0);
         State->Aborts++;
         break;
     case WSKB_EVENT_ACCEPTS_REFUSED:
@@ -898,20 +744,6 @@ InspectVisit(const WSKB_EVENT_HEADER *Header, void *Context)
         fprintf(stderr, "unexpected inspect-test event type %u\n", Header->Type);
         State->Other++;
     }
-}
-
-static int
-HostConnect(uint16_t Port)
-{
-    struct sockaddr_in To;
-    int Fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(Fd >= 0);
-    memset(&To, 0, sizeof(To));
-    To.sin_family = AF_INET;
-    To.sin_port = htons(Port);
-    To.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(Fd, (struct sockaddr *)&To, sizeof(To)) == 0);
-    return Fd;
 }
 
 static void

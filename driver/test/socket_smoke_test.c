@@ -46,6 +46,7 @@
 #define S_CANCELLED ((int32_t)0xC0000120)
 #define S_INVALID_DEVICE_STATE ((int32_t)0xC0000184)
 #define S_INVALID_BUFFER_SIZE ((int32_t)0xC0000206)
+#define S_INVALID_PARAMETER_MIX ((int32_t)0xC0000030)
 
 #define W_AF_INET 2
 #define W_AF_INET6 23
@@ -438,8 +439,16 @@ TestMalformed(KSIM_FILE *File)
         In.H.Flags = 0;
         In.H.OutputLength = WSKB_MAX_CONTROL_BYTES + 1;
         CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_INVALID_BUFFER_SIZE);
+        /* The allowlist: the transport query takes no input, and no IRP (Learn: "Irp: NULL"). */
+        In.H.OutputLength = 64;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_INVALID_BUFFER_SIZE);
+        In.H.InputLength = 0;
+        In.H.Flags = WSKB_CONTROL_FLAG_USE_IRP;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In.H, sizeof(In.H), Out, sizeof(Out), NULL),
+                     S_INVALID_PARAMETER_MIX);
+        In.H.Flags = 0;
         In.H.OutputLength = 65;
-        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In, sizeof(In), Out, sizeof(Out), NULL), S_BUFFER_TOO_SMALL);
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_CLIENT, &In.H, sizeof(In.H), Out, sizeof(Out), NULL), S_BUFFER_TOO_SMALL);
     }
     /* READ_EVENTS with a buffer too small for the largest record. */
     {
@@ -552,7 +561,8 @@ TestListenAccept(KSIM_FILE *File)
         CHECK_STATUS(Ioctl(File, WSKB_IOCTL_RECEIVE, &In, sizeof(In), Out, sizeof(Out), &Information), S_SUCCESS);
         CHECK(Information == 0);
     }
-    /* Raw control on a socket: SO_WSK_SECURITY refused; a get with a NULL IRP answered. */
+    /* Raw control on a socket: SO_WSK_SECURITY refused; a get without the IRP Learn requires
+     * refused; with it, answered. */
     {
         struct { WSKB_CONTROL_SOCKET_IN H; uint8_t Data[8]; } In;
         uint8_t Out[sizeof(WSKB_CONTROL_OUT) + 8];
@@ -569,11 +579,14 @@ TestListenAccept(KSIM_FILE *File)
         In.H.ControlCode = W_SO_RCVBUF;
         In.H.InputLength = 0;
         In.H.OutputLength = 4;
+        CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In.H, sizeof(In.H), Out, sizeof(Out), &Info),
+                     S_INVALID_PARAMETER_MIX);
+        In.H.Flags = WSKB_CONTROL_FLAG_USE_IRP;
         CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In.H, sizeof(In.H), Out, sizeof(Out), &Info), S_SUCCESS);
         memcpy(&Result, Out, sizeof(Result));
-        CHECK(Info >= sizeof(WSKB_CONTROL_OUT));
-        CHECK(Result.CallStatus == Result.IrpStatus);
-        printf("  SO_RCVBUF get (NULL IRP): CallStatus 0x%08X, %llu bytes\n", (unsigned)Result.CallStatus,
+        CHECK(Info == sizeof(WSKB_CONTROL_OUT) + 4);
+        CHECK(Result.IrpStatus == S_SUCCESS && Result.OutputSizeReturned == 4);
+        printf("  SO_RCVBUF get (IRP): CallStatus 0x%08X, %llu bytes\n", (unsigned)Result.CallStatus,
                (unsigned long long)Result.OutputSizeReturned);
     }
 
@@ -823,8 +836,8 @@ TestControl(KSIM_FILE *File)
     In.H.RequestType = 0; /* WskSetOption */
     In.H.ControlCode = 0x4002; /* SO_WSK_EVENT_CALLBACK */
     In.H.Level = W_SOL_SOCKET;
-    In.H.InputLength = 8; /* the mask is exactly 4 bytes */
-    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In.H) + 8, Out, sizeof(Out), NULL), S_INVALID_PARAMETER);
+    In.H.InputLength = 8; /* the mask is exactly 4 bytes (the allowlist's size) */
+    CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In.H) + 8, Out, sizeof(Out), NULL), S_INVALID_BUFFER_SIZE);
     In.H.InputLength = 4;
     In.Mask = 0x200; /* WSK_EVENT_ACCEPT */
     CHECK_STATUS(Ioctl(File, WSKB_IOCTL_CONTROL_SOCKET, &In, sizeof(In.H) + 4, Out, sizeof(Out), &Information), S_SUCCESS);

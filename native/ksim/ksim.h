@@ -28,9 +28,9 @@ typedef void KSIM_COMPLETION_CALLBACK(void *Context, int32_t Status, uint64_t In
  * Chooses who runs the simulated kernel's asynchronous work: "thread" (the WSK provider's
  * network on a system thread of its own; the default), "host-loop" (the network on the host
  * event loop of the thread that drives ksim, with a watchdog thread: KsimHostLoop* below), or
- * another plug-in of this build. Seed is for a deterministic plug-in. Only while the driver is
- * not loaded: STATUS_INVALID_DEVICE_STATE otherwise, STATUS_INVALID_PARAMETER for an unknown
- * Mode. The environment variable KSIM_SCHED (and KSIM_SCHED_SEED) sets the initial choice. */
+ * another plug-in of this build. Seed is for a deterministic plug-in. STATUS_INVALID_PARAMETER
+ * for an unknown Mode; then, only while the driver is not loaded: STATUS_INVALID_DEVICE_STATE
+ * otherwise. The environment variable KSIM_SCHED (and KSIM_SCHED_SEED) sets the initial choice. */
 int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed);
 /* The plug-in in force ("thread", "host-loop", ...). */
 const char *KsimSchedulerName(void);
@@ -172,6 +172,29 @@ void KsimFailAllocationAfter(uint64_t Nth);
 void KsimVerifierSetAbortOnFailure(int Abort);
 /* Copies the most recent failure message (empty if none); returns the failure count. */
 uint64_t KsimVerifierLastFailure(char *Buffer, uint32_t BufferLength);
+/* Strict WSK: WskControlSocket / WskControlClient ignore an IRP passed where Learn's rule for
+ * the code says NULL (never complete it), as the worst conforming netio may; the call is a
+ * verifier failure either way. Strict mode also ignores the IRP of a code Learn gives no rule
+ * for (e.g. SO_TYPE), which a conforming netio may do (no failure: the caller cannot know).
+ * 1 on, 0 off; until called, the environment variable KSIM_WSK_STRICT=1 (read at each call)
+ * decides. */
+void KsimSetStrictWsk(int Strict);
+
+/* ---- test hooks (C tests only; the addon never sets one) ----
+ * A test holds a race window open at a named point inside the simulated kernel: the hook runs
+ * on the thread that reached the point, at that thread's IRQL, and may block (bounded) while
+ * other threads act. That is a schedule a real multiprocessor produces whenever the thread is
+ * preempted or interrupted there, so every interleaving a hook forces is one Windows can take;
+ * the hook only makes it certain instead of rare. Object names what the point concerns. */
+typedef enum _KSIM_HOOK_POINT {
+    KsimHookAllocationFails = 1, /* an injected failure (KsimFailAllocationAfter) is about to be
+                                    returned to the driver; Object: the routine's name (char *) */
+    KsimHookCancelIrp = 2,       /* IoCancelIrp was called, before it touches the IRP; Object: the IRP */
+} KSIM_HOOK_POINT;
+typedef void KSIM_TEST_HOOK(void *Context, KSIM_HOOK_POINT Point, const void *Object);
+/* One hook per process; NULL removes it. Returns once no call of the previous hook is
+ * running (so do not call it from inside a hook). */
+void KsimSetTestHook(KSIM_TEST_HOOK *Hook, void *Context);
 
 /* The NTSTATUS names ksim's ntddk.h defines, with their values, for the user-mode name
  * table's consistency test. */

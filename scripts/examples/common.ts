@@ -77,9 +77,9 @@ export function describeEvent(event: WskBridgeEvent): string {
     case 'accept':
       return `${head}: ${event.socket ? `socket 0x${event.socket.id.toString(16)}` : 'NULL AcceptSocket'} from ${event.remoteAddress?.address}:${event.remoteAddress?.port}`;
     case 'inspect':
-      return `${head}: ${event.remoteAddress?.address}:${event.remoteAddress?.port} (WSK_INSPECT_ID 0x${event.inspectId.key.toString(16)}/${event.inspectId.serialNumber})`;
+      return `${head}: ${event.remoteAddress?.address}:${event.remoteAddress?.port} (token ${event.token}, WSK_INSPECT_ID.SerialNumber ${event.inspectId.serialNumber})`;
     case 'abort':
-      return `${head}: WSK_INSPECT_ID 0x${event.inspectId.key.toString(16)}/${event.inspectId.serialNumber}`;
+      return `${head}: token ${event.token}, WSK_INSPECT_ID.SerialNumber ${event.inspectId.serialNumber}`;
     case 'sendBacklog':
       return `${head}: ideal backlog ${event.idealBacklogSize} bytes`;
     case 'flowPaused':

@@ -187,8 +187,6 @@ export const KSIM_CHOICE = {
   eventCallbackTooEarly: STATUS.INVALID_DEVICE_STATE,
   /** [UNCONFIRMED 2] WSK_SET_STATIC_EVENT_CALLBACKS after the client's first socket. */
   staticTooLate: STATUS.INVALID_DEVICE_STATE,
-  /** Undocumented status (not in §7): WSK_SET_STATIC_EVENT_CALLBACKS with an IRP (it needs NULL). */
-  staticWithIrp: STATUS.INVALID_PARAMETER,
   /** Undocumented status (not in §7): enabling an event on a socket created without a client dispatch table. */
   enableWithoutDispatch: STATUS.INVALID_PARAMETER,
   /** Undocumented status (not in §7): disabling a static event. */

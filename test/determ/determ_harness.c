@@ -232,9 +232,8 @@ void DhAdopt(KSIM_FILE *File)
 KSIM_FILE *DhOpen(void)
 {
     KSIM_FILE *File = NULL;
-    /* (a run's sessions: DhFiles) The smallest event budget: a run's ring is allocated, filled and checked in quarantine. */
+    /* The smallest event budget: a run's ring is allocated, filled and checked in quarantine. */
     WSKB_HELLO_IN Hello = { WSKB_MAGIC, WSKB_PROTOCOL_VERSION, WSKB_EVENT_BUDGET_MIN, 0 };
-    unsigned i;
     if (KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &File) < 0 || !File)
         DhDie("cannot open a session");
     DhAdopt(File);

@@ -4,8 +4,9 @@
 // (short, long and misaligned input lengths; declared Length fields near 2^32; output buffers one
 // byte short; unknown codes; ids that are zero, stale, of the wrong generation or out of range;
 // calls after close; reserved fields and unknown flag bits set; malformed addresses; READ_EVENTS
-// with a buffer too small), each row with the exact NTSTATUS of driver/ioctl.c's documented
-// checking order, and no bytes returned. After the table the session still works and ksim is at
+// with a buffer too small; the raw-control allowlist: every refused code, every entry's size
+// ranges and IRP rule, and each entry's own shape getting past the table), each row with the
+// exact NTSTATUS of driver/ioctl.c's documented checking order, and no bytes returned. After the table the session still works and ksim is at
 // its baseline (no pool, IRP, MDL or socket left behind by any refused request). Then: sessions
 // cannot touch each other's sockets.
 //
@@ -14,7 +15,7 @@
 
 import assert from 'node:assert/strict';
 import { addon, type NativeDevice } from '../../lib/addon.js';
-import { open, type WskSession } from '../../lib/index.js';
+import { CONTROL_ALLOWLIST, controlRequestType, open, type WskSession } from '../../lib/index.js';
 import * as P from '../../lib/protocol.js';
 import { eventually, leakCounters } from '../helpers/util.js';
 
@@ -26,6 +27,8 @@ const S = {
   INVALID_DEVICE_REQUEST: 'STATUS_INVALID_DEVICE_REQUEST',
   INVALID_DEVICE_STATE: 'STATUS_INVALID_DEVICE_STATE',
   NOT_SUPPORTED: 'STATUS_NOT_SUPPORTED',
+  BUFFER_SIZE_WRONG: 'STATUS_INVALID_BUFFER_SIZE',
+  PARAMETER_MIX: 'STATUS_INVALID_PARAMETER_MIX',
   REVISION_MISMATCH: 'STATUS_REVISION_MISMATCH',
 } as const;
 
@@ -147,8 +150,8 @@ function outputRows(): Row[] {
     ['RECEIVE_FROM of 0 bytes', P.WSKB_IOCTL_RECEIVE_FROM, 40, (c) => P.encodeDataIn(c.datagram, 0, null, 0)],
     ['GET_ADDRESS', P.WSKB_IOCTL_GET_ADDRESS, 32, (c) => P.encodeGetAddressIn(c.datagram, 0)],
     ['STATS', P.WSKB_IOCTL_STATS, 88, () => null],
-    ['CONTROL_CLIENT wanting 8 output bytes', P.WSKB_IOCTL_CONTROL_CLIENT, 16 + 8, () => P.encodeControlClientIn(1, null, 8, 0)],
-    ['CONTROL_SOCKET wanting 8 output bytes', P.WSKB_IOCTL_CONTROL_SOCKET, 16 + 8, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType: 1, code: 0x4002, level: 0xffff, input: null, outputLength: 8, flags: 0 })],
+    ['CONTROL_CLIENT (WSK_TRANSPORT_LIST_QUERY) wanting 8 output bytes', P.WSKB_IOCTL_CONTROL_CLIENT, 16 + 8, () => P.encodeControlClientIn(2, null, 8, 0)],
+    ['CONTROL_SOCKET (SIO_WSK_QUERY_IDEAL_SEND_BACKLOG) wanting 8 output bytes', P.WSKB_IOCTL_CONTROL_SOCKET, 16 + 8, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType: 2, code: 0x4f000003, level: 0, input: null, outputLength: 8, flags: P.WSKB_CONTROL_FLAG_USE_IRP })],
   ];
   for (const [what, code, needed, make] of needs) {
     for (const output of [0, 1, needed - 1]) {
@@ -206,11 +209,9 @@ function fieldRows(): Row[] {
     add(`CONTROL_CLIENT with Flags = ${hex(flags)}`, P.WSKB_IOCTL_CONTROL_CLIENT, 16, S.INVALID_PARAMETER, () => P.encodeControlClientIn(1, Buffer.alloc(4), 0, flags));
     add(`CONTROL_SOCKET with Flags = ${hex(flags)}`, P.WSKB_IOCTL_CONTROL_SOCKET, 16, S.INVALID_PARAMETER, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType: 0, code: 0x4002, level: 0xffff, input: Buffer.alloc(4), outputLength: 0, flags }));
   }
-  // Codes whose WSK buffers carry kernel pointers are refused whatever the bytes.
   for (const requestType of [3, 0xffffffff]) {
     add(`CONTROL_SOCKET with RequestType = ${hex(requestType)} (past WskControlMax)`, P.WSKB_IOCTL_CONTROL_SOCKET, 16, S.INVALID_PARAMETER, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType, code: 0x4002, level: 0xffff, input: Buffer.alloc(4), outputLength: 0, flags: 0 }));
   }
-  add('CONTROL_SOCKET SO_WSK_SECURITY', P.WSKB_IOCTL_CONTROL_SOCKET, 16, S.NOT_SUPPORTED, (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType: 0, code: 0x4001, level: 0xffff, input: Buffer.alloc(8), outputLength: 0, flags: 0 }));
   // Addresses: families other than AF_INET (2) and AF_INET6 (23), and IPv4 with IPv6-only fields.
   for (const family of [0, 1, 10, 99, 0xffff]) {
     add(`BIND with address family ${family}`, P.WSKB_IOCTL_BIND, 0, S.INVALID_PARAMETER, (c) => u16(P.encodeAddressIn(c.datagram, loop, 0), 8, family));
@@ -221,6 +222,132 @@ function fieldRows(): Row[] {
   add('BIND with AF_INET and a ScopeId', P.WSKB_IOCTL_BIND, 0, S.INVALID_PARAMETER, (c) => u32(P.encodeAddressIn(c.datagram, loop, 0), 8 + 24, 1));
   add('BIND with AF_INET and bytes past the 4 of an IPv4 address', P.WSKB_IOCTL_BIND, 0, S.INVALID_PARAMETER, (c) => u32(P.encodeAddressIn(c.datagram, loop, 0), 8 + 8 + 12, 1));
   add('BIND with a bad address and a bad id (address before id)', P.WSKB_IOCTL_BIND, 0, S.INVALID_PARAMETER, () => u16(P.encodeAddressIn(0n, loop, 0), 8, 99));
+  return rows;
+}
+
+// ---- the raw-control allowlist (driver/controltable.c, lib/controls.ts, docs/controls.md) ----
+// Refused: every code outside the table, whatever its bytes, on a live socket (so a code that
+// got through would reach WSK and complete with STATUS_SUCCESS, failing its row). Each entry of
+// the table: one byte under and over each size range (STATUS_INVALID_BUFFER_SIZE), the IRP rule
+// broken both ways it can be (STATUS_INVALID_PARAMETER_MIX), and the entry's own shape getting
+// past the table to the next check (id 0: STATUS_INVALID_HANDLE; for the client, an output
+// buffer one byte short: STATUS_BUFFER_TOO_SMALL), which WSK would never answer.
+const refusedClientCodes: Array<[string, number]> = [
+  ['0', 0],
+  ['1', 1],
+  ['WSK_TRANSPORT_LIST_CHANGE (its IRP is cancelled only by WskDeregister)', 3],
+  ['WSK_CACHE_SD (pointers)', 4],
+  ['WSK_RELEASE_SD (pointers)', 5],
+  ['WSK_TDI_DEVICENAME_MAPPING (pointers)', 6],
+  ['9', 9],
+  ['0x77', 0x77],
+  ['0x80000000', 0x80000000],
+  ['0xffffffff', 0xffffffff],
+];
+const refusedSocketCodes: Array<[string, number, number, number]> = [
+  // name, request type, level, code
+  ['SO_WSK_SECURITY set (a security descriptor pointer)', 0, 0xffff, 0x4001],
+  ['SO_WSK_SECURITY get', 1, 0xffff, 0x4001],
+  ['SO_WSK_EVENT_CALLBACK get', 1, 0xffff, 0x4002],
+  ['SO_WSK_EVENT_CALLBACK as an ioctl', 2, 0xffff, 0x4002],
+  ['SIO_WSK_REGISTER_EXTENSION (dispatch tables)', 2, 0, 0xcf000002],
+  ['SIO_WSK_SET_RECEIVE_EX_CALLBACK (a callback)', 2, 0, 0x8f000008],
+  ['SIO_WSK_QUERY_INSPECT_ID (a ULONG_PTR Key)', 2, 0, 0x4f000005],
+  ['SIO_ADDRESS_LIST_QUERY (kernel pointers in its output)', 2, 0, 0x48000016],
+  ['SIO_ADDRESS_LIST_CHANGE (not modelled)', 2, 0, 0x28000017],
+  ['SIO_ADDRESS_LIST_SORT (pointers in its input)', 2, 0, 0xc8000019],
+  ['an unknown ioctl', 2, 0, 0x4f0000ff],
+  ['an unknown SOL_SOCKET option', 1, 0xffff, 0x7777],
+  ['SO_TYPE set (read-only)', 0, 0xffff, 0x1008],
+  ['SO_TYPE at IPPROTO_TCP', 1, 6, 0x1008],
+  ['SO_RCVBUF at an unknown level', 1, 0x4242, 0x1002],
+  ['SO_RCVBUF as an ioctl', 2, 0, 0x1002],
+  ['SIO_WSK_QUERY_IDEAL_SEND_BACKLOG as an option', 1, 0xffff, 0x4f000003],
+  ['TCP_NODELAY at SOL_SOCKET (SO_DEBUG)', 0, 0xffff, 1],
+];
+
+function allowlistRows(): Row[] {
+  const rows: Row[] = [];
+  const useIrp = P.WSKB_CONTROL_FLAG_USE_IRP;
+  for (const [what, code] of refusedClientCodes) {
+    for (const flags of [0, useIrp]) {
+      rows.push({ name: `CONTROL_CLIENT ${what}, flags ${flags}`, code: P.WSKB_IOCTL_CONTROL_CLIENT, input: () => P.encodeControlClientIn(code, Buffer.alloc(16), 8, flags), output: 16 + 8, status: S.NOT_SUPPORTED });
+    }
+  }
+  for (const [what, requestType, level, code] of refusedSocketCodes) {
+    for (const flags of [0, useIrp]) {
+      rows.push({
+        name: `CONTROL_SOCKET ${what}, flags ${flags}`,
+        code: P.WSKB_IOCTL_CONTROL_SOCKET,
+        input: (c) => P.encodeControlSocketIn({ socketId: c.datagram, requestType, code, level, input: requestType === 1 ? null : Buffer.alloc(4), outputLength: requestType === 0 ? 0 : 8, flags }),
+        output: 16 + 8,
+        status: S.NOT_SUPPORTED,
+      });
+    }
+  }
+  for (const e of CONTROL_ALLOWLIST) {
+    const client = e.kind === 'client';
+    const goodFlags = e.irp === 'required' ? useIrp : 0;
+    // SO_WSK_EVENT_CALLBACK and the static callbacks take a 4-byte mask: an enabling one.
+    const enableMask = Buffer.from([0x00, 0x01, 0x00, 0x00]); // WSK_EVENT_RECEIVE_FROM
+    const make = (inputLength: number, outputLength: number, flags: number, input?: Buffer) => (c: Ids) => {
+      const data = input ?? (inputLength ? Buffer.alloc(inputLength) : null);
+      return client
+        ? P.encodeControlClientIn(e.code, data, outputLength, flags)
+        : P.encodeControlSocketIn({ socketId: c.datagram, requestType: controlRequestType(e.kind as Exclude<typeof e.kind, 'client'>), code: e.code, level: e.kind === 'ioctl' ? 0 : e.level, input: data, outputLength, flags });
+    };
+    const name = `${client ? 'CONTROL_CLIENT' : 'CONTROL_SOCKET'} ${e.name} (${e.kind})`;
+    const target = client ? P.WSKB_IOCTL_CONTROL_CLIENT : P.WSKB_IOCTL_CONTROL_SOCKET;
+    const [inMin, inMax] = e.input;
+    const [outMin, outMax] = e.output;
+    const sizes: Array<[string, number, number]> = [];
+    if (inMin > 0) sizes.push([`input ${inMin - 1} (min ${inMin})`, inMin - 1, outMin]);
+    if (inMax < P.WSKB_MAX_CONTROL_BYTES) sizes.push([`input ${inMax + 1} (max ${inMax})`, inMax + 1, outMin]);
+    if (outMin > 0) sizes.push([`output ${outMin - 1} (min ${outMin})`, inMin, outMin - 1]);
+    if (outMax < P.WSKB_MAX_CONTROL_BYTES) sizes.push([`output ${outMax + 1} (max ${outMax})`, inMin, outMax + 1]);
+    for (const [what, inputLength, outputLength] of sizes) {
+      rows.push({ name: `${name} with ${what}`, code: target, input: make(inputLength, outputLength, goodFlags), output: 16 + P.WSKB_MAX_CONTROL_BYTES, status: S.BUFFER_SIZE_WRONG });
+    }
+    if (e.irp === 'required') {
+      rows.push({ name: `${name} without the IRP it requires`, code: target, input: make(inMin, outMin, 0), output: 16 + outMin, status: S.PARAMETER_MIX });
+    } else {
+      rows.push({ name: `${name} with an IRP where the rule says NULL`, code: target, input: make(inMin, outMin, useIrp, e.irp === 'nullToEnable' ? enableMask : undefined), output: 16 + outMin, status: S.PARAMETER_MIX });
+    }
+    // The entry's own shape passes the table; the next check stops it before WSK.
+    if (client) {
+      rows.push({ name: `${name} in its shape, an output buffer one byte short: past the table`, code: target, input: make(inMin, outMin, goodFlags, e.code === 7 ? enableMask : undefined), output: 16 + outMin - 1, status: S.BUFFER_TOO_SMALL });
+    } else {
+      const shapes: Array<[string, number, Buffer | undefined]> = [['its shape', goodFlags, e.irp === 'nullToEnable' ? enableMask : undefined]];
+      if (e.irp === 'nullToEnable') shapes.push(['a disabling mask with an IRP (optional then)', useIrp, Buffer.from([0x00, 0x01, 0x00, 0x80])]);
+      if (e.kind === 'ioctl' && inMax > inMin) shapes.push([`input ${inMax} (max)`, goodFlags, Buffer.alloc(inMax)]);
+      for (const [what, flags, input] of shapes) {
+        rows.push({
+          name: `${name} in ${what} on id 0: past the table`,
+          code: target,
+          input: (c) => {
+            const buf = make(input?.length ?? inMin, outMin, flags, input)(c);
+            buf.writeBigUInt64LE(0n, 0); // SocketId
+            return buf;
+          },
+          output: 16 + outMin,
+          status: S.INVALID_HANDLE,
+        });
+      }
+      if (e.kind === 'ioctl') {
+        rows.push({
+          name: `${name} at level 0x1234 (IOCTLs ignore the level) on id 0: past the table`,
+          code: target,
+          input: (c) => {
+            const buf = P.encodeControlSocketIn({ socketId: 0n, requestType: 2, code: e.code, level: 0x1234, input: inMin ? Buffer.alloc(inMin) : null, outputLength: outMin, flags: goodFlags });
+            void c;
+            return buf;
+          },
+          output: 16 + outMin,
+          status: S.INVALID_HANDLE,
+        });
+      }
+    }
+  }
   return rows;
 }
 
@@ -262,7 +389,7 @@ function idRows(): Row[] {
   return rows;
 }
 
-const allRows = [...lengthRows(), ...outputRows(), ...unknownCodeRows(), ...fieldRows(), ...idRows()];
+const allRows = [...lengthRows(), ...outputRows(), ...unknownCodeRows(), ...fieldRows(), ...allowlistRows(), ...idRows()];
 
 /** One raw request on a native device, whatever it completes with. */
 function rawOn(device: NativeDevice, code: number, input: Uint8Array | null, output: number): Promise<{ status: number; information: number; output: Buffer }> {

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT
  *
- * ksim host network layer on POSIX sockets (Linux: epoll; other POSIX systems: poll). This is
- * the only ksim file that includes socket, poll or errno headers; see host_net.h.
+ * ksim host network layer, the POSIX half (Linux: epoll; the other POSIX systems use the poller
+ * over a set in host_net_common.c): what POSIX sockets do differently from Winsock. With
+ * host_net_common.c and host_net_os.h, the only ksim files that include socket, poll or errno
+ * headers; see host_net.h.
  */
 #define _GNU_SOURCE
-#include "host_net.h"
+#include "host_net_os.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,10 +27,8 @@
 #define MSG_NOSIGNAL 0
 #endif
 
-static volatile uint64_t HostNetSocketsOpen;
-
-static int
-HostNetFromErrno(int Error)
+int
+HostNetFromOsError(int Error)
 {
     switch (Error) {
     case 0:
@@ -96,10 +93,30 @@ HostNetFromErrno(int Error)
     }
 }
 
-static int
+int
 HostNetLastError(void)
 {
-    return HostNetFromErrno(errno);
+    return HostNetFromOsError(errno);
+}
+
+int
+HostNetOsPollInterrupted(void)
+{
+    return errno == EINTR;
+}
+
+void
+HostNetOsCloseSocket(HOST_NET_OS_SOCKET Socket)
+{
+    close(Socket);
+}
+
+int
+HostNetOsOptionValue(HOST_NET_OS_SOCKET Socket, int Option, int Raw, HOST_NET_SOCKLEN Length)
+{
+    (void)Socket;
+    (void)Length;
+    return Option == HOST_NET_OPT_ERROR ? HostNetFromOsError(Raw) : Raw;
 }
 
 static int
@@ -109,52 +126,6 @@ HostNetSetNonBlocking(int Fd)
     if (Flags < 0 || fcntl(Fd, F_SETFL, Flags | O_NONBLOCK) < 0)
         return -1;
     return fcntl(Fd, F_SETFD, FD_CLOEXEC);
-}
-
-static socklen_t
-HostNetToSockaddr(const HOST_NET_ADDRESS *Address, struct sockaddr_storage *Storage)
-{
-    memset(Storage, 0, sizeof(*Storage));
-    if (Address->Family == HOST_NET_AF_INET) {
-        struct sockaddr_in *In = (struct sockaddr_in *)Storage;
-        In->sin_family = AF_INET;
-        In->sin_port = htons(Address->Port);
-        memcpy(&In->sin_addr, Address->Address, 4);
-        return sizeof(*In);
-    }
-    if (Address->Family == HOST_NET_AF_INET6) {
-        struct sockaddr_in6 *In6 = (struct sockaddr_in6 *)Storage;
-        In6->sin6_family = AF_INET6;
-        In6->sin6_port = htons(Address->Port);
-        In6->sin6_flowinfo = Address->FlowInfo;
-        memcpy(&In6->sin6_addr, Address->Address, 16);
-        In6->sin6_scope_id = Address->ScopeId;
-        return sizeof(*In6);
-    }
-    return 0;
-}
-
-static int
-HostNetFromSockaddr(const struct sockaddr_storage *Storage, HOST_NET_ADDRESS *Address)
-{
-    memset(Address, 0, sizeof(*Address));
-    if (Storage->ss_family == AF_INET) {
-        const struct sockaddr_in *In = (const struct sockaddr_in *)Storage;
-        Address->Family = HOST_NET_AF_INET;
-        Address->Port = ntohs(In->sin_port);
-        memcpy(Address->Address, &In->sin_addr, 4);
-        return HOST_NET_OK;
-    }
-    if (Storage->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *In6 = (const struct sockaddr_in6 *)Storage;
-        Address->Family = HOST_NET_AF_INET6;
-        Address->Port = ntohs(In6->sin6_port);
-        Address->FlowInfo = In6->sin6_flowinfo;
-        memcpy(Address->Address, &In6->sin6_addr, 16);
-        Address->ScopeId = In6->sin6_scope_id;
-        return HOST_NET_OK;
-    }
-    return HOST_NET_E_AFNOSUPPORT;
 }
 
 int
@@ -183,44 +154,9 @@ HostNetSocket(int Family, int Type, HOST_NET_SOCKET *Socket)
 #ifdef SO_NOSIGPIPE
     (void)setsockopt(Fd, SOL_SOCKET, SO_NOSIGPIPE, &One, sizeof(One));
 #endif
-    __atomic_add_fetch(&HostNetSocketsOpen, 1, __ATOMIC_RELAXED);
+    HostNetSocketOpened();
     *Socket = Fd;
     return HOST_NET_OK;
-}
-
-void
-HostNetClose(HOST_NET_SOCKET Socket)
-{
-    if (Socket < 0)
-        return;
-    close((int)Socket);
-    __atomic_sub_fetch(&HostNetSocketsOpen, 1, __ATOMIC_RELAXED);
-}
-
-void
-HostNetCloseAbortive(HOST_NET_SOCKET Socket)
-{
-    struct linger Linger = { 1, 0 };
-    if (Socket < 0)
-        return;
-    (void)setsockopt((int)Socket, SOL_SOCKET, SO_LINGER, &Linger, sizeof(Linger));
-    HostNetClose(Socket);
-}
-
-int
-HostNetBind(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address)
-{
-    struct sockaddr_storage Storage;
-    socklen_t Length = HostNetToSockaddr(Address, &Storage);
-    if (!Length)
-        return HOST_NET_E_AFNOSUPPORT;
-    return bind((int)Socket, (struct sockaddr *)&Storage, Length) < 0 ? HostNetLastError() : HOST_NET_OK;
-}
-
-int
-HostNetListen(HOST_NET_SOCKET Socket, int Backlog)
-{
-    return listen((int)Socket, Backlog) < 0 ? HostNetLastError() : HOST_NET_OK;
 }
 
 int
@@ -245,31 +181,11 @@ HostNetAccept(HOST_NET_SOCKET Socket, HOST_NET_SOCKET *NewSocket, HOST_NET_ADDRE
         (void)setsockopt(Fd, SOL_SOCKET, SO_NOSIGPIPE, &One, sizeof(One));
     }
 #endif
-    __atomic_add_fetch(&HostNetSocketsOpen, 1, __ATOMIC_RELAXED);
+    HostNetSocketOpened();
     if (Remote)
         (void)HostNetFromSockaddr(&Storage, Remote);
     *NewSocket = Fd;
     return HOST_NET_OK;
-}
-
-int
-HostNetConnect(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote)
-{
-    struct sockaddr_storage Storage;
-    socklen_t Length = HostNetToSockaddr(Remote, &Storage);
-    if (!Length)
-        return HOST_NET_E_AFNOSUPPORT;
-    return connect((int)Socket, (struct sockaddr *)&Storage, Length) < 0 ? HostNetLastError() : HOST_NET_OK;
-}
-
-int
-HostNetConnectResult(HOST_NET_SOCKET Socket)
-{
-    int Error = 0;
-    socklen_t Length = sizeof(Error);
-    if (getsockopt((int)Socket, SOL_SOCKET, SO_ERROR, &Error, &Length) < 0)
-        return HostNetLastError();
-    return HostNetFromErrno(Error);
 }
 
 static int
@@ -431,115 +347,46 @@ HostNetSendQueued(HOST_NET_SOCKET Socket, size_t *Bytes)
     return HOST_NET_OK;
 }
 
-int
-HostNetShutdownSend(HOST_NET_SOCKET Socket)
-{
-    return shutdown((int)Socket, SHUT_WR) < 0 ? HostNetLastError() : HOST_NET_OK;
-}
+/* ---- poller ---- */
+
+/* The wake-up channel: a pipe. */
 
 int
-HostNetGetLocalAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address)
+HostNetOsWakeCreate(HOST_NET_OS_SOCKET *Read, HOST_NET_OS_SOCKET *Write)
 {
-    struct sockaddr_storage Storage;
-    socklen_t Length = sizeof(Storage);
-    memset(&Storage, 0, sizeof(Storage));
-    if (getsockname((int)Socket, (struct sockaddr *)&Storage, &Length) < 0)
+    int Pipe[2];
+    if (pipe(Pipe) < 0)
         return HostNetLastError();
-    return HostNetFromSockaddr(&Storage, Address);
-}
-
-int
-HostNetGetRemoteAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address)
-{
-    struct sockaddr_storage Storage;
-    socklen_t Length = sizeof(Storage);
-    memset(&Storage, 0, sizeof(Storage));
-    if (getpeername((int)Socket, (struct sockaddr *)&Storage, &Length) < 0)
-        return HostNetLastError();
-    return HostNetFromSockaddr(&Storage, Address);
-}
-
-static int
-HostNetOptionToHost(int Option, int *Level, int *Name)
-{
-    switch (Option) {
-    case HOST_NET_OPT_REUSEADDR:
-        *Level = SOL_SOCKET, *Name = SO_REUSEADDR;
-        return 0;
-    case HOST_NET_OPT_KEEPALIVE:
-        *Level = SOL_SOCKET, *Name = SO_KEEPALIVE;
-        return 0;
-    case HOST_NET_OPT_RCVBUF:
-        *Level = SOL_SOCKET, *Name = SO_RCVBUF;
-        return 0;
-    case HOST_NET_OPT_SNDBUF:
-        *Level = SOL_SOCKET, *Name = SO_SNDBUF;
-        return 0;
-    case HOST_NET_OPT_BROADCAST:
-        *Level = SOL_SOCKET, *Name = SO_BROADCAST;
-        return 0;
-    case HOST_NET_OPT_OOBINLINE:
-        *Level = SOL_SOCKET, *Name = SO_OOBINLINE;
-        return 0;
-    case HOST_NET_OPT_TCP_NODELAY:
-        *Level = IPPROTO_TCP, *Name = TCP_NODELAY;
-        return 0;
-    case HOST_NET_OPT_IPV6_V6ONLY:
-        *Level = IPPROTO_IPV6, *Name = IPV6_V6ONLY;
-        return 0;
-    case HOST_NET_OPT_ERROR:
-        *Level = SOL_SOCKET, *Name = SO_ERROR;
-        return 0;
-    case HOST_NET_OPT_TYPE:
-        *Level = SOL_SOCKET, *Name = SO_TYPE;
-        return 0;
-    case HOST_NET_OPT_ACCEPTCONN:
-#ifdef SO_ACCEPTCONN
-        *Level = SOL_SOCKET, *Name = SO_ACCEPTCONN;
-        return 0;
-#else
-        return -1;
-#endif
-    default:
-        return -1;
-    }
-}
-
-int
-HostNetSetOption(HOST_NET_SOCKET Socket, int Option, int Value)
-{
-    int Level, Name;
-    if (HostNetOptionToHost(Option, &Level, &Name) < 0 || Option == HOST_NET_OPT_ERROR ||
-        Option == HOST_NET_OPT_TYPE || Option == HOST_NET_OPT_ACCEPTCONN)
-        return HOST_NET_E_NOPROTOOPT;
-    return setsockopt((int)Socket, Level, Name, &Value, sizeof(Value)) < 0 ? HostNetLastError() : HOST_NET_OK;
-}
-
-int
-HostNetGetOption(HOST_NET_SOCKET Socket, int Option, int *Value)
-{
-    int Level, Name, Raw = 0;
-    socklen_t Length = sizeof(Raw);
-    *Value = 0;
-    if (HostNetOptionToHost(Option, &Level, &Name) < 0)
-        return HOST_NET_E_NOPROTOOPT;
-    if (getsockopt((int)Socket, Level, Name, &Raw, &Length) < 0)
-        return HostNetLastError();
-    if (Option == HOST_NET_OPT_ERROR)
-        Raw = HostNetFromErrno(Raw);
-    else if (Option == HOST_NET_OPT_TYPE)
-        Raw = Raw == SOCK_STREAM ? HOST_NET_STREAM : Raw == SOCK_DGRAM ? HOST_NET_DGRAM : 0;
-    *Value = Raw;
+    HostNetSetNonBlocking(Pipe[0]);
+    HostNetSetNonBlocking(Pipe[1]);
+    *Read = Pipe[0];
+    *Write = Pipe[1];
     return HOST_NET_OK;
 }
 
-uint64_t
-HostNetOpenSockets(void)
+void
+HostNetOsWakeClose(HOST_NET_OS_SOCKET Read, HOST_NET_OS_SOCKET Write)
 {
-    return __atomic_load_n(&HostNetSocketsOpen, __ATOMIC_RELAXED);
+    close(Read);
+    close(Write);
 }
 
-/* ---- poller ---- */
+void
+HostNetOsWakeDrain(HOST_NET_OS_SOCKET Read)
+{
+    char Drain[64];
+    while (read(Read, Drain, sizeof(Drain)) > 0)
+        ;
+}
+
+void
+HostNetOsWakeSignal(HOST_NET_OS_SOCKET Write)
+{
+    char Byte = 1;
+    /* A full pipe already guarantees a wake-up. */
+    ssize_t Ignored = write(Write, &Byte, 1);
+    (void)Ignored;
+}
 
 #ifdef __linux__
 
@@ -553,35 +400,35 @@ int
 HostNetPollerCreate(HOST_NET_POLLER **Poller)
 {
     HOST_NET_POLLER *P = calloc(1, sizeof(*P));
-    int Pipe[2];
     struct epoll_event Event;
+    int Error;
 
     *Poller = NULL;
     if (!P)
         return HOST_NET_E_NOMEM;
     P->Epoll = epoll_create1(EPOLL_CLOEXEC);
-    if (P->Epoll < 0)
-        goto cleanupPoller;
-    if (pipe2(Pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+    if (P->Epoll < 0) {
+        free(P);
+        return HOST_NET_E_NOMEM;
+    }
+    Error = HostNetOsWakeCreate(&P->WakeRead, &P->WakeWrite);
+    if (Error != HOST_NET_OK)
         goto cleanupEpoll;
-    P->WakeRead = Pipe[0];
-    P->WakeWrite = Pipe[1];
     memset(&Event, 0, sizeof(Event));
     Event.events = EPOLLIN;
     Event.data.ptr = NULL; /* NULL context marks the wake-up pipe */
-    if (epoll_ctl(P->Epoll, EPOLL_CTL_ADD, P->WakeRead, &Event) < 0)
-        goto cleanupPipe;
+    if (epoll_ctl(P->Epoll, EPOLL_CTL_ADD, P->WakeRead, &Event) < 0) {
+        Error = HostNetLastError();
+        HostNetOsWakeClose(P->WakeRead, P->WakeWrite);
+        goto cleanupEpoll;
+    }
     *Poller = P;
     return HOST_NET_OK;
 
-cleanupPipe:
-    close(P->WakeRead);
-    close(P->WakeWrite);
 cleanupEpoll:
     close(P->Epoll);
-cleanupPoller:
     free(P);
-    return HOST_NET_E_NOMEM;
+    return Error;
 }
 
 void
@@ -589,8 +436,7 @@ HostNetPollerDestroy(HOST_NET_POLLER *Poller)
 {
     if (!Poller)
         return;
-    close(Poller->WakeRead);
-    close(Poller->WakeWrite);
+    HostNetOsWakeClose(Poller->WakeRead, Poller->WakeWrite);
     close(Poller->Epoll);
     free(Poller);
 }
@@ -632,9 +478,7 @@ HostNetPollerWait(HOST_NET_POLLER *Poller, HOST_NET_POLL_EVENT *Events, int MaxE
     for (i = 0; i < Count; i++) {
         unsigned Flags = 0;
         if (!Raw[i].data.ptr) {
-            char Drain[64];
-            while (read(Poller->WakeRead, Drain, sizeof(Drain)) > 0)
-                ;
+            HostNetOsWakeDrain(Poller->WakeRead);
             continue;
         }
         if (Raw[i].events & EPOLLIN)
@@ -664,7 +508,7 @@ HostNetPollerWaitReady(HOST_NET_POLLER *Poller, int TimeoutMs)
     Ready.revents = 0;
     Count = poll(&Ready, 1, TimeoutMs);
     if (Count < 0)
-        return errno == EINTR ? 0 : -1;
+        return HostNetOsPollInterrupted() ? 0 : -1;
     return Count > 0 ? 1 : 0;
 }
 
@@ -674,207 +518,11 @@ HostNetPollerDescriptor(HOST_NET_POLLER *Poller)
     return Poller->Epoll;
 }
 
-#else /* poll(2) for the other POSIX systems */
-
-typedef struct _HOST_NET_POLL_ENTRY {
-    int Fd;
-    unsigned Interest;
-    void *Context;
-} HOST_NET_POLL_ENTRY;
-
-struct _HOST_NET_POLLER {
-    pthread_mutex_t Lock;
-    HOST_NET_POLL_ENTRY *Entries;
-    size_t Count;
-    size_t Capacity;
-    struct pollfd *Scratch;
-    size_t ScratchCapacity;
-    int WakeRead;
-    int WakeWrite;
-};
-
-int
-HostNetPollerCreate(HOST_NET_POLLER **Poller)
-{
-    HOST_NET_POLLER *P = calloc(1, sizeof(*P));
-    int Pipe[2];
-    *Poller = NULL;
-    if (!P)
-        return HOST_NET_E_NOMEM;
-    if (pipe(Pipe) < 0) {
-        free(P);
-        return HostNetLastError();
-    }
-    HostNetSetNonBlocking(Pipe[0]);
-    HostNetSetNonBlocking(Pipe[1]);
-    P->WakeRead = Pipe[0];
-    P->WakeWrite = Pipe[1];
-    pthread_mutex_init(&P->Lock, NULL);
-    *Poller = P;
-    return HOST_NET_OK;
-}
-
 void
-HostNetPollerDestroy(HOST_NET_POLLER *Poller)
+HostNetPollerWake(HOST_NET_POLLER *Poller)
 {
-    if (!Poller)
-        return;
-    close(Poller->WakeRead);
-    close(Poller->WakeWrite);
-    pthread_mutex_destroy(&Poller->Lock);
-    free(Poller->Entries);
-    free(Poller->Scratch);
-    free(Poller);
-}
-
-int
-HostNetPollerSet(HOST_NET_POLLER *Poller, HOST_NET_SOCKET Socket, unsigned Interest, void *Context)
-{
-    size_t i;
-    int Result = HOST_NET_OK;
-    pthread_mutex_lock(&Poller->Lock);
-    for (i = 0; i < Poller->Count; i++)
-        if (Poller->Entries[i].Fd == (int)Socket)
-            break;
-    if (i == Poller->Count) {
-        if (Poller->Count == Poller->Capacity) {
-            size_t NewCapacity = Poller->Capacity ? Poller->Capacity * 2 : 16;
-            HOST_NET_POLL_ENTRY *New = realloc(Poller->Entries, NewCapacity * sizeof(*New));
-            if (!New) {
-                Result = HOST_NET_E_NOMEM;
-                goto cleanupLock;
-            }
-            Poller->Entries = New;
-            Poller->Capacity = NewCapacity;
-        }
-        Poller->Count++;
-    }
-    Poller->Entries[i].Fd = (int)Socket;
-    Poller->Entries[i].Interest = Interest;
-    Poller->Entries[i].Context = Context;
-cleanupLock:
-    pthread_mutex_unlock(&Poller->Lock);
-    if (Result == HOST_NET_OK)
-        HostNetPollerWake(Poller);
-    return Result;
-}
-
-int
-HostNetPollerRemove(HOST_NET_POLLER *Poller, HOST_NET_SOCKET Socket)
-{
-    size_t i;
-    pthread_mutex_lock(&Poller->Lock);
-    for (i = 0; i < Poller->Count; i++)
-        if (Poller->Entries[i].Fd == (int)Socket) {
-            Poller->Entries[i] = Poller->Entries[--Poller->Count];
-            break;
-        }
-    pthread_mutex_unlock(&Poller->Lock);
-    return HOST_NET_OK;
-}
-
-int
-HostNetPollerWait(HOST_NET_POLLER *Poller, HOST_NET_POLL_EVENT *Events, int MaxEvents, int TimeoutMs)
-{
-    size_t i, n;
-    int Count, Out = 0;
-    void **Contexts;
-
-    pthread_mutex_lock(&Poller->Lock);
-    n = Poller->Count + 1;
-    if (n > Poller->ScratchCapacity) {
-        struct pollfd *New = realloc(Poller->Scratch, n * (sizeof(struct pollfd) + sizeof(void *)));
-        if (!New) {
-            pthread_mutex_unlock(&Poller->Lock);
-            return -1;
-        }
-        Poller->Scratch = New;
-        Poller->ScratchCapacity = n;
-    }
-    Contexts = (void **)(Poller->Scratch + Poller->ScratchCapacity);
-    Poller->Scratch[0].fd = Poller->WakeRead;
-    Poller->Scratch[0].events = POLLIN;
-    Contexts[0] = NULL;
-    for (i = 0; i < Poller->Count; i++) {
-        Poller->Scratch[i + 1].fd = Poller->Entries[i].Fd;
-        Poller->Scratch[i + 1].events = ((Poller->Entries[i].Interest & HOST_NET_POLL_READ) ? POLLIN : 0) |
-                                        ((Poller->Entries[i].Interest & HOST_NET_POLL_WRITE) ? POLLOUT : 0);
-        Contexts[i + 1] = Poller->Entries[i].Context;
-    }
-    pthread_mutex_unlock(&Poller->Lock);
-
-    Count = poll(Poller->Scratch, n, TimeoutMs);
-    if (Count < 0)
-        return errno == EINTR ? 0 : -1;
-    for (i = 0; i < n && Out < MaxEvents; i++) {
-        unsigned Flags = 0;
-        short R = Poller->Scratch[i].revents;
-        if (!R)
-            continue;
-        if (i == 0) {
-            char Drain[64];
-            while (read(Poller->WakeRead, Drain, sizeof(Drain)) > 0)
-                ;
-            continue;
-        }
-        if (R & POLLIN)
-            Flags |= HOST_NET_POLL_READ;
-        if (R & POLLOUT)
-            Flags |= HOST_NET_POLL_WRITE;
-        if (R & POLLHUP)
-            Flags |= HOST_NET_POLL_HUP | HOST_NET_POLL_RDHUP;
-        if (R & POLLERR)
-            Flags |= HOST_NET_POLL_ERROR;
-        Events[Out].Context = Contexts[i];
-        Events[Out].Events = Flags;
-        Out++;
-    }
-    return Out;
-}
-
-int
-HostNetPollerWaitReady(HOST_NET_POLLER *Poller, int TimeoutMs)
-{
-    struct pollfd *Set;
-    size_t i, n;
-    int Count;
-
-    pthread_mutex_lock(&Poller->Lock);
-    n = Poller->Count + 1;
-    Set = malloc(n * sizeof(*Set));
-    if (!Set) {
-        pthread_mutex_unlock(&Poller->Lock);
-        return -1;
-    }
-    Set[0].fd = Poller->WakeRead;
-    Set[0].events = POLLIN;
-    for (i = 0; i < Poller->Count; i++) {
-        Set[i + 1].fd = Poller->Entries[i].Fd;
-        Set[i + 1].events = ((Poller->Entries[i].Interest & HOST_NET_POLL_READ) ? POLLIN : 0) |
-                            ((Poller->Entries[i].Interest & HOST_NET_POLL_WRITE) ? POLLOUT : 0);
-    }
-    pthread_mutex_unlock(&Poller->Lock);
-    Count = poll(Set, n, TimeoutMs);
-    free(Set);
-    if (Count < 0)
-        return errno == EINTR ? 0 : -1;
-    return Count > 0 ? 1 : 0;
-}
-
-int64_t
-HostNetPollerDescriptor(HOST_NET_POLLER *Poller)
-{
-    (void)Poller;
-    return -1;
+    HostNetOsWakeSignal(Poller->WakeWrite);
 }
 
 #endif
 
-void
-HostNetPollerWake(HOST_NET_POLLER *Poller)
-{
-    char Byte = 1;
-    /* A full pipe already guarantees a wake-up. */
-    ssize_t Ignored = write(Poller->WakeWrite, &Byte, 1);
-    (void)Ignored;
-}

@@ -218,6 +218,7 @@ typedef struct _SINGLE_LIST_ENTRY {
 #define STATUS_MORE_PROCESSING_REQUIRED ((NTSTATUS)0xC0000016L)
 #define STATUS_ACCESS_DENIED ((NTSTATUS)0xC0000022L)
 #define STATUS_BUFFER_TOO_SMALL ((NTSTATUS)0xC0000023L)
+#define STATUS_INVALID_PARAMETER_MIX ((NTSTATUS)0xC0000030L)
 #define STATUS_OBJECT_NAME_NOT_FOUND ((NTSTATUS)0xC0000034L)
 #define STATUS_OBJECT_NAME_COLLISION ((NTSTATUS)0xC0000035L)
 #define STATUS_DELETE_PENDING ((NTSTATUS)0xC0000056L)
@@ -275,7 +276,8 @@ typedef struct _SINGLE_LIST_ENTRY {
     X(STATUS_ADDRESS_ALREADY_ASSOCIATED) X(STATUS_ADDRESS_NOT_ASSOCIATED)                       \
     X(STATUS_CONNECTION_INVALID) X(STATUS_CONNECTION_ACTIVE) X(STATUS_NETWORK_UNREACHABLE)      \
     X(STATUS_HOST_UNREACHABLE) X(STATUS_PROTOCOL_UNREACHABLE) X(STATUS_PORT_UNREACHABLE)        \
-    X(STATUS_REQUEST_ABORTED) X(STATUS_CONNECTION_ABORTED) X(STATUS_NOINTERFACE)
+    X(STATUS_REQUEST_ABORTED) X(STATUS_CONNECTION_ABORTED) X(STATUS_NOINTERFACE)                \
+    X(STATUS_INVALID_PARAMETER_MIX)
 
 /* ---- debug and assertions ---- */
 
@@ -296,15 +298,29 @@ DbgPrint(_In_z_ _Printf_format_string_ PCSTR Format, ...) __attribute__((format(
 #define KdPrint(_x_) DbgPrint _x_
 #define KdPrintEx(_x_) DbgPrintEx _x_
 
-/* ASSERT and NT_ASSERT are checked in ksim (as in a checked build): a false assertion is a
- * verifier failure naming the expression, file and line. */
+/* DBG selects the build as in the WDK: DBG=1 (a Debug configuration) keeps ASSERT and
+ * NT_ASSERT; DBG=0 (Release) compiles them out without evaluating the expression, so that a
+ * variable only read in an assertion is unused there, as MSVC /W4 reports it. The WDK leaves
+ * DBG to the build; ksim defaults to 1 (its tests run the checked build) and the warnings
+ * check (driver/test: make warnings) builds the driver both ways. In both, a false assertion
+ * is a verifier failure naming the expression, file and line. NT_VERIFY always evaluates its
+ * expression and checks it only when DBG is 1, as the WDK's. */
+#ifndef DBG
+#define DBG 1
+#endif
 VOID
 KsimAssertFailed(_In_z_ PCSTR Expression, _In_z_ PCSTR File, _In_ ULONG Line);
+#if DBG
 #define ASSERT(exp) ((!(exp)) ? (KsimAssertFailed(#exp, __FILE__, __LINE__), FALSE) : TRUE)
 #define ASSERTMSG(msg, exp) ((!(exp)) ? (KsimAssertFailed(msg, __FILE__, __LINE__), FALSE) : TRUE)
+#define NT_VERIFY(exp) ASSERT(exp)
+#else
+#define ASSERT(exp) ((void)0)
+#define ASSERTMSG(msg, exp) ((void)0)
+#define NT_VERIFY(exp) ((exp) ? TRUE : FALSE)
+#endif
 #define NT_ASSERT(exp) ASSERT(exp)
 #define NT_ASSERTMSG(msg, exp) ASSERTMSG(msg, exp)
-#define NT_VERIFY(exp) ASSERT(exp)
 
 /* ---- IRQL ---- */
 
@@ -1047,9 +1063,16 @@ FORCEINLINE VOID IoMarkIrpPendingLocation(_Inout_ PIRP Irp)
 VOID
 IoMarkIrpPending(_Inout_ PIRP Irp);
 
-FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
-                                        _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
-                                        _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
+/* ksim's check of SDV's rule IoSetCompletionRoutineNonPnpDriver: a verifier failure when a
+ * non-PnP driver is loaded (every KMDF driver ksim runs is one). Not a WDK routine. */
+VOID
+KsimIoSetCompletionRoutineCheck(_In_ PIRP Irp);
+
+/* What IoSetCompletionRoutine writes into the next stack location (shared with ksim's
+ * IoSetCompletionRoutineEx). Not a WDK routine. */
+FORCEINLINE VOID KsimIrpSetCompletionLocation(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                              _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
+                                              _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
 {
     PIO_STACK_LOCATION IrpSp = IoGetNextIrpStackLocation(Irp);
     IrpSp->CompletionRoutine = CompletionRoutine;
@@ -1062,6 +1085,26 @@ FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_R
     if (InvokeOnCancel)
         IrpSp->Control |= SL_INVOKE_ON_CANCEL;
 }
+
+FORCEINLINE VOID IoSetCompletionRoutine(_In_ PIRP Irp, _In_opt_ PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                        _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess,
+                                        _In_ BOOLEAN InvokeOnError, _In_ BOOLEAN InvokeOnCancel)
+{
+    KsimIoSetCompletionRoutineCheck(Irp);
+    KsimIrpSetCompletionLocation(Irp, CompletionRoutine, Context, InvokeOnSuccess, InvokeOnError, InvokeOnCancel);
+}
+
+/* As the WDK's: registers CompletionRoutine through a small context the kernel allocates (so it
+ * can fail, STATUS_INSUFFICIENT_RESOURCES) that holds a reference on DeviceObject, which keeps
+ * the driver's image loaded until the routine has returned. The context is freed when the
+ * routine has run: an IRP freed or reused without that is a verifier failure (the kernel would
+ * leak it), and the driver's unload waits for every such reference. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+IoSetCompletionRoutineEx(_In_ PDEVICE_OBJECT DeviceObject, _In_ PIRP Irp, _In_ PIO_COMPLETION_ROUTINE CompletionRoutine,
+                         _In_opt_ PVOID Context, _In_ BOOLEAN InvokeOnSuccess, _In_ BOOLEAN InvokeOnError,
+                         _In_ BOOLEAN InvokeOnCancel);
 
 FORCEINLINE PDRIVER_CANCEL IoSetCancelRoutine(_Inout_ PIRP Irp, _In_opt_ PDRIVER_CANCEL CancelRoutine)
 {

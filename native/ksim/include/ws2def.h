@@ -91,6 +91,10 @@ typedef USHORT ADDRESS_FAMILY;
 #define _WSAIOW(x, y) (IOC_IN | (x) | (y))
 #define _WSAIORW(x, y) (IOC_INOUT | (x) | (y))
 
+#define SIO_ADDRESS_LIST_QUERY _WSAIOR(IOC_WS2, 22)
+#define SIO_ADDRESS_LIST_CHANGE _WSAIO(IOC_WS2, 23)
+#define SIO_ADDRESS_LIST_SORT _WSAIORW(IOC_WS2, 25)
+
 /* ---- addresses ---- */
 typedef struct sockaddr {
     ADDRESS_FAMILY sa_family;

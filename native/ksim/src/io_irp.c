@@ -15,6 +15,18 @@
 #define KSIM_IRP_HELD 0x1      /* a driver took it and marked it pending: it owns it until completion */
 #define KSIM_IRP_COMPLETED 0x2 /* IoCompleteRequest ran; only IoReuseIrp or IoFreeIrp may follow */
 
+/* IoSetCompletionRoutineEx's context: the driver's routine and context, and the reference
+ * that keeps the driver's image loaded until the routine has returned. */
+#define KSIM_COMPLETION_EX_MAGIC 0x78456f43u /* 'CoEx' */
+typedef struct _KSIM_COMPLETION_EX {
+    ULONG Magic;
+    PIO_COMPLETION_ROUTINE Routine;
+    PVOID Context;
+    PDEVICE_OBJECT DeviceObject;
+} KSIM_COMPLETION_EX;
+static volatile uint64_t CompletionExOutstanding;
+static IO_COMPLETION_ROUTINE KsimUnloadSafeCompletion;
+
 static LIST_ENTRY IrpList = { &IrpList, &IrpList };
 static uint64_t IrpCount;
 static LIST_ENTRY MdlList = { &MdlList, &MdlList };
@@ -36,6 +48,114 @@ static BOOLEAN IrpIsValid(PIRP Irp, const char *Routine)
         return FALSE;
     }
     return TRUE;
+}
+
+/* ---- IoSetCompletionRoutineEx ---- */
+
+static void CompletionExRelease(KSIM_COMPLETION_EX *Ex)
+{
+    Ex->Magic = 0;
+    KsimHostFree(Ex);
+    /* The device object's reference: the last one lets a waiting unload finish. */
+    if (__atomic_sub_fetch(&CompletionExOutstanding, 1, __ATOMIC_SEQ_CST) == 0)
+        KsimWakeAddress(&CompletionExOutstanding, NULL, NULL);
+}
+
+/* An IRP freed or reused while a location still holds an IoSetCompletionRoutineEx context
+ * whose routine never ran: the kernel leaks that context (and its device reference, so the
+ * driver could never unload). Reported; ksim then releases it to stay consistent. */
+static void CompletionExDropUnrun(PIRP Irp, const char *Routine)
+{
+    int Location;
+    PIO_STACK_LOCATION Stack = (PIO_STACK_LOCATION)(Irp + 1);
+    for (Location = 0; Location < (int)Irp->StackCount; ++Location) {
+        if (Stack[Location].CompletionRoutine == KsimUnloadSafeCompletion && Stack[Location].Context) {
+            KsimVerifierFail("%s(%p): the IRP carries an IoSetCompletionRoutineEx context whose routine never ran "
+                             "(the IRP was never passed on and completed): the kernel leaks it and the driver "
+                             "could never unload",
+                             Routine, (void *)Irp);
+            CompletionExRelease((KSIM_COMPLETION_EX *)Stack[Location].Context);
+            Stack[Location].CompletionRoutine = NULL;
+            Stack[Location].Context = NULL;
+        }
+    }
+}
+
+_Use_decl_annotations_
+static NTSTATUS KsimUnloadSafeCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    KSIM_COMPLETION_EX *Ex = (KSIM_COMPLETION_EX *)Context;
+    NTSTATUS Status;
+    if (Ex == NULL || Ex->Magic != KSIM_COMPLETION_EX_MAGIC) {
+        KsimVerifierFail("IRP %p: corrupt IoSetCompletionRoutineEx context %p", (void *)Irp, Context);
+        return STATUS_MORE_PROCESSING_REQUIRED;
+    }
+    Status = Ex->Routine(DeviceObject, Irp, Ex->Context);
+    /* Only now, with the driver's routine returned, may its image go. */
+    CompletionExRelease(Ex);
+    return Status;
+}
+
+NTSTATUS
+IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine,
+                         PVOID Context, BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError, BOOLEAN InvokeOnCancel)
+{
+    KSIM_COMPLETION_EX *Ex;
+    KsimEnsureInitialized();
+    if (!KsimCheckIrql("IoSetCompletionRoutineEx", DISPATCH_LEVEL) || !IrpIsValid(Irp, "IoSetCompletionRoutineEx"))
+        return STATUS_INVALID_PARAMETER;
+    if (DeviceObject == NULL || DeviceObject->Type != IO_TYPE_DEVICE || CompletionRoutine == NULL) {
+        KsimVerifierFail("IoSetCompletionRoutineEx(%p, IRP %p, %p): a device object of the driver and a routine are "
+                         "required",
+                         (void *)DeviceObject, (void *)Irp, (void *)CompletionRoutine);
+        return STATUS_INVALID_PARAMETER;
+    }
+    if (Irp->CurrentLocation <= 1) {
+        KsimIrpStackUnderflow(Irp);
+        return STATUS_INVALID_PARAMETER;
+    }
+    /* The kernel's small allocation: it can fail like any other. */
+    if (KsimFaultInjectShouldFail("IoSetCompletionRoutineEx"))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    Ex = (KSIM_COMPLETION_EX *)KsimHostAllocZero(sizeof(*Ex));
+    if (!Ex)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    Ex->Magic = KSIM_COMPLETION_EX_MAGIC;
+    Ex->Routine = CompletionRoutine;
+    Ex->Context = Context;
+    Ex->DeviceObject = DeviceObject;
+    __atomic_add_fetch(&CompletionExOutstanding, 1, __ATOMIC_SEQ_CST);
+    /* A context left in the location by an earlier registration that never ran is leaked. */
+    CompletionExDropUnrun(Irp, "IoSetCompletionRoutineEx");
+    KsimIrpSetCompletionLocation(Irp, KsimUnloadSafeCompletion, Ex, InvokeOnSuccess, InvokeOnError, InvokeOnCancel);
+    return STATUS_SUCCESS;
+}
+
+VOID
+KsimIoSetCompletionRoutineCheck(PIRP Irp)
+{
+    /* Every KMDF driver ksim runs is non-PnP (WdfDriverCreate refuses the others). */
+    if (KsimWdfDriverCreated())
+        KsimVerifierFail("IoSetCompletionRoutine(IRP %p) in a non-PnP driver: use IoSetCompletionRoutineEx (SDV rule "
+                         "IoSetCompletionRoutineNonPnpDriver): nothing keeps the driver's image loaded until the "
+                         "routine has returned",
+                         (void *)Irp);
+}
+
+uint64_t KsimCompletionExOutstanding(void)
+{
+    return __atomic_load_n(&CompletionExOutstanding, __ATOMIC_SEQ_CST);
+}
+
+static BOOLEAN CompletionExDrained(void *Context)
+{
+    UNREFERENCED_PARAMETER(Context);
+    return __atomic_load_n(&CompletionExOutstanding, __ATOMIC_SEQ_CST) == 0;
+}
+
+void KsimWaitCompletionExDrained(void)
+{
+    KsimWaitOn(&CompletionExOutstanding, CompletionExDrained, NULL, UINT64_MAX);
 }
 
 static void IrpInitialize(PIRP Irp, CCHAR StackSize, UCHAR AllocationFlags)
@@ -98,6 +218,7 @@ IoFreeIrp(PIRP Irp)
     }
     if (Irp->CancelRoutine != NULL)
         KsimVerifierFail("IoFreeIrp(%p): the IRP still has a cancel routine", (void *)Irp);
+    CompletionExDropUnrun(Irp, "IoFreeIrp");
     KsimGlobalLock();
     RemoveEntryList(&Irp->KsimLink);
     IrpCount--;
@@ -121,6 +242,7 @@ IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
     }
     if (Irp->CancelRoutine != NULL)
         KsimVerifierFail("IoReuseIrp(%p): the IRP still has a cancel routine", (void *)Irp);
+    CompletionExDropUnrun(Irp, "IoReuseIrp");
     IrpInitialize(Irp, Irp->StackCount, Irp->AllocationFlags);
     Irp->IoStatus.Status = Iostatus;
 }
@@ -245,8 +367,15 @@ IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
             /* The routine owns the IRP again: it may have freed or reused it. */
             if (Status == STATUS_MORE_PROCESSING_REQUIRED)
                 return;
-        } else if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount) {
-            IoMarkIrpPendingLocation(Irp);
+        } else {
+            if (Routine == KsimUnloadSafeCompletion && Context) {
+                KsimVerifierFail("IoCompleteRequest(%p): the IoSetCompletionRoutineEx routine is not invoked for this "
+                                 "outcome (its InvokeOn* flags): the kernel leaks its context",
+                                 (void *)Irp);
+                CompletionExRelease((KSIM_COMPLETION_EX *)Context);
+            }
+            if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount)
+                IoMarkIrpPendingLocation(Irp);
         }
     }
     /* Every IRP in ksim comes from IoAllocateIrp: there is no thread to complete it to. */
@@ -275,6 +404,7 @@ IoCancelIrp(PIRP Irp)
     PDEVICE_OBJECT DeviceObject = NULL;
 
     KsimCheckIrql("IoCancelIrp", DISPATCH_LEVEL);
+    KsimTestHook(KsimHookCancelIrp, Irp);
     if (!IrpIsValid(Irp, "IoCancelIrp"))
         return FALSE;
     IoAcquireCancelSpinLock(&Irql);

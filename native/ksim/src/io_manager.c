@@ -20,6 +20,9 @@ static DRIVER_OBJECT DriverObject;
 static WCHAR RegistryPathBuffer[] = L"\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\WskBridge";
 static UNICODE_STRING RegistryPath;
 static LONG OpenFiles;
+/* Unload was requested while handles were open: as on Windows, the driver is marked for
+ * unload (new opens fail with STATUS_DELETE_PENDING) and the close of the last handle runs it. */
+static BOOLEAN UnloadPending;
 
 void KsimCoreInitialize(void)
 {
@@ -37,7 +40,9 @@ int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed)
     KsimHostMutexLock(LoadLock);
     /* The plug-in runs the network from the first session to the last, and owns the waits of
      * every thread inside ksim: it cannot change under a loaded driver. */
-    if (Loaded)
+    if (!KsimSchedulerFind(Mode))
+        Status = STATUS_INVALID_PARAMETER;
+    else if (Loaded)
         Status = STATUS_INVALID_DEVICE_STATE;
     else
         Status = KsimSchedulerSet(Mode, Seed);
@@ -107,6 +112,12 @@ int32_t KsimDriverLoad(void)
     KsimEnsureInitialized();
     EnterFromUser("KsimDriverLoad");
     KsimHostMutexLock(LoadLock);
+    if (UnloadPending) {
+        /* ksim's choice (docs/ksim-fidelity.md): a driver marked for unload is not started
+         * again until the unload has run. */
+        KsimHostMutexUnlock(LoadLock);
+        return STATUS_DELETE_PENDING;
+    }
     if (Loaded) {
         LoadReferences++;
         KsimHostMutexUnlock(LoadLock);
@@ -134,9 +145,28 @@ int32_t KsimDriverLoad(void)
     return Status;
 }
 
+/* With LoadLock held and no handle open: EvtDriverUnload and the framework's teardown; then,
+ * once no IoSetCompletionRoutineEx context holds the driver's image (a routine still running
+ * on another thread), the image is "unmapped": the leak checks run. */
+static void UnloadLocked(void)
+{
+    KSIM_WDF_DRIVER *Driver = KsimWdfCurrentDriver();
+    if (Driver && Driver->Config.EvtDriverUnload) {
+        Driver->Config.EvtDriverUnload((WDFDRIVER)&Driver->Header);
+        KsimCheckCallbackReturn("EvtDriverUnload", PASSIVE_LEVEL);
+    } else if (Driver) {
+        KsimVerifierFail("the driver has no EvtDriverUnload: a non-PnP KMDF driver without it cannot be unloaded "
+                         "(ksim tears it down anyway)");
+    }
+    FrameworkTeardown();
+    KsimWaitCompletionExDrained();
+    VerifyNothingLeft("at driver unload");
+    Loaded = FALSE;
+    UnloadPending = FALSE;
+}
+
 void KsimDriverUnload(void)
 {
-    KSIM_WDF_DRIVER *Driver;
     LONG Open;
     KsimEnsureInitialized();
     EnterFromUser("KsimDriverUnload");
@@ -152,23 +182,14 @@ void KsimDriverUnload(void)
     }
     Open = __atomic_load_n(&OpenFiles, __ATOMIC_SEQ_CST);
     if (Open > 0) {
-        /* Windows cannot stop a driver with open handles; ksim keeps it loaded. */
+        /* Windows does not unload a non-PnP driver whose devices have open handles: the
+         * driver is marked for unload and unloaded when the last one closes (KsimClose). */
+        UnloadPending = TRUE;
+        KsimDebugPrint("ksim: unload deferred: %d handle(s) open\n", (int)Open);
         KsimHostMutexUnlock(LoadLock);
-        KsimVerifierFail("KsimDriverUnload: %d handle(s) to the driver's devices are still open; the driver stays loaded",
-                         (int)Open);
         return;
     }
-    Driver = KsimWdfCurrentDriver();
-    if (Driver && Driver->Config.EvtDriverUnload) {
-        Driver->Config.EvtDriverUnload((WDFDRIVER)&Driver->Header);
-        KsimCheckCallbackReturn("EvtDriverUnload", PASSIVE_LEVEL);
-    } else if (Driver) {
-        KsimVerifierFail("the driver has no EvtDriverUnload: a non-PnP KMDF driver without it cannot be unloaded "
-                         "(ksim tears it down anyway)");
-    }
-    FrameworkTeardown();
-    VerifyNothingLeft("at driver unload");
-    Loaded = FALSE;
+    UnloadLocked();
     KsimHostMutexUnlock(LoadLock);
 }
 
@@ -225,6 +246,12 @@ int32_t KsimOpen(const wchar_t *Path, KSIM_FILE **OutFile)
     if (!Device) {
         KsimHostMutexUnlock(LoadLock);
         return STATUS_OBJECT_NAME_NOT_FOUND;
+    }
+    if (UnloadPending) {
+        /* The I/O manager refuses a create on a device whose driver is marked for unload. */
+        KsimWdfDeviceRelease(Device);
+        KsimHostMutexUnlock(LoadLock);
+        return STATUS_DELETE_PENDING;
     }
     KsimFxLock();
     if (!Device->Initialized || Device->Header.Deleting) {
@@ -493,6 +520,11 @@ void KsimClose(KSIM_FILE *Handle)
     File->Open = FALSE;
     Device->OpenFiles--;
     KsimFxUnlock();
-    __atomic_sub_fetch(&OpenFiles, 1, __ATOMIC_SEQ_CST);
     KsimWdfObjectDelete(&File->Header);
+    /* Counted down under the load lock, so that a concurrent KsimDriverUnload either sees this
+     * handle open (and defers) or sees it gone (and unloads now), never neither. */
+    KsimHostMutexLock(LoadLock);
+    if (__atomic_sub_fetch(&OpenFiles, 1, __ATOMIC_SEQ_CST) == 0 && UnloadPending)
+        UnloadLocked();
+    KsimHostMutexUnlock(LoadLock);
 }

@@ -56,6 +56,9 @@ void KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets);
  * allocation must fail (KsimFailAllocationAfter). What names the routine, for the log. */
 BOOLEAN KsimFaultInjectShouldFail(_In_z_ const char *What);
 
+/* Runs the test's hook (KsimSetTestHook), if any, at Point. */
+void KsimTestHook(KSIM_HOOK_POINT Point, const void *Object);
+
 /* ---- IRPs, as seen by a provider ---- */
 
 /* What a provider does when a Wsk* routine receives an IRP: move to the stack location the
@@ -121,6 +124,10 @@ uint64_t KsimMdlOutstanding(void);
 uint64_t KsimIrpReportLeaks(_In_z_ const char *When);
 uint64_t KsimMdlReportLeaks(_In_z_ const char *When);
 uint64_t KsimSystemThreadsRunning(void);
+/* IoSetCompletionRoutineEx contexts whose routine has not returned yet (each holds the
+ * driver's image), and a wait until there are none (the end of a driver's unload). */
+uint64_t KsimCompletionExOutstanding(void);
+void KsimWaitCompletionExDrained(void);
 uint64_t KsimFaultInjectionPoints(void);
 
 /* KMDF side used by the I/O manager (wdf_*.c). */

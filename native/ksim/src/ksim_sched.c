@@ -5,7 +5,8 @@
  */
 #include "ksim_internal.h"
 
-/* The plug-ins ksim ships: one line each. */
+/* The plug-ins ksim ships: one line each (ksim_sched_<name>.c defines the table it names). The
+ * deterministic plug-in (ksim_sched_determ.c) adds `&KsimSchedulerDeterministic,` here. */
 static const KSIM_SCHEDULER *const KsimSchedulers[] = {
     &KsimSchedulerThread,
     &KsimSchedulerHostLoop,
@@ -49,21 +50,26 @@ void KsimSchedThreadJoin(KSIM_SCHED_THREAD *Thread)
     Thread->Handle = NULL;
 }
 
-NTSTATUS KsimSchedulerSet(const char *Mode, uint64_t Seed)
+const KSIM_SCHEDULER *KsimSchedulerFind(const char *Mode)
 {
-    const KSIM_SCHEDULER *Chosen = NULL;
-    NTSTATUS Status = STATUS_SUCCESS;
     size_t i;
-
     if (!Mode)
-        return STATUS_INVALID_PARAMETER;
+        return NULL;
     for (i = 0; i < sizeof(KsimSchedulers) / sizeof(KsimSchedulers[0]); ++i) {
         const char *A = KsimSchedulers[i]->Name, *B = Mode;
         while (*A && *A == *B)
             ++A, ++B;
         if (*A == 0 && *B == 0)
-            Chosen = KsimSchedulers[i];
+            return KsimSchedulers[i];
     }
+    return NULL;
+}
+
+NTSTATUS KsimSchedulerSet(const char *Mode, uint64_t Seed)
+{
+    const KSIM_SCHEDULER *Chosen = KsimSchedulerFind(Mode);
+    NTSTATUS Status = STATUS_SUCCESS;
+
     if (!Chosen)
         return STATUS_INVALID_PARAMETER;
     if (Chosen->Select)

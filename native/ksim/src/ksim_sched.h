@@ -52,13 +52,15 @@ typedef enum _KSIM_SWITCH_POINT {
 typedef BOOLEAN KSIM_WAIT_PREDICATE(void *Context);
 typedef void KSIM_WAIT_UPDATE(void *Context);
 
-/* One network turn of the WSK provider (wsk_provider.c): complete the IRPs whose result is
- * known, step the sockets marked dirty, then take the poller's reports, waiting at most
- * TimeoutMs for them (0: do not wait; -1: until a report or an Interrupt). Returns TRUE when
- * more work is ready now (another turn with TimeoutMs 0 would do something). Runs driver code
+/* One network turn of the WSK provider (wsk_provider.c): take the poller's reports, waiting at
+ * most TimeoutMs for them (0: do not wait; -1: until a report or an Interrupt; never when work
+ * is already queued; KSIM_NETWORK_NO_POLL: do not look at the poller at all), then complete the
+ * IRPs whose result is known and step the sockets marked dirty. Returns TRUE when more work is
+ * ready now (another turn with TimeoutMs 0 would do something). Runs driver code
  * (completion routines, WSK event callbacks) at DISPATCH_LEVEL; call it at PASSIVE_LEVEL with
  * no spin lock held. Never on two threads at once: the plug-in guarantees it. */
 typedef BOOLEAN KSIM_NETWORK_TURN(int TimeoutMs);
+#define KSIM_NETWORK_NO_POLL (-2)
 
 /* What the provider hands to NetworkStart. Valid until NetworkStop returns. */
 typedef struct _KSIM_NETWORK {
@@ -145,6 +147,8 @@ void KsimSchedThreadJoin(_Inout_ KSIM_SCHED_THREAD *Thread);
 /* Changes the plug-in (ksim_sched.c). The caller (KsimSchedulerSelect in io_manager.c)
  * guarantees the driver is not loaded. STATUS_INVALID_PARAMETER for an unknown Mode. */
 NTSTATUS KsimSchedulerSet(_In_z_ const char *Mode, _In_ uint64_t Seed);
+/* The plug-in of this name, or NULL. */
+const KSIM_SCHEDULER *KsimSchedulerFind(_In_opt_z_ const char *Mode);
 /* ke.c: restarts the interrupt-time origin on the new plug-in's clock (driver not loaded). */
 void KsimKeClockReset(void);
 /* Applies KSIM_SCHED / KSIM_SCHED_SEED; once, from ksim's initialisation. */

@@ -62,7 +62,7 @@ LoopTurnEnter(KSIM_THREAD *Self)
  * that thread runs one more for this one (TurnRequested). TRUE when work is left (the network
  * has then been interrupted, so that the loop or the watchdog sees it again). */
 static BOOLEAN
-LoopRunTurns(KSIM_THREAD *Self)
+LoopRunTurns(KSIM_THREAD *Self, int TimeoutMs)
 {
     const KSIM_NETWORK *Network;
     BOOLEAN More;
@@ -77,7 +77,9 @@ LoopRunTurns(KSIM_THREAD *Self)
         More = Network != NULL && __atomic_exchange_n(&TurnRequested, 0, __ATOMIC_SEQ_CST);
         for (Turns = 0; More && Turns < KSIM_HOST_LOOP_TURNS; ++Turns) {
             Self->KickDeferred = FALSE;
-            More = Network->Turn(0);
+            /* Only the first turn looks at the host: reports left over keep the descriptor
+             * readable, and the turns after it step what the first one found. */
+            More = Network->Turn(Turns == 0 ? TimeoutMs : KSIM_NETWORK_NO_POLL);
             __atomic_add_fetch(&TurnCount, 1, __ATOMIC_RELEASE);
             More = More || Self->KickDeferred || __atomic_exchange_n(&TurnRequested, 0, __ATOMIC_SEQ_CST);
         }
@@ -141,7 +143,7 @@ LoopWatchdogMain(_In_ PVOID StartContext)
         /* The loop took the work in time (and is still taking it, if it is ready again). */
         if (__atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE) != Seen && !__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST))
             continue;
-        LoopRunTurns(Self);
+        LoopRunTurns(Self, 0);
     }
 }
 
@@ -231,8 +233,9 @@ LoopAfterDispatch(void)
     if (!Self->KickDeferred || Self->DispatchDepth)
         return;
     Self->KickDeferred = FALSE;
+    /* The loop (or the watchdog) takes the host's reports; here only what the request queued. */
     if (Network)
-        LoopRunTurns(Self);
+        LoopRunTurns(Self, KSIM_NETWORK_NO_POLL);
 }
 
 static BOOLEAN
@@ -320,7 +323,7 @@ int KsimHostLoopRun(void)
                          Self->Irql);
         return 0;
     }
-    return LoopRunTurns(Self) ? 1 : 0;
+    return LoopRunTurns(Self, 0) ? 1 : 0;
 }
 
 const KSIM_SCHEDULER KsimSchedulerHostLoop = {

@@ -210,12 +210,53 @@ BOOLEAN KsimFaultInjectShouldFail(const char *What)
                                         __ATOMIC_SEQ_CST)) {
             if (Remaining == 1) {
                 KsimDebugPrint("ksim: fault injection: %s fails\n", What);
+                KsimTestHook(KsimHookAllocationFails, What);
                 return TRUE;
             }
             return FALSE;
         }
     }
     return FALSE;
+}
+
+/* ---- test hooks ---- */
+
+typedef struct _KSIM_HOOK_SLOT {
+    KSIM_TEST_HOOK *Hook;
+    void *Context;
+} KSIM_HOOK_SLOT;
+static KSIM_HOOK_SLOT *volatile TestHookSlot;
+static volatile LONG TestHookCalls; /* calls in flight */
+
+void KsimSetTestHook(KSIM_TEST_HOOK *Hook, void *Context)
+{
+    KSIM_HOOK_SLOT *Slot = NULL, *Old;
+    VerifierInitializeOnce();
+    if (Hook) {
+        Slot = (KSIM_HOOK_SLOT *)KsimHostAllocZero(sizeof(*Slot));
+        if (!Slot) {
+            KsimHostWriteStderr("ksim: out of host memory\n");
+            KsimHostAbort();
+        }
+        Slot->Hook = Hook;
+        Slot->Context = Context;
+    }
+    Old = __atomic_exchange_n(&TestHookSlot, Slot, __ATOMIC_SEQ_CST);
+    /* Returns once no call of the previous hook runs any more, so the caller may free what
+     * that hook's context points to. */
+    while (__atomic_load_n(&TestHookCalls, __ATOMIC_SEQ_CST) != 0)
+        KsimHostYield();
+    KsimHostFree(Old);
+}
+
+void KsimTestHook(KSIM_HOOK_POINT Point, const void *Object)
+{
+    KSIM_HOOK_SLOT *Slot;
+    __atomic_add_fetch(&TestHookCalls, 1, __ATOMIC_SEQ_CST);
+    Slot = __atomic_load_n(&TestHookSlot, __ATOMIC_SEQ_CST);
+    if (Slot)
+        Slot->Hook(Slot->Context, Point, Object);
+    __atomic_sub_fetch(&TestHookCalls, 1, __ATOMIC_SEQ_CST);
 }
 
 uint64_t KsimFaultInjectionPoints(void)

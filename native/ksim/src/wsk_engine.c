@@ -7,7 +7,8 @@
  */
 #include "wsk_internal.h"
 
-/* Only the network thread runs steps, so one scratch buffer serves every datagram read. */
+/* Steps run only inside network turns, never two at once (ksim_sched.h), so one scratch
+ * buffer serves every datagram read. */
 static UCHAR KsimWskScratch[KSIM_WSK_MAX_DATAGRAM];
 
 /* ---- small helpers ---- */
@@ -749,7 +750,9 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             In->Host = Host;
             In->Remote = Remote;
             (VOID) KsimNetGetLocalAddress(Host, &In->Local);
-            In->Id.Key = (ULONG_PTR)Listener;
+            /* The request's own address, as a provider may use: a kernel address that must
+             * never reach user mode (the driver's tests look for it in every record). */
+            In->Id.Key = (ULONG_PTR)In;
             In->Id.SerialNumber = ++Listener->NextSerial;
             In->State = KSIM_WSK_IN_NEW;
             InsertTailList(&Listener->Incoming, &In->Link);
@@ -878,12 +881,14 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             PVOID AcceptContext = NULL;
             CONST WSK_CLIENT_CONNECTION_DISPATCH *AcceptDispatch = NULL;
             NTSTATUS Status;
-            Socket->AcceptIndicating = TRUE;
             KsimWskCallbackEnter(Listener, WSK_EVENT_ACCEPT);
+            /* Until the callback returns, the provider has not taken the client's context and
+             * dispatch for the socket: closing it now is a verifier failure (KsimWskCloseSocket). */
+            __atomic_store_n(&Socket->InAcceptEvent, 1, __ATOMIC_SEQ_CST);
             Status = Client->WskAcceptEvent(Listener->Context, WSK_FLAG_AT_DISPATCH_LEVEL, (PSOCKADDR)&LocalAddress,
                                             (PSOCKADDR)&RemoteAddress, KsimWskPublic(Socket), &AcceptContext,
                                             &AcceptDispatch);
-            Socket->AcceptIndicating = FALSE;
+            __atomic_store_n(&Socket->InAcceptEvent, 0, __ATOMIC_SEQ_CST);
             KsimWskCallbackLeave(Listener, WSK_EVENT_ACCEPT, "WskAcceptEvent");
             if (Status == STATUS_SUCCESS) {
                 Socket->Context = AcceptContext;

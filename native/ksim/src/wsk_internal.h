@@ -7,13 +7,15 @@
  *
  * Concurrency model, chosen so that the rules of docs/wsk-facts.md hold by construction:
  *  - One provider lock (a spin lock) guards every provider object. Routines called by the
- *    client take it briefly, validate, queue an IRP or change state, and wake the network
- *    thread; they never wait and never touch the host socket except for inline work such as
- *    bind.
- *  - One network thread (PsCreateSystemThread) owns the poller, does all host I/O on
- *    connected sockets, and is the only thread that calls event callbacks and completes
- *    pending IRPs. Callbacks are therefore serial per socket (and per provider), and a close
- *    that the network thread processes cannot overlap a callback.
+ *    client take it briefly, validate, queue an IRP or change state, and kick the network
+ *    (KsimWskWake -> the scheduler's NetworkKick); they never wait and never touch the host
+ *    socket except for inline work such as bind.
+ *  - The network turn (KsimWskNetworkTurn) owns the poller, does all host I/O on connected
+ *    sockets, and is the only code that calls event callbacks and completes pending IRPs. The
+ *    scheduler plug-in (ksim_sched.h) decides which thread runs it (ksim's network thread, the
+ *    host loop's thread, its watchdog) and never runs two turns at once. Callbacks are
+ *    therefore serial per socket (and per provider), and a close that a turn processes cannot
+ *    overlap a callback.
  *  - The lock is never held across a callback or IoCompleteRequest; both run at
  *    DISPATCH_LEVEL (KeRaiseIrql), as WSK_FLAG_AT_DISPATCH_LEVEL says.
  */
@@ -86,6 +88,7 @@ typedef struct _KSIM_WSK_CLIENT {
     BOOLEAN Memory;          /* its sockets live on the in-memory network (wsk_net.c) */
     ULONG StaticEvents;
     KEVENT Idle;             /* set when deregistering and nothing is outstanding */
+    LIST_ENTRY TransportWaiters; /* WSK_TRANSPORT_LIST_CHANGE IRPs, cancelled by WskDeregister */
 } KSIM_WSK_CLIENT;
 
 /* Socket state bits. */
@@ -206,12 +209,12 @@ struct _KSIM_WSK_SOCKET {
     BOOLEAN BacklogIndicate;
 
     BOOLEAN Implicit;                   /* made by WskSocketConnect, not yet handed to the client */
-    BOOLEAN AcceptIndicating;           /* being handed over by a WskAcceptEvent that has not returned */
     BOOLEAN AcceptStalled;              /* listener: the host is out of descriptors or memory */
     HOST_NET_ADDRESS Remote;            /* datagram: fixed remote address */
     BOOLEAN ExclusiveAddressUse;        /* recorded only: the host is exclusive already */
     ULONG AbortedCount;                 /* KSIM_WSK_IN_ABORTED entries kept */
     struct _KSIM_WSK_REQUEST *CloseRequest;
+    volatile LONG InAcceptEvent;        /* accepted socket: WskAcceptEvent offering it has not returned */
 };
 
 /* Request types. */
@@ -443,3 +446,20 @@ int KsimNetPollerRemove(_In_ HOST_NET_SOCKET Socket);
 uint64_t KsimNetOpenSockets(VOID);
 /* At WskRegister: does the new client get the in-memory network? */
 BOOLEAN KsimNetClientWantsMemory(VOID);
+
+/* ---- control rules (wsk_util.c) ---- */
+
+/* Kind: WskSetOption / WskGetOption / WskIoctl, or KSIM_WSK_CONTROL_CLIENT for WskControlClient.
+ * Checks the call against Learn's per-code Irp and OutputSizeReturned rules: an IRP or an
+ * OutputSizeReturned where the rule says NULL is a verifier failure. In strict mode an IRP the
+ * worst conforming netio would ignore is taken away (*Irp = NULL: never completed). Returns
+ * FALSE when a required IRP is missing (the call returns STATUS_INVALID_PARAMETER). */
+#define KSIM_WSK_CONTROL_CLIENT 0x100u
+BOOLEAN
+KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_ SIZE_T InputSize,
+                    _In_reads_bytes_opt_(InputSize) CONST VOID *InputBuffer, _In_ SIZE_T OutputSize,
+                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _Inout_ PIRP *Irp);
+
+/* Strict WSK (KsimSetStrictWsk, KSIM_WSK_STRICT=1): the worst a conforming netio may do. */
+BOOLEAN
+KsimWskStrict(VOID);

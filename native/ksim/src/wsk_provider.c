@@ -2,7 +2,8 @@
  *
  * ksim WSK provider: registration (WskRegister ... WskDeregister), the provider-level
  * dispatch (WskSocket, WskControlClient), IRP bookkeeping (pending, cancel, completion) and
- * the network thread that runs every callback and completion at DISPATCH_LEVEL.
+ * the network turns (run by the scheduler plug-in, ksim_sched.h) that make every callback and
+ * completion at DISPATCH_LEVEL.
  */
 #include "wsk_internal.h"
 
@@ -479,7 +480,8 @@ KsimWskRunDirty(VOID)
 }
 
 /* One turn of the network (KSIM_NETWORK_TURN, ksim_sched.h). The scheduler plug-in decides
- * which thread runs it and guarantees that no two turns overlap. */
+ * which thread runs it and guarantees that no two turns overlap. The host's reports come first,
+ * so that the sockets they concern are stepped in the same turn. */
 static BOOLEAN
 KsimWskNetworkTurn(_In_ int TimeoutMs)
 {
@@ -488,26 +490,35 @@ KsimWskNetworkTurn(_In_ int TimeoutMs)
     int Count = 0, i;
     KIRQL OldIrql;
 
+    if (TimeoutMs != KSIM_NETWORK_NO_POLL) {
+        /* The in-memory network's readiness is computed, never waited for: its changes kick the
+         * scheduler instead (KsimWskMemoryWake). */
+        if (KsimWskProvider.MemoryPoller)
+            Count = HostNetMemPollerCollect(KsimWskProvider.MemoryPoller, Events, 64,
+                                            KsimWskTurnRotate ? KsimWskTurnRotate() : 0);
+        if (KsimWskProvider.Poller) {
+            int Host;
+            KsimWskLock(&OldIrql);
+            /* Work already queued (or ready in memory) does not wait behind the poller. */
+            if (Count || !IsListEmpty(&KsimWskProvider.Dirty) || !IsListEmpty(&KsimWskProvider.Completions))
+                TimeoutMs = 0;
+            KsimWskUnlock(OldIrql);
+            Host = HostNetPollerWait(KsimWskProvider.Poller, Events + Count, 64 - Count, TimeoutMs);
+            if (Host > 0)
+                Count += Host;
+        }
+        if (Count > 0) {
+            KsimWskLock(&OldIrql);
+            for (i = 0; i < Count; i++)
+                KsimWskPollReport(Events[i].Context, Events[i].Events);
+            KsimWskUnlock(OldIrql);
+        }
+    }
     KsimWskDrainCompletions();
     More = KsimWskRunDirty();
     KsimWskDrainCompletions();
-    /* The in-memory network's readiness is computed, never waited for: its changes kick the
-     * scheduler instead (KsimWskMemoryWake). */
-    if (KsimWskProvider.MemoryPoller)
-        Count = HostNetMemPollerCollect(KsimWskProvider.MemoryPoller, Events, 64,
-                                        KsimWskTurnRotate ? KsimWskTurnRotate() : 0);
-    if (KsimWskProvider.Poller) {
-        int Host = HostNetPollerWait(KsimWskProvider.Poller, Events + Count, 64 - Count, More || Count ? 0 : TimeoutMs);
-        if (Host > 0)
-            Count += Host;
-    }
-    if (Count <= 0)
-        return More;
-    KsimWskLock(&OldIrql);
-    for (i = 0; i < Count; i++)
-        KsimWskPollReport(Events[i].Context, Events[i].Events);
-    KsimWskUnlock(OldIrql);
-    return TRUE;
+    /* A full batch of reports: the pollers may hold more. */
+    return More || Count == 64;
 }
 
 static VOID
@@ -624,6 +635,7 @@ WskRegister(_In_ PWSK_CLIENT_NPI WskClientNpi, _Out_ PWSK_REGISTRATION WskRegist
     Client->Registration = WskRegistration;
     Client->Memory = KsimNetClientWantsMemory();
     KeInitializeEvent(&Client->Idle, NotificationEvent, FALSE);
+    InitializeListHead(&Client->TransportWaiters);
 
     KeWaitForSingleObject(&KsimWskProvider.Mutex, Executive, KernelMode, FALSE, NULL);
     KsimWskLock(&OldIrql);
@@ -765,9 +777,16 @@ WskDeregister(_In_ PWSK_REGISTRATION WskRegistration)
     }
     WskRegistration->ReservedRegistrationState = KSIM_WSK_REG_DEREGISTERING;
     Client->Deregistering = TRUE;
+    /* WSK_TRANSPORT_LIST_CHANGE: "The WSK subsystem will cancel any pending IRPs if the WSK
+     * application calls WskDeregister" (Learn). A request the cancel routine already owns
+     * leaves the list in KsimWskRequestFinish. */
+    while (!IsListEmpty(&Client->TransportWaiters))
+        KsimWskRequestFinish(CONTAINING_RECORD(Client->TransportWaiters.Flink, KSIM_WSK_REQUEST, Link), STATUS_CANCELLED,
+                             0);
     if (!Client->OpenSockets && !Client->Captures)
         KeSetEvent(&Client->Idle, IO_NO_INCREMENT, FALSE);
     KsimWskUnlock(OldIrql);
+    KsimWskWake();
 
     /* Windows waits for ever here; ksim also says why, every 10 seconds, as a verifier
      * failure: a driver that deregisters with sockets open or the NPI captured hangs unload. */
@@ -980,6 +999,10 @@ KsimWskControlClient(_In_ PWSK_CLIENT ClientHandle, _In_ ULONG ControlCode, _In_
     KSIM_WSK_CLIENT *Client = KsimWskClientFromHandle(ClientHandle);
     KIRQL OldIrql;
 
+    /* Learn's per-code IRP and OutputSizeReturned rules (wsk_util.c). */
+    if (!KsimWskControlRules("WskControlClient", KSIM_WSK_CONTROL_CLIENT, 0, ControlCode, InputSize, InputBuffer,
+                                OutputSize, OutputSizeReturned, &Irp))
+        return STATUS_INVALID_PARAMETER;
     if (Irp && !KsimWskIrpTake(Irp))
         return STATUS_INVALID_PARAMETER;
     if (!Client)
@@ -1018,8 +1041,28 @@ KsimWskControlClient(_In_ PWSK_CLIENT ClientHandle, _In_ ULONG ControlCode, _In_
         *OutputSizeReturned = sizeof(KsimWskTransports);
         return STATUS_SUCCESS;
     }
+    case WSK_TRANSPORT_LIST_CHANGE: {
+        /* Learn: "An IRP is required" (KsimWskControlRules saw to it), "queued by the WSK
+         * subsystem until the list of available network transports changes", and "The WSK
+         * subsystem will cancel any pending IRPs if the WSK application calls WskDeregister".
+         * ksim's transports never change, so the IRP waits for WskDeregister, or for IoCancelIrp;
+         * strict mode arms no cancel routine, since Learn promises only WskDeregister. */
+        KSIM_WSK_REQUEST *Request = KsimWskRequestAllocate(Irp, NULL, KsimWskRequestComplete);
+        if (!Request)
+            return KsimWskFinishControl(Irp, STATUS_INSUFFICIENT_RESOURCES, 0, NULL);
+        KsimWskLock(&OldIrql);
+        if (KsimWskStrict()) {
+            IoMarkIrpPending(Irp);
+            InsertTailList(&Client->TransportWaiters, &Request->Link);
+        } else {
+            KsimWskRequestQueue(Request, &Client->TransportWaiters);
+        }
+        KsimWskUnlock(OldIrql);
+        KsimWskWake();
+        return STATUS_PENDING;
+    }
     default:
-        /* WSK_TRANSPORT_LIST_CHANGE, WSK_CACHE_SD, WSK_RELEASE_SD, WSK_TDI_* and unknown codes. */
+        /* WSK_CACHE_SD, WSK_RELEASE_SD, WSK_TDI_* and unknown codes. */
         return KsimWskFinishControl(Irp, STATUS_NOT_SUPPORTED, 0, OutputSizeReturned);
     }
 }

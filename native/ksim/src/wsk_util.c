@@ -245,3 +245,137 @@ KsimWskBlockFreeChain(_In_opt_ KSIM_WSK_BLOCK *Block)
         Block = Next;
     }
 }
+
+/* ---- control rules ----
+ *
+ * Learn gives, per control code, whether WskControlSocket / WskControlClient take an IRP
+ * ("must specify a pointer to an IRP", "does not specify a pointer to an IRP", "The Irp
+ * parameter must be NULL") and whether OutputSizeReturned is passed (PFN_WSK_CONTROL_SOCKET:
+ * NULL "except when all of the following are true: the Irp parameter is set to NULL, the
+ * operation ... returns output data ..., the number of bytes of output data ... is unknown").
+ * An IRP where the rule says NULL is ignored by netio ("ignored (and must be NULL)", wsk.h):
+ * it never completes, so a client that waits for it hangs. ksim records each such call as a
+ * verifier failure; in strict mode (KSIM_WSK_STRICT=1 or KsimSetStrictWsk(1)) it also does
+ * what the worst conforming netio may do and leaves the IRP alone, so that the hang shows. The
+ * same worst case applies in strict mode to codes Learn documents no IRP rule for. */
+
+typedef enum _KSIM_WSK_IRP_RULE {
+    KsimWskIrpRequired = 1,
+    KsimWskIrpNull,
+    KsimWskIrpNullToEnable /* SO_WSK_EVENT_CALLBACK: none to enable, optional to disable */
+} KSIM_WSK_IRP_RULE;
+
+typedef struct _KSIM_WSK_CONTROL_RULE {
+    ULONG Kind;
+    ULONG Level;      /* options only */
+    ULONG Code;
+    KSIM_WSK_IRP_RULE Irp;
+    BOOLEAN OutputSizeReturned; /* may be passed (the output size is not known beforehand) */
+} KSIM_WSK_CONTROL_RULE;
+
+/* Learn's page of each code (network/<code>.md); codes Learn has no page for are not listed
+ * and only the general OutputSizeReturned rule applies to them. */
+static CONST KSIM_WSK_CONTROL_RULE KsimWskControlRuleTable[] = {
+    { KSIM_WSK_CONTROL_CLIENT, 0, WSK_TRANSPORT_LIST_QUERY, KsimWskIrpNull, TRUE },
+    { KSIM_WSK_CONTROL_CLIENT, 0, WSK_TRANSPORT_LIST_CHANGE, KsimWskIrpRequired, FALSE },
+    { KSIM_WSK_CONTROL_CLIENT, 0, WSK_SET_STATIC_EVENT_CALLBACKS, KsimWskIrpNull, FALSE },
+    { KSIM_WSK_CONTROL_CLIENT, 0, WSK_TDI_BEHAVIOR, KsimWskIrpNull, FALSE },
+    { WskSetOption, SOL_SOCKET, SO_WSK_EVENT_CALLBACK, KsimWskIrpNullToEnable, FALSE },
+    { WskSetOption, SOL_SOCKET, SO_BROADCAST, KsimWskIrpRequired, FALSE },
+    { WskGetOption, SOL_SOCKET, SO_BROADCAST, KsimWskIrpRequired, FALSE },
+    { WskSetOption, SOL_SOCKET, SO_CONDITIONAL_ACCEPT, KsimWskIrpRequired, FALSE },
+    { WskGetOption, SOL_SOCKET, SO_CONDITIONAL_ACCEPT, KsimWskIrpRequired, FALSE },
+    { WskSetOption, SOL_SOCKET, (ULONG)SO_EXCLUSIVEADDRUSE, KsimWskIrpRequired, FALSE },
+    { WskGetOption, SOL_SOCKET, (ULONG)SO_EXCLUSIVEADDRUSE, KsimWskIrpRequired, FALSE },
+    { WskSetOption, SOL_SOCKET, SO_KEEPALIVE, KsimWskIrpRequired, FALSE },
+    { WskGetOption, SOL_SOCKET, SO_KEEPALIVE, KsimWskIrpRequired, FALSE },
+    { WskSetOption, SOL_SOCKET, SO_RCVBUF, KsimWskIrpRequired, FALSE },
+    { WskGetOption, SOL_SOCKET, SO_RCVBUF, KsimWskIrpRequired, FALSE },
+    { WskSetOption, SOL_SOCKET, SO_REUSEADDR, KsimWskIrpRequired, FALSE },
+    { WskGetOption, SOL_SOCKET, SO_REUSEADDR, KsimWskIrpRequired, FALSE },
+    { WskIoctl, 0, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG, KsimWskIrpRequired, FALSE },
+    { WskIoctl, 0, SIO_WSK_QUERY_RECEIVE_BACKLOG, KsimWskIrpRequired, FALSE },
+    { WskIoctl, 0, SIO_WSK_SET_REMOTE_ADDRESS, KsimWskIrpRequired, FALSE },
+    { WskIoctl, 0, SIO_WSK_SET_SENDTO_ADDRESS, KsimWskIrpRequired, FALSE },
+    { WskIoctl, 0, SIO_WSK_SET_TCP_SILENT_MODE, KsimWskIrpRequired, FALSE },
+    { WskIoctl, 0, SIO_ADDRESS_LIST_QUERY, KsimWskIrpNull, TRUE },
+    { WskIoctl, 0, SIO_ADDRESS_LIST_CHANGE, KsimWskIrpRequired, FALSE },
+};
+
+static volatile int KsimWskStrictOverride = -1;
+
+void
+KsimSetStrictWsk(int Strict)
+{
+    __atomic_store_n(&KsimWskStrictOverride, Strict ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+/* Read at each call, so a test can switch it with setenv (Node's process.env does). */
+BOOLEAN
+KsimWskStrict(VOID)
+{
+    int Override = __atomic_load_n(&KsimWskStrictOverride, __ATOMIC_ACQUIRE);
+    const char *Text;
+    if (Override >= 0)
+        return Override != 0;
+    Text = KsimHostGetEnv("KSIM_WSK_STRICT");
+    return Text && Text[0] == '1';
+}
+
+BOOLEAN
+KsimWskControlRules(_In_z_ PCSTR Routine, _In_ ULONG Kind, _In_ ULONG Level, _In_ ULONG Code, _In_ SIZE_T InputSize,
+                    _In_reads_bytes_opt_(InputSize) CONST VOID *InputBuffer, _In_ SIZE_T OutputSize,
+                    _In_opt_ CONST SIZE_T *OutputSizeReturned, _Inout_ PIRP *IrpInOut)
+{
+    PIRP Irp = *IrpInOut;
+    CONST KSIM_WSK_CONTROL_RULE *Rule = NULL;
+    BOOLEAN IrpMustBeNull = FALSE;
+    ULONG Index;
+
+    for (Index = 0; Index < RTL_NUMBER_OF(KsimWskControlRuleTable); Index++) {
+        CONST KSIM_WSK_CONTROL_RULE *Candidate = &KsimWskControlRuleTable[Index];
+        BOOLEAN Option = Kind == WskSetOption || Kind == WskGetOption;
+        /* Level matters for options only (ignored for IOCTLs, absent for the client). */
+        if (Candidate->Kind == Kind && Candidate->Code == Code && (!Option || Candidate->Level == Level)) {
+            Rule = Candidate;
+            break;
+        }
+    }
+
+    /* Never with an IRP; for a listed code, only where its page has it (WSK_TRANSPORT_LIST_QUERY
+     * and SIO_ADDRESS_LIST_QUERY, also for the size probe with OutputSize 0); for others, only
+     * with output. */
+    if (OutputSizeReturned && (Irp || (Rule ? !Rule->OutputSizeReturned : OutputSize == 0)))
+        KsimVerifierFail("%s(code 0x%x, level 0x%x): OutputSizeReturned passed where the rule says NULL (%s)",
+                         Routine, (unsigned)Code, (unsigned)Level,
+                         Irp ? "an IRP reports the size" : OutputSize == 0 ? "no output" : "the output size is known");
+    /* A code Learn gives no IRP rule for (SO_TYPE, TCP_NODELAY, ... "see the Windows Sockets 2
+     * section"): a conforming netio may treat its IRP as "ignored (and must be NULL)". Not the
+     * client's fault, so no failure; strict mode takes that worst case too. */
+    if (!Rule) {
+        if (Irp && KsimWskStrict())
+            *IrpInOut = NULL;
+        return TRUE;
+    }
+
+    switch (Rule->Irp) {
+    case KsimWskIrpRequired:
+        return Irp != NULL;
+    case KsimWskIrpNull:
+        IrpMustBeNull = TRUE;
+        break;
+    case KsimWskIrpNullToEnable: {
+        CONST WSK_EVENT_CALLBACK_CONTROL *Control = (CONST WSK_EVENT_CALLBACK_CONTROL *)InputBuffer;
+        IrpMustBeNull = !Control || InputSize < sizeof(*Control) || !(Control->EventMask & WSK_EVENT_DISABLE);
+        break;
+    }
+    }
+    if (!Irp || !IrpMustBeNull)
+        return TRUE;
+    KsimVerifierFail("%s(code 0x%x, level 0x%x): an IRP where Learn says it must be NULL (netio ignores it: it is never "
+                     "completed)",
+                     Routine, (unsigned)Code, (unsigned)Level);
+    if (KsimWskStrict())
+        *IrpInOut = NULL;
+    return TRUE;
+}

@@ -706,6 +706,129 @@ static void TestLeakAtUnload(void)
     EXPECT_VERIFIER("pool leak at driver unload: tag 'Leak': 1 block(s), 100 bytes", KsimDriverUnload());
 }
 
+/* The scheduler seam's selection (ksim_sched.h): by name, only while the driver is unloaded. */
+static void TestSchedulerSelect(void)
+{
+    char Name[32];
+    snprintf(Name, sizeof(Name), "%s", KsimSchedulerName());
+    EXPECT_STATUS(KsimSchedulerSelect("no-such-model", 0), STATUS_INVALID_PARAMETER);
+    EXPECT_STATUS(KsimSchedulerSelect(NULL, 0), STATUS_INVALID_PARAMETER);
+    EXPECT(strcmp(KsimSchedulerName(), Name) == 0);
+    EXPECT_STATUS(KsimSchedulerSelect("host-loop", 0), STATUS_SUCCESS);
+    EXPECT(strcmp(KsimSchedulerName(), "host-loop") == 0);
+    EXPECT_STATUS(KsimSchedulerSelect("thread", 0), STATUS_SUCCESS);
+    EXPECT(strcmp(KsimSchedulerName(), "thread") == 0);
+    EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
+    EXPECT_STATUS(KsimSchedulerSelect("host-loop", 0), STATUS_INVALID_DEVICE_STATE);
+    EXPECT(strcmp(KsimSchedulerName(), "thread") == 0);
+    KsimDriverUnload();
+    /* Back to what the run asked for (KSIM_SCHED). */
+    EXPECT_STATUS(KsimSchedulerSelect(Name, 0), STATUS_SUCCESS);
+}
+
+/* ---- lifetimes: IoSetCompletionRoutineEx, unload ---- */
+
+static volatile LONG ExRoutineRuns;
+static volatile LONG UnloadReturned;
+
+static NTSTATUS ExRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    UNREFERENCED_PARAMETER(DeviceObject);
+    EXPECT(Context == (PVOID)7);
+    /* The driver's image is held while its routine runs: the unload waits. */
+    EXPECT(KsimCompletionExOutstanding() == 1);
+    EXPECT(!__atomic_load_n(&UnloadReturned, __ATOMIC_SEQ_CST));
+    InterlockedIncrement(&ExRoutineRuns);
+    IoFreeIrp(Irp);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+static void UnloadThread(void *Context)
+{
+    UNREFERENCED_PARAMETER(Context);
+    KsimDriverUnload();
+    __atomic_store_n(&UnloadReturned, 1, __ATOMIC_SEQ_CST);
+}
+
+/* With the toy driver loaded (non-PnP, as every KMDF driver ksim runs): IoSetCompletionRoutine
+ * is SDV's rule IoSetCompletionRoutineNonPnpDriver; IoSetCompletionRoutineEx can fail, leaks
+ * its context when the routine never runs, and keeps an unload that was requested meanwhile
+ * from finishing until the routine has returned. Ends with the driver unloaded. */
+static void TestCompletionRoutineEx(void)
+{
+    PDEVICE_OBJECT DeviceObject = WdfDeviceWdmGetDeviceObject(ToyState.Device);
+    PIRP Irp = IoAllocateIrp(1, FALSE);
+    KSIM_HOST_THREAD *Thread = NULL;
+    LONG Before = ToyState.Sequence;
+    int Waited;
+
+    EXPECT_VERIFIER("IoSetCompletionRoutineNonPnpDriver",
+                    IoSetCompletionRoutine(Irp, ExRoutine, (PVOID)7, TRUE, TRUE, TRUE));
+    IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
+    /* The kernel's context is an allocation like any other. */
+    KsimFailAllocationAfter(1);
+    EXPECT_STATUS(IoSetCompletionRoutineEx(DeviceObject, Irp, ExRoutine, (PVOID)7, TRUE, TRUE, TRUE),
+                  STATUS_INSUFFICIENT_RESOURCES);
+    KsimFailAllocationAfter(0);
+    EXPECT(KsimCompletionExOutstanding() == 0);
+    /* Registered, then the IRP never passed on: the kernel would leak the context. */
+    EXPECT_STATUS(IoSetCompletionRoutineEx(DeviceObject, Irp, ExRoutine, (PVOID)7, TRUE, TRUE, TRUE), STATUS_SUCCESS);
+    EXPECT(KsimCompletionExOutstanding() == 1);
+    EXPECT_VERIFIER("whose routine never ran", IoReuseIrp(Irp, STATUS_UNSUCCESSFUL));
+    EXPECT(KsimCompletionExOutstanding() == 0);
+    /* Not invoked for the outcome (InvokeOnSuccess FALSE, completed with success): leaked too,
+     * and the completion then reaches the I/O manager (a second failure). */
+    EXPECT_STATUS(IoSetCompletionRoutineEx(DeviceObject, Irp, ExRoutine, (PVOID)7, FALSE, TRUE, TRUE), STATUS_SUCCESS);
+    KsimIrpProviderAccept(Irp);
+    Irp->IoStatus.Status = STATUS_SUCCESS;
+    {
+        uint64_t Count = KsimVerifierLastFailure(NULL, 0);
+        IoCompleteRequest(Irp, IO_NO_INCREMENT);
+        EXPECT(KsimVerifierLastFailure(NULL, 0) == Count + 2);
+        ExpectedVerifierFailures += KsimVerifierLastFailure(NULL, 0) - Count;
+    }
+    EXPECT(KsimCompletionExOutstanding() == 0 && ExRoutineRuns == 0);
+    IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
+
+    /* Passed on to a "provider"; the unload requested now runs EvtDriverUnload and the
+     * framework's teardown, then waits for the routine. */
+    EXPECT_STATUS(IoSetCompletionRoutineEx(DeviceObject, Irp, ExRoutine, (PVOID)7, TRUE, TRUE, TRUE), STATUS_SUCCESS);
+    KsimIrpProviderAccept(Irp);
+    EXPECT(KsimHostThreadCreate(UnloadThread, NULL, &Thread) == 0);
+    for (Waited = 0; ToyState.UnloadSeen <= Before && Waited < 5000; ++Waited)
+        KsimHostSleepNs(1000000u);
+    EXPECT(ToyState.UnloadSeen > Before);
+    KsimHostSleepNs(20000000u);
+    EXPECT(!__atomic_load_n(&UnloadReturned, __ATOMIC_SEQ_CST));
+    Irp->IoStatus.Status = STATUS_SUCCESS;
+    IoCompleteRequest(Irp, IO_NO_INCREMENT);
+    KsimHostThreadJoin(Thread);
+    EXPECT(ExRoutineRuns == 1 && UnloadReturned == 1);
+    EXPECT(KsimCompletionExOutstanding() == 0);
+}
+
+/* A non-PnP driver with an open handle is marked for unload, not unloaded: new opens and loads
+ * are refused, and the last close runs the unload. */
+static void TestDeferredUnload(void)
+{
+    KSIM_FILE *File, *Second = NULL;
+    CALL Call;
+    LONG Before;
+
+    EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
+    File = OpenToy();
+    Before = ToyState.Sequence;
+    KsimDriverUnload();
+    EXPECT(ToyState.UnloadSeen <= Before);
+    Ioctl(File, IOCTL_TOY_ALLOC, NULL, 0, 0, &Call);
+    EXPECT_STATUS(Call.Status, STATUS_SUCCESS);
+    EXPECT_STATUS(KsimOpen(TOY_USER_PATH, &Second), STATUS_DELETE_PENDING);
+    EXPECT_STATUS(KsimDriverLoad(), STATUS_DELETE_PENDING);
+    KsimClose(File);
+    EXPECT(ToyState.UnloadSeen > Before);
+    EXPECT_STATUS(KsimOpen(TOY_USER_PATH, &Second), STATUS_OBJECT_NAME_NOT_FOUND);
+}
+
 int main(void)
 {
     KSIM_COUNTERS Counters;
@@ -721,6 +844,7 @@ int main(void)
     TestMdl();
     TestNtStatusNames();
     TestAbortMode();
+    TestSchedulerSelect();
 
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
     EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS); /* reference counted */
@@ -744,6 +868,9 @@ int main(void)
     EXPECT(Counters.PoolAllocations == 0 && Counters.Irps == 0 && Counters.Mdls == 0);
     TestDeferredInitialization();
     TestLeakAtUnload();
+    EXPECT_STATUS(KsimDriverLoad(), STATUS_SUCCESS);
+    TestCompletionRoutineEx();
+    TestDeferredUnload();
 
     Total = KsimVerifierLastFailure(Last, sizeof(Last));
     if (Total != ExpectedVerifierFailures) {

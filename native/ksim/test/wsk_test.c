@@ -276,6 +276,24 @@ SocketEvents(PWSK_SOCKET Socket, ULONG Mask, PIRP Irp)
                            NULL, Irp);
 }
 
+/* A socket option through WskControlSocket with an IRP (Learn: every documented scalar option
+ * takes one), waited for; returns the IRP's status and its Information in *Returned. */
+static NTSTATUS
+SocketOption(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE Type, ULONG Code, ULONG Level, ULONG *Value, SIZE_T *Returned)
+{
+    OP Op = { 0 };
+    NTSTATUS Status;
+    BOOLEAN Set = Type == WskSetOption;
+    Status = ((CONST WSK_PROVIDER_BASIC_DISPATCH *)Socket->Dispatch)
+                 ->WskControlSocket(Socket, Type, Code, Level, Set ? sizeof(*Value) : 0, Set ? Value : NULL,
+                                    Set ? 0 : sizeof(*Value), Set ? NULL : Value, NULL, OpStart(&Op));
+    if (Status == STATUS_PENDING)
+        Status = OpWait(&Op, 3000);
+    *Returned = Op.Irp->IoStatus.Information;
+    OpFree(&Op);
+    return Status;
+}
+
 /* Connects a new connection socket to a host listener on loopback; returns it. */
 static PWSK_SOCKET
 SocketConnectTo(CLIENT *C, USHORT Family, USHORT Port, PVOID Context, CONST VOID *Dispatch)
@@ -445,6 +463,7 @@ typedef struct _REC {
     struct _REC *AcceptContext;
     PWSK_SOCKET AcceptedSockets[16];
     volatile LONG AcceptedCount;
+    OP *CloseInAccept;                  /* WskCloseSocket the offered socket inside WskAcceptEvent */
     WSK_INSPECT_ACTION InspectAction;
     WSK_INSPECT_ID LastInspect;
     WSK_INSPECT_ID LastAbort;
@@ -570,6 +589,17 @@ RecAccept(PVOID Context, ULONG Flags, PSOCKADDR Local, PSOCKADDR Remote, PWSK_SO
     if (!AcceptSocket)
         return STATUS_REQUEST_NOT_ACCEPTED;
     R->LastRemotePort = AddressPort((SOCKADDR_STORAGE *)Remote);
+    if (R->CloseInAccept) {
+        /* The client's bug this provokes: closing before the callback has returned. */
+        NTSTATUS Status = ((CONST WSK_PROVIDER_BASIC_DISPATCH *)AcceptSocket->Dispatch)
+                              ->WskCloseSocket(AcceptSocket, OpStart(R->CloseInAccept));
+        UNREFERENCED_PARAMETER(Status);
+        R->CloseInAccept = NULL;
+        *AcceptSocketContext = NULL;
+        *AcceptSocketDispatch = NULL;
+        InterlockedIncrement(&R->Accepts);
+        return STATUS_SUCCESS;
+    }
     if (R->AcceptReturn == STATUS_SUCCESS) {
         LONG i = ReadNoFence(&R->AcceptedCount);
         R->AcceptedSockets[i] = AcceptSocket;
@@ -720,6 +750,171 @@ TestStaticEvents(void)
     PeerClose(Udp);
     RecFree(&R);
     CheckQuiescent("TestStaticEvents");
+}
+
+/* Learn's per-code IRP and OutputSizeReturned rules (ksim's wsk_util.c), each one provoked: an
+ * IRP or an OutputSizeReturned where the rule says NULL is a verifier failure; in strict mode
+ * the ignored IRP is never completed (what a client that waits for it would hang on). */
+static void
+TestControlRules(void)
+{
+    CLIENT C;
+    WSK_EVENT_CALLBACK_CONTROL Static = { (PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE_FROM };
+    WSK_EVENT_CALLBACK_CONTROL Enable = { (PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE_FROM };
+    WSK_EVENT_CALLBACK_CONTROL Disable = { (PNPIID)&NPI_WSK_INTERFACE_ID, WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE };
+    WSK_TRANSPORT Transports[8];
+    PWSK_SOCKET Datagram;
+    CONST WSK_PROVIDER_BASIC_DISPATCH *Basic;
+    REC R;
+    OP Op = { 0 };
+    SIZE_T Returned;
+    ULONG Value = 0;
+    uint64_t Before;
+    char Message[512];
+
+    RecInit(&R);
+    ClientOpen(&C);
+    Datagram = SocketCreate(&C, AF_INET, SOCK_DGRAM, IPPROTO_UDP, WSK_FLAG_DATAGRAM_SOCKET, &R, &RecDatagram);
+    Basic = (CONST WSK_PROVIDER_BASIC_DISPATCH *)Datagram->Dispatch;
+    CHECK_STATUS(SocketBind(Datagram, AF_INET, 0, FALSE), STATUS_SUCCESS);
+
+    /* Allowed shapes: no failure. A NULL-IRP transport query with OutputSizeReturned (its size
+     * is not known beforehand; the size probe with no output too), SIO_ADDRESS_LIST_QUERY
+     * likewise, a disable with an IRP. */
+    Before = VerifierCount();
+    CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, 0, NULL, &Returned,
+                                                  NULL),
+                 STATUS_BUFFER_TOO_SMALL);
+    CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(Transports),
+                                                  Transports, &Returned, NULL),
+                 STATUS_SUCCESS);
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskIoctl, SIO_ADDRESS_LIST_QUERY, 0, 0, NULL, sizeof(Transports),
+                                         Transports, &Returned, NULL),
+                 STATUS_NOT_SUPPORTED);
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(Disable),
+                                         &Disable, 0, NULL, NULL, OpStart(&Op)),
+                 STATUS_SUCCESS);
+    CHECK(Op.Completions == 1);
+    /* A required IRP missing: refused, not a verifier failure (WSK itself says so). */
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskIoctl, SIO_WSK_SET_TCP_SILENT_MODE, 0, 0, NULL, 0, NULL, NULL,
+                                         NULL),
+                 STATUS_INVALID_PARAMETER);
+    CHECK(VerifierCount() == Before);
+
+    /* An IRP where the rule says NULL (WSK_SET_STATIC_EVENT_CALLBACKS, WSK_TRANSPORT_LIST_QUERY,
+     * enabling with SO_WSK_EVENT_CALLBACK): one failure each. Outside strict mode ksim still
+     * completes the IRP, so the test goes on. */
+    CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_SET_STATIC_EVENT_CALLBACKS, sizeof(Static),
+                                                  &Static, 0, NULL, NULL, OpStart(&Op)),
+                 STATUS_INVALID_PARAMETER);
+    CHECK(VerifierCount() == Before + 1);
+    KsimVerifierLastFailure(Message, sizeof(Message));
+    CHECK(strstr(Message, "WskControlClient(code 0x7") && strstr(Message, "must be NULL"));
+    CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_QUERY, 0, NULL, sizeof(Transports),
+                                                  Transports, NULL, OpStart(&Op)),
+                 STATUS_INVALID_PARAMETER);
+    CHECK(VerifierCount() == Before + 2);
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(Enable),
+                                         &Enable, 0, NULL, NULL, OpStart(&Op)),
+                 STATUS_SUCCESS);
+    CHECK(VerifierCount() == Before + 3 && Op.Completions == 1);
+
+    /* OutputSizeReturned where the rule says NULL: with an IRP, with no output, with an
+     * output of known size (finding 8's class). */
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, NULL, sizeof(Value), &Value,
+                                         &Returned, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    CHECK(VerifierCount() == Before + 4);
+    KsimVerifierLastFailure(Message, sizeof(Message));
+    CHECK(strstr(Message, "OutputSizeReturned") && strstr(Message, "an IRP reports the size"));
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(Disable),
+                                         &Disable, 0, NULL, &Returned, NULL),
+                 STATUS_SUCCESS);
+    CHECK(VerifierCount() == Before + 5);
+    KsimVerifierLastFailure(Message, sizeof(Message));
+    CHECK(strstr(Message, "no output") != NULL);
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskIoctl, SIO_WSK_QUERY_RECEIVE_BACKLOG, 0, 0, NULL, sizeof(SIZE_T),
+                                         Transports, &Returned, NULL),
+                 STATUS_INVALID_PARAMETER);
+    CHECK(VerifierCount() == Before + 6);
+    KsimVerifierLastFailure(Message, sizeof(Message));
+    CHECK(strstr(Message, "the output size is known") != NULL);
+
+    /* Strict mode: the IRP is ignored. The calls succeed as IRP-less calls and the IRP never
+     * completes (a bounded wait, not a hang). */
+    KsimSetStrictWsk(1);
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(Enable),
+                                         &Enable, 0, NULL, NULL, OpStart(&Op)),
+                 STATUS_SUCCESS);
+    CHECK_STATUS(OpWait(&Op, 300), STATUS_TIMEOUT);
+    CHECK(Op.Completions == 0 && VerifierCount() == Before + 7);
+    OpFree(&Op);
+    {
+        CLIENT Fresh;
+        ClientOpen(&Fresh);
+        CHECK_STATUS(Fresh.Npi.Dispatch->WskControlClient(Fresh.Npi.Client, WSK_SET_STATIC_EVENT_CALLBACKS,
+                                                          sizeof(Static), &Static, 0, NULL, NULL, OpStart(&Op)),
+                     STATUS_SUCCESS);
+        CHECK_STATUS(OpWait(&Op, 300), STATUS_TIMEOUT);
+        CHECK(Op.Completions == 0 && VerifierCount() == Before + 8);
+        OpFree(&Op);
+        ClientClose(&Fresh);
+    }
+    /* A code with no rule on Learn (SO_TYPE): its IRP is ignored too, the value comes back
+     * inline, and it is not the client's fault (no failure). */
+    Value = 0;
+    CHECK_STATUS(Basic->WskControlSocket(Datagram, WskGetOption, SO_TYPE, SOL_SOCKET, 0, NULL, sizeof(Value), &Value,
+                                         NULL, OpStart(&Op)),
+                 STATUS_SUCCESS);
+    CHECK_STATUS(OpWait(&Op, 300), STATUS_TIMEOUT);
+    CHECK(Op.Completions == 0 && Value == SOCK_DGRAM && VerifierCount() == Before + 8);
+    OpFree(&Op);
+    KsimSetStrictWsk(0);
+
+    SocketClose(Datagram);
+    ClientClose(&C);
+    RecFree(&R);
+    CheckQuiescent("TestControlRules");
+}
+
+/* WSK_TRANSPORT_LIST_CHANGE: the IRP pends (ksim's transports never change) until IoCancelIrp
+ * or WskDeregister; in strict mode only WskDeregister cancels it (all Learn promises), so a
+ * client that waits for it before deregistering hangs. */
+static void
+TestTransportListChange(void)
+{
+    CLIENT C;
+    OP Op = { 0 };
+    int Strict;
+
+    for (Strict = 0; Strict <= 1; Strict++) {
+        KsimSetStrictWsk(Strict);
+        ClientOpen(&C);
+        /* No IRP: Learn requires one. */
+        CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_CHANGE, 0, NULL, 0, NULL, NULL,
+                                                      NULL),
+                     STATUS_INVALID_PARAMETER);
+        CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_CHANGE, 0, NULL, 0, NULL, NULL,
+                                                      OpStart(&Op)),
+                     STATUS_PENDING);
+        CHECK_STATUS(OpWait(&Op, 200), STATUS_TIMEOUT);
+        IoCancelIrp(Op.Irp);
+        if (!Strict) {
+            CHECK_STATUS(OpWait(&Op, 3000), STATUS_CANCELLED);
+            CHECK_STATUS(C.Npi.Dispatch->WskControlClient(C.Npi.Client, WSK_TRANSPORT_LIST_CHANGE, 0, NULL, 0, NULL,
+                                                          NULL, OpStart(&Op)),
+                         STATUS_PENDING);
+        } else {
+            CHECK_STATUS(OpWait(&Op, 200), STATUS_TIMEOUT); /* no cancel routine: IoCancelIrp did nothing */
+        }
+        ClientClose(&C); /* WskDeregister cancels it */
+        CHECK_STATUS(OpWait(&Op, 3000), STATUS_CANCELLED);
+        CHECK(Op.Completions == 1);
+        OpFree(&Op);
+    }
+    KsimSetStrictWsk(0);
+    CheckQuiescent("TestTransportListChange");
 }
 
 static void
@@ -1101,14 +1296,10 @@ TestDataNotAccepted(void)
     {
         ULONG Small = 64 * 1024;
         SIZE_T Returned = 1;
-        CHECK_STATUS(Conn(Socket)->WskControlSocket(Socket, WskSetOption, SO_RCVBUF, SOL_SOCKET, sizeof(Small),
-                                                    &Small, 0, NULL, &Returned, NULL),
-                     STATUS_SUCCESS);
+        CHECK_STATUS(SocketOption(Socket, WskSetOption, SO_RCVBUF, SOL_SOCKET, &Small, &Returned), STATUS_SUCCESS);
         CHECK(Returned == 0);
         Small = 0;
-        CHECK_STATUS(Conn(Socket)->WskControlSocket(Socket, WskGetOption, SO_RCVBUF, SOL_SOCKET, 0, NULL,
-                                                    sizeof(Small), &Small, &Returned, NULL),
-                     STATUS_SUCCESS);
+        CHECK_STATUS(SocketOption(Socket, WskGetOption, SO_RCVBUF, SOL_SOCKET, &Small, &Returned), STATUS_SUCCESS);
         CHECK(Small >= 64 * 1024 && Returned == sizeof(ULONG));
         PeerSetSmallBuffers(Peer, 64 * 1024);
     }
@@ -1259,6 +1450,41 @@ TestAcceptEventInheritance(void)
     RecFree(&L);
     RecFree(&A);
     CheckQuiescent("TestAcceptEventInheritance");
+}
+
+/* WskCloseSocket on the socket a WskAcceptEvent is offering, before that callback returned:
+ * a verifier failure (docs/ksim-fidelity.md, "Lifetimes, unload and completion routines"); the
+ * close itself still completes and the socket goes. */
+static void
+TestCloseInsideAcceptEvent(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener;
+    REC L;
+    OP Close = { 0 };
+    USHORT Port;
+    int Peer;
+    uint64_t Before;
+
+    RecInit(&L);
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &L, &RecListen);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    CHECK_STATUS(SocketEvents(Listener, WSK_EVENT_ACCEPT, NULL), STATUS_SUCCESS);
+    Before = VerifierCount();
+    L.CloseInAccept = &Close;
+    Peer = PeerConnect(4, Port);
+    CHECK(WaitFor(&L.Accepts, 1, 3000));
+    CHECK_STATUS(OpWait(&Close, 3000), STATUS_SUCCESS);
+    CHECK(VerifierCount() == Before + 1);
+    CHECK(PeerWaitClosed(Peer, 3000) != 0);
+    SocketClose(Listener);
+    PeerClose(Peer);
+    OpFree(&Close);
+    ClientClose(&C);
+    RecFree(&L);
+    CheckQuiescent("TestCloseInsideAcceptEvent");
 }
 
 static void
@@ -1857,9 +2083,8 @@ Bench(void)
         CHECK_STATUS(SocketBind(Datagram, AF_INET, 0, FALSE), STATUS_SUCCESS);
         {
             ULONG Big = 8u << 20;
-            CHECK_STATUS(Dgram(Datagram)->WskControlSocket(Datagram, WskSetOption, SO_RCVBUF, SOL_SOCKET, sizeof(Big),
-                                                           &Big, 0, NULL, NULL, NULL),
-                         STATUS_SUCCESS);
+            SIZE_T Returned;
+            CHECK_STATUS(SocketOption(Datagram, WskSetOption, SO_RCVBUF, SOL_SOCKET, &Big, &Returned), STATUS_SUCCESS);
         }
         CHECK_STATUS(SocketEvents(Datagram, WSK_EVENT_RECEIVE_FROM, NULL), STATUS_SUCCESS);
         K.Fd = Udp;
@@ -2066,6 +2291,8 @@ main(int argc, char **argv)
     RUN(TestRegistration());
     RUN(TestTransportList());
     RUN(TestStaticEvents());
+    RUN(TestControlRules());
+    RUN(TestTransportListChange());
     RUN(TestAcceptIrpAndData(4));
     RUN(TestAcceptIrpAndData(6));
     RUN(TestConnectAndBulk());
@@ -2075,6 +2302,7 @@ main(int argc, char **argv)
     RUN(TestDataNotAccepted());
     RUN(TestDisableInProgress());
     RUN(TestAcceptEventInheritance());
+    RUN(TestCloseInsideAcceptEvent());
     RUN(TestConditionalAccept());
     RUN(TestCloseCancelsAndVerifier());
     RUN(TestAbortiveDisconnect());
