@@ -237,11 +237,21 @@ export class MemorySocket extends EventEmitter implements Polled {
   }
 }
 
+/** The close of a listener or UDP socket: once, then the callback (as Node's do). */
+function closeOnce(peer: Polled & { closedAlready: boolean; readonly handle: number }, callback?: () => void): void {
+  if (!peer.closedAlready) {
+    peer.closedAlready = true;
+    untrack(peer);
+    net().close(peer.handle);
+  }
+  if (callback) process.nextTick(callback);
+}
+
 /** A TCP listener on the in-memory network; 'connection' for each accepted socket. */
 export class MemoryServer extends EventEmitter implements Polled {
   readonly port: number;
-  private readonly handle: number;
-  private closedAlready = false;
+  readonly handle: number;
+  closedAlready = false;
 
   constructor(host: string) {
     super();
@@ -262,21 +272,16 @@ export class MemoryServer extends EventEmitter implements Polled {
   }
 
   close(callback?: () => void): void {
-    if (!this.closedAlready) {
-      this.closedAlready = true;
-      untrack(this);
-      net().close(this.handle);
-    }
-    if (callback) process.nextTick(callback);
+    closeOnce(this, callback);
   }
 }
 
 /** A UDP socket on the in-memory network; 'message' (data, { address, port }) per datagram. */
 export class MemoryUdp extends EventEmitter implements Polled {
   readonly port: number;
-  private readonly handle: number;
+  readonly handle: number;
   private readonly family: 4 | 6;
-  private closedAlready = false;
+  closedAlready = false;
 
   constructor(host: string) {
     super();
@@ -313,11 +318,6 @@ export class MemoryUdp extends EventEmitter implements Polled {
   }
 
   close(callback?: () => void): void {
-    if (!this.closedAlready) {
-      this.closedAlready = true;
-      untrack(this);
-      net().close(this.handle);
-    }
-    if (callback) process.nextTick(callback);
+    closeOnce(this, callback);
   }
 }

@@ -371,41 +371,41 @@ static KSIM_MEMORY_ADDRESS DhLoopback(uint16_t Family, uint16_t Port)
     return A;
 }
 
-int64_t DhPeerConnect(uint16_t Family, uint16_t Port)
+/* A peer socket: made, then Setup (bind, listen, connect...) or closed again. */
+static int64_t DhPeerMake(uint16_t Family, int Stream, uint16_t Port, int (*Setup)(int64_t, const KSIM_MEMORY_ADDRESS *))
 {
     int64_t Handle;
-    KSIM_MEMORY_ADDRESS To = DhLoopback(Family, Port);
-    if (KsimMemoryNetSocket(To.Family, 1, &Handle) != 0)
+    KSIM_MEMORY_ADDRESS At = DhLoopback(Family, Port);
+    if (KsimMemoryNetSocket(At.Family, Stream, &Handle) != 0)
         return -1;
-    if (KsimMemoryNetConnect(Handle, &To) != KSIM_MEMORY_NET_E_INPROGRESS) {
+    if (Setup(Handle, &At) != 0) {
         KsimMemoryNetClose(Handle, 1);
         return -1;
     }
     return DhPeerKeep(Handle);
+}
+
+static int DhSetupConnect(int64_t Handle, const KSIM_MEMORY_ADDRESS *At)
+{
+    return KsimMemoryNetConnect(Handle, At) == KSIM_MEMORY_NET_E_INPROGRESS ? 0 : -1;
+}
+
+static int DhSetupListen(int64_t Handle, const KSIM_MEMORY_ADDRESS *At)
+{
+    return KsimMemoryNetBind(Handle, At) != 0 ? -1 : KsimMemoryNetListen(Handle, 16);
+}
+
+int64_t DhPeerConnect(uint16_t Family, uint16_t Port)
+{
+    return DhPeerMake(Family, 1, Port, DhSetupConnect);
 }
 
 int64_t DhPeerListen(uint16_t Family, uint16_t Port)
 {
-    int64_t Handle;
-    KSIM_MEMORY_ADDRESS At = DhLoopback(Family, Port);
-    if (KsimMemoryNetSocket(At.Family, 1, &Handle) != 0)
-        return -1;
-    if (KsimMemoryNetBind(Handle, &At) != 0 || KsimMemoryNetListen(Handle, 16) != 0) {
-        KsimMemoryNetClose(Handle, 1);
-        return -1;
-    }
-    return DhPeerKeep(Handle);
+    return DhPeerMake(Family, 1, Port, DhSetupListen);
 }
 
 int64_t DhPeerUdp(uint16_t Family, uint16_t Port)
 {
-    int64_t Handle;
-    KSIM_MEMORY_ADDRESS Any = DhLoopback(Family, Port);
-    if (KsimMemoryNetSocket(Any.Family, 0, &Handle) != 0)
-        return -1;
-    if (KsimMemoryNetBind(Handle, &Any) != 0) {
-        KsimMemoryNetClose(Handle, 1);
-        return -1;
-    }
-    return DhPeerKeep(Handle);
+    return DhPeerMake(Family, 0, Port, KsimMemoryNetBind);
 }

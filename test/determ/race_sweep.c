@@ -103,16 +103,25 @@ static void Racer(void *Unused)
     }
 }
 
+/* The start of a thread that issues the racing IOCTL: nothing if its session is closed already,
+ * else the chosen allocation armed to fail. */
+static int RaceArm(void)
+{
+    if (Race.SessionClosed)
+        return 0;
+    if (Race.Fault)
+        KsimFailAllocationAfter(Race.Fault);
+    return 1;
+}
+
 /* ---- ScenarioIoctlRace ---- */
 
 static void IoctlThread(void *Unused)
 {
     DH_IO Io;
     (void)Unused;
-    if (Race.SessionClosed)
+    if (!RaceArm())
         return;
-    if (Race.Fault)
-        KsimFailAllocationAfter(Race.Fault);
     switch (Race.Ioctl) {
     case 0: { /* CONTROL_SOCKET with output: an output buffer from the pool after the operation */
         WSKB_CONTROL_SOCKET_IN In;
@@ -259,10 +268,8 @@ static void InspectCompleter(void *Unused)
     WSKB_INSPECT_COMPLETE_IN In = { Race.Listener, Race.Token, Knob(2), 0 };
     DH_IO Io;
     (void)Unused;
-    if (Race.SessionClosed)
+    if (!RaceArm())
         return;
-    if (Race.Fault)
-        KsimFailAllocationAfter(Race.Fault);
     DhIoctl(Race.File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), 0, &Io);
     if (getenv("RACE_VERBOSE"))
         fprintf(stderr, "inspect complete (fault %u, racer %u): 0x%08x\n", Race.Fault, Race.Racer, (unsigned)Io.Status);
