@@ -37,6 +37,41 @@ export interface KsimCounters {
   [name: string]: number;
 }
 
+/** An address on ksim's in-memory network: family 4 or 6, the address's 4 or 16 bytes. */
+export interface MemoryNetAddress {
+  family: 4 | 6;
+  port: number;
+  address: Buffer;
+}
+
+/**
+ * ksim.memoryNet: sockets on ksim's in-memory network, for tests' peers of sessions opened with
+ * `network: 'memory'` (Node's net/dgram cannot reach it). Non-blocking: null means "would block";
+ * failures throw an Error with an errno-style `code` (native/memory_net.cc).
+ */
+export interface MemoryNet {
+  socket(family: 4 | 6, kind: 'tcp' | 'udp'): number;
+  bind(handle: number, family: 4 | 6, port: number, address: Buffer): void;
+  listen(handle: number, backlog?: number): void;
+  accept(handle: number): (MemoryNetAddress & { handle: number }) | null;
+  /** Starts the connect; connectResult() says how it ended once the socket is writable. */
+  connect(handle: number, family: 4 | 6, port: number, address: Buffer): void;
+  connectResult(handle: number): string;
+  send(handle: number, data: Buffer): number;
+  /** null: nothing yet; an empty Buffer: the peer's FIN. */
+  receive(handle: number, maxBytes?: number): Buffer | null;
+  sendTo(handle: number, data: Buffer, family: 4 | 6, port: number, address: Buffer): void;
+  receiveFrom(handle: number): (MemoryNetAddress & { data: Buffer }) | null;
+  shutdown(handle: number): void;
+  setOption(handle: number, name: 'rcvbuf' | 'sndbuf', value: number): void;
+  close(handle: number, abortive?: boolean): void;
+  localAddress(handle: number): MemoryNetAddress;
+  remoteAddress(handle: number): MemoryNetAddress;
+  /** Bits: 1 readable, 2 writable, 4 peer's FIN, 8 hang-up, 16 error. */
+  readiness(handle: number): number;
+  datagramsDropped(): number;
+}
+
 export interface KsimControl {
   load(): number;
   unload(): void;
@@ -45,6 +80,7 @@ export interface KsimControl {
   failAllocationAfter(n: number): void;
   verifierLastFailure(): { count: number; message: string };
   setAbortOnFailure(on: boolean): void;
+  memoryNet: MemoryNet;
   /** ksim's execution model in force: 'thread' | 'host-loop' (native/ksim/src/ksim_sched.h). */
   scheduler(): string;
   /** KsimSchedulerSelect: NTSTATUS (STATUS_INVALID_DEVICE_STATE while the driver is loaded). */
@@ -52,7 +88,7 @@ export interface KsimControl {
 }
 
 export interface Addon {
-  Device: { open(backend: Backend): NativeDevice };
+  Device: { open(backend: Backend, network?: 'host' | 'memory'): NativeDevice };
   protocolConstants(): Record<string, number>;
   ntstatusNames(): Array<[string, number]>;
   ksim: KsimControl;

@@ -5,7 +5,7 @@
 // ('kernel') or on ksim, a user-mode kernel simulation inside the addon ('sim').
 
 export { open, WskSession, ioctlName } from './session.js';
-export type { BackendChoice, OpenOptions, SimScheduler, SocketOptions, ControlClientOptions, RawIoctlResult, CloseOptions } from './session.js';
+export type { BackendChoice, SimNetwork, OpenOptions, SimScheduler, SocketOptions, ControlClientOptions, RawIoctlResult, CloseOptions } from './session.js';
 export { WskSocket } from './socket.js';
 export type { AcceptResult, ReceiveFromResult, ControlRequest, EventControlResult } from './socket.js';
 export type { WskBridgeEvent, WskBridgeEventType, WskBridgeEventOf, EventsOptions, EventBase, InspectId, PumpOptions } from './events.js';

@@ -59,6 +59,7 @@ import {
 } from './wsk.js';
 
 export type BackendChoice = 'auto' | 'kernel' | 'sim';
+export type SimNetwork = 'host' | 'memory';
 
 export interface OpenOptions {
   /**
@@ -67,6 +68,12 @@ export interface OpenOptions {
    * the environment variable WSKB_BACKEND (auto | kernel | sim) overrides it, for test runs.
    */
   backend?: BackendChoice;
+  /**
+   * The sim backend's network: 'host' (the host's sockets; the default) or 'memory' (ksim's
+   * in-memory network: no host socket, reachable only through `addon().ksim.memoryNet` peers;
+   * what the deterministic mode uses). Only with backend 'sim' (or 'auto', which then means sim).
+   */
+  network?: SimNetwork;
   /** Bytes of event records the driver may hold for this session (0 or absent: the driver's default). */
   eventBudget?: number;
   /** Tuning of the READ_EVENTS pump. */
@@ -167,9 +174,17 @@ function chooseBackend(requested: BackendChoice | undefined): { choice: BackendC
   return { choice, why: requested === undefined ? 'default' : `backend: '${choice}' requested` };
 }
 
-function openDevice(requested: BackendChoice | undefined, scheduler?: SimScheduler): { device: NativeDevice; reason: string } {
+function openDevice(requested: BackendChoice | undefined, network?: SimNetwork, scheduler?: SimScheduler): { device: NativeDevice; reason: string } {
   const { choice, why } = chooseBackend(requested);
   const { Device } = addon();
+  if (network !== undefined) {
+    if (network !== 'host' && network !== 'memory') {
+      throw new TypeError(`network must be 'host' or 'memory', got ${JSON.stringify(network)}`);
+    }
+    if (choice === 'kernel') throw new TypeError(`network: '${network}' needs the sim backend (the kernel's network is the machine's)`);
+    selectSimScheduler(scheduler);
+    return { device: Device.open('sim', network), reason: `${why}; network: '${network}' requested (sim)` };
+  }
   if (choice === 'auto') {
     try {
       return { device: Device.open('kernel'), reason: `auto (${why}): the WskBridge kernel device opened` };
@@ -189,7 +204,7 @@ const PUMP_DEPTH_MAX = 64;
 const PUMP_READ_BYTES_MAX = 16 * 1024 * 1024;
 
 function checkOpenOptions(options: OpenOptions): void {
-  checkOptions('options', options, ['backend', 'eventBudget', 'pump', 'trace', 'signal', 'simScheduler']);
+  checkOptions('options', options, ['backend', 'eventBudget', 'pump', 'trace', 'signal', 'simScheduler', 'network']);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', options.signal);
   const budget = options.eventBudget ?? 0;
   if (budget !== 0) checkInteger('options.eventBudget', budget, WSKB_EVENT_BUDGET_MIN, WSKB_EVENT_BUDGET_MAX);
@@ -213,7 +228,7 @@ export async function open(options: OpenOptions = {}): Promise<WskSession> {
   checkOpenOptions(options);
   if (options.signal?.aborted) throw new AbortError(undefined, { cause: options.signal.reason });
   const budget = options.eventBudget ?? 0;
-  const opened = openDevice(options.backend, options.simScheduler);
+  const opened = openDevice(options.backend, options.network, options.simScheduler);
   const tracer =
     options.trace === undefined || options.trace === false
       ? options.trace === false

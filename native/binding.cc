@@ -41,6 +41,7 @@
 
 #include "device.h"
 #include "ksim/ksim.h"
+#include "memory_net.h"
 #include "protocol.h"
 
 namespace {
@@ -222,6 +223,16 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
       throw Napi::TypeError::New(env, "Device.open(backend): backend must be 'sim' or 'kernel', not '" +
                                           backend + "'");
     }
+    // The sim backend's network: ksim's default, the host's sockets, or its in-memory network.
+    std::string network;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsString()) throw Napi::TypeError::New(env, "Device.open(backend, network): network must be a string");
+      network = info[1].As<Napi::String>();
+      if (network != "host" && network != "memory") {
+        throw Napi::TypeError::New(env, "Device.open(backend, network): network must be 'host' or 'memory', not '" + network + "'");
+      }
+      if (backend != "sim") throw Napi::TypeError::New(env, "Device.open(backend, network): a network is chosen on the sim backend only");
+    }
 
     auto core = std::make_shared<DeviceCore>();
     // The TSFN holds its own reference to the core, dropped in its finalizer.
@@ -252,7 +263,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
     std::string error;
     std::unique_ptr<wskb::Device> device;
     if (backend == "sim") {
-      device = wskb::OpenSimDevice(std::move(sink), &error);
+      device = wskb::OpenSimDevice(std::move(sink), &error, network);
     } else {
 #ifdef _WIN32
       device = wskb::OpenKernelDevice(std::move(sink), &error);
@@ -1115,6 +1126,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ksim.Set("failAllocationAfter", Napi::Function::New<KsimFailAllocationAfterJs>(env, "failAllocationAfter"));
   ksim.Set("verifierLastFailure", Napi::Function::New<KsimVerifierLastFailureJs>(env, "verifierLastFailure"));
   ksim.Set("setAbortOnFailure", Napi::Function::New<KsimSetAbortOnFailureJs>(env, "setAbortOnFailure"));
+  ksim.Set("memoryNet", wskb::MemoryNetObject(env));
   ksim.Set("scheduler", Napi::Function::New<KsimSchedulerJs>(env, "scheduler"));
   ksim.Set("selectScheduler", Napi::Function::New<KsimSelectSchedulerJs>(env, "selectScheduler"));
   exports.Set("ksim", ksim);

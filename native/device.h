@@ -46,7 +46,8 @@ class Device {
 
 // Each returns nullptr and sets *error (a human sentence, with the NTSTATUS or Win32 code)
 // when the device cannot be opened.
-std::unique_ptr<Device> OpenSimDevice(CompletionSink sink, std::string* error);
+// network: "" (ksim's default), "host" or "memory" (ksim's in-memory network; KsimOpenOnNetwork).
+std::unique_ptr<Device> OpenSimDevice(CompletionSink sink, std::string* error, const std::string& network = "");
 std::unique_ptr<Device> OpenKernelDevice(CompletionSink sink, std::string* error);  // Windows only
 
 }  // namespace wskb

@@ -116,7 +116,7 @@ class SimDevice final : public Device {
 
 }  // namespace
 
-std::unique_ptr<Device> OpenSimDevice(CompletionSink sink, std::string* error) {
+std::unique_ptr<Device> OpenSimDevice(CompletionSink sink, std::string* error, const std::string& network) {
   const int32_t loadStatus = KsimDriverLoad();
   if (loadStatus < 0) {
     if (error != nullptr) {
@@ -125,7 +125,7 @@ std::unique_ptr<Device> OpenSimDevice(CompletionSink sink, std::string* error) {
     return nullptr;
   }
   KSIM_FILE* file = nullptr;
-  const int32_t openStatus = KsimOpen(WSKB_USER_PATH, &file);
+  const int32_t openStatus = KsimOpenOnNetwork(WSKB_USER_PATH, network.c_str(), &file);
   if (openStatus < 0 || file == nullptr) {
     KsimDriverUnload();
     if (error != nullptr) {

@@ -52,6 +52,33 @@ int32_t KsimHostLoopAttach(KSIM_HOST_LOOP_NOTIFY *Notify, void *Context, KSIM_HO
 void KsimHostLoopDetach(KSIM_HOST_LOOP *Loop);
 int KsimHostLoopRun(void);
 
+/* ---- deterministic mode (KsimSchedulerSelect("deterministic", Seed)) ----
+ * Every simulated thread is a fiber of the one host thread that drives ksim, and the seed alone
+ * decides which runs at each switch point (native/ksim/src/ksim_sched_determ.c); sessions use
+ * the in-memory network. The driving thread is the first fiber; KsimDetermSpawn adds simulated
+ * user threads (each runs Routine(Context) and may call any ksim.h function), which run when the
+ * scheduler picks them: at the driving thread's next switch point, wait, or KsimDetermJoin. */
+typedef void KSIM_FIBER_ROUTINE(void *Context);
+int32_t KsimDetermSpawn(KSIM_FIBER_ROUTINE *Routine, void *Context);
+/* Waits until every spawned thread has returned and the network has nothing left to do; every
+ * thread blocked for ever is a deadlock, reported (with the seed) as a failure. */
+void KsimDetermJoin(void);
+/* Runs the other threads until each has returned or waits for something only the caller can
+ * bring (a request pended until its handle closes, say); returns how many are still alive. */
+unsigned KsimDetermRunUntilIdle(void);
+/* A new seed for the next run without reloading the driver (no spawned thread may be alive):
+ * the generator, the virtual clock's origin and the trace start again. */
+int32_t KsimDetermReseed(uint64_t Seed);
+/* The hash of every scheduling decision so far (and of what KsimDetermTraceMix added): equal
+ * for two runs of one program with one seed. */
+uint64_t KsimDetermTrace(void);
+void KsimDetermTraceMix(uint64_t Value);
+uint64_t KsimDetermDecisions(void);
+/* A simulated thread blocks until Done(Context) is true; whoever changes what Done reads calls
+ * KsimDetermWakeFor(Context) (a completion callback, say). Deterministic mode only. */
+void KsimDetermWaitFor(int (*Done)(void *Context), void *Context);
+void KsimDetermWakeFor(void *Context);
+
 /* Loads the driver on first call (runs DriverEntry); reference counted. Returns NTSTATUS. */
 int32_t KsimDriverLoad(void);
 /* Drops a reference; the last one runs EvtDriverUnload and the framework teardown, then the
@@ -60,6 +87,12 @@ void KsimDriverUnload(void);
 
 /* CreateFile on a device path such as L"\\\\.\\WskBridge": EvtDeviceFileCreate. NTSTATUS. */
 int32_t KsimOpen(const wchar_t *Path, KSIM_FILE **File);
+/* KsimOpen whose session's WSK sockets live on Network: "host" (the host's sockets, the
+ * default), "memory" (ksim's in-memory network, native/ksim/host/host_net_memory.h; peers
+ * reach it through KsimMemoryNet* below), or NULL/"" for the default (the environment
+ * variable KSIM_NETWORK=memory|host, else host; the deterministic scheduler has only memory).
+ * STATUS_INVALID_PARAMETER for another name. */
+int32_t KsimOpenOnNetwork(const wchar_t *Path, const char *Network, KSIM_FILE **File);
 /* DeviceIoControl, the output in a buffer ksim allocates (the system buffer under
  * METHOD_BUFFERED; a stand-in for the caller's buffer under METHOD_xx_DIRECT), handed to the
  * callback. */
@@ -78,6 +111,51 @@ void KsimCancelIo(KSIM_FILE *File);
  * Blocks; when it returns every completion callback of this file has been made. */
 void KsimClose(KSIM_FILE *File);
 
+/* ---- the in-memory network's outside: peers for tests ----
+ * Sessions opened with KsimOpenOnNetwork(.., "memory", ..) have their sockets on ksim's
+ * in-memory network, which host sockets cannot reach; these calls make sockets on it for a
+ * test's peers. Non-blocking; results are 0 or a KSIM_MEMORY_NET_E_* code (named by
+ * KsimMemoryNetErrorName, e.g. "ECONNREFUSED"). Family is 4 or 6. Any thread. */
+typedef struct _KSIM_MEMORY_ADDRESS {
+    uint16_t Family;     /* 4 or 6 */
+    uint16_t Port;
+    uint8_t Address[16]; /* IPv4 in the first 4 bytes, network order */
+} KSIM_MEMORY_ADDRESS;
+#define KSIM_MEMORY_NET_READ 0x1
+#define KSIM_MEMORY_NET_WRITE 0x2
+#define KSIM_MEMORY_NET_PEER_FIN 0x4
+#define KSIM_MEMORY_NET_HANGUP 0x8
+#define KSIM_MEMORY_NET_ERROR 0x10
+int KsimMemoryNetSocket(int Family, int Stream, int64_t *Handle);
+int KsimMemoryNetBind(int64_t Handle, const KSIM_MEMORY_ADDRESS *Address);
+int KsimMemoryNetListen(int64_t Handle, int Backlog);
+/* 0 and a new handle, or EWOULDBLOCK's code when nothing waits. */
+int KsimMemoryNetAccept(int64_t Handle, int64_t *NewHandle, KSIM_MEMORY_ADDRESS *Remote);
+/* Starts a connect: "EINPROGRESS"; KsimMemoryNetConnectResult then says how it ended. */
+int KsimMemoryNetConnect(int64_t Handle, const KSIM_MEMORY_ADDRESS *Remote);
+int KsimMemoryNetConnectResult(int64_t Handle);
+int KsimMemoryNetSend(int64_t Handle, const void *Data, size_t Length, size_t *Sent);
+/* 0 with *Received 0: the peer's FIN. */
+int KsimMemoryNetReceive(int64_t Handle, void *Buffer, size_t Length, size_t *Received);
+int KsimMemoryNetSendTo(int64_t Handle, const void *Data, size_t Length, const KSIM_MEMORY_ADDRESS *Remote);
+int KsimMemoryNetReceiveFrom(int64_t Handle, void *Buffer, size_t Length, size_t *Received,
+                             KSIM_MEMORY_ADDRESS *Remote, int *Truncated);
+int KsimMemoryNetShutdownSend(int64_t Handle);
+int KsimMemoryNetSetOption(int64_t Handle, const char *Option, int Value); /* "rcvbuf" | "sndbuf" */
+void KsimMemoryNetClose(int64_t Handle, int Abortive);
+int KsimMemoryNetLocalAddress(int64_t Handle, KSIM_MEMORY_ADDRESS *Address);
+int KsimMemoryNetRemoteAddress(int64_t Handle, KSIM_MEMORY_ADDRESS *Address);
+/* KSIM_MEMORY_NET_* bits: what the socket is ready for now. */
+int KsimMemoryNetReadiness(int64_t Handle, unsigned *Events);
+const char *KsimMemoryNetErrorName(int Error);
+#define KSIM_MEMORY_NET_E_WOULDBLOCK 1
+#define KSIM_MEMORY_NET_E_INPROGRESS 2
+/* Datagrams the in-memory network dropped (full receive queue, nobody on the port). */
+uint64_t KsimMemoryNetDatagramsDropped(void);
+/* With nothing open on it: the in-memory network forgets its ports and handles, so that the
+ * next run hands out the same ones (a replay). Non-zero while a socket is still open. */
+int KsimMemoryNetReset(void);
+
 /* ---- verifier ---- */
 typedef struct _KSIM_COUNTERS {
     uint64_t PoolAllocations;      /* outstanding pool blocks (all tags) */
@@ -93,6 +171,10 @@ typedef struct _KSIM_COUNTERS {
 void KsimGetCounters(KSIM_COUNTERS *Counters);
 /* Outstanding pool blocks carrying Tag (4 chars, as in ExAllocatePool2). */
 uint64_t KsimPoolOutstandingByTag(uint32_t Tag);
+/* Checks every freed pool block still in quarantine for a write after its free (a verifier
+ * failure each) and empties the quarantine: a run's use-after-free is then reported in that run,
+ * not when a later one evicts the block. */
+void KsimPoolQuarantineCheck(void);
 /* Fail the Nth pool allocation from now (1 = the next one); 0 disables. */
 void KsimFailAllocationAfter(uint64_t Nth);
 /* Verifier failures: by default each one is recorded (and printed to stderr); in abort mode

@@ -5,7 +5,6 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import * as net from 'node:net';
 import { WskEvent } from '../../lib/index.js';
 import {
   assertErrorStatus,
@@ -14,7 +13,6 @@ import {
   KSIM_CHOICE,
   logOf,
   nodeClient,
-  onCleanup,
   openSession,
   QUIET_MS,
   STATUS,
@@ -55,10 +53,7 @@ describe('accepting connections [R:nc-wsk-pfn_wsk_accept_event]', function () {
     const port = (await listener.localAddress())!.port;
     await listener.enableEvents(WskEvent.Accept);
     const log = logOf(listener);
-    const client = net.connect({ host: '::1', port });
-    client.on('error', () => undefined);
-    onCleanup(() => void client.destroy());
-    await withTimeout(once(client, 'connect'), 5000, 'a Node client to connect over IPv6');
+    const client = await nodeClient(port, '::1');
     const accept = await log.next('accept');
     assert.deepEqual(
       { local: accept.localAddress?.address, localPort: accept.localAddress?.port, remote: accept.remoteAddress?.address, remotePort: accept.remoteAddress?.port },

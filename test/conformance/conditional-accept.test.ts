@@ -18,6 +18,7 @@ import {
   openSession,
   QUIET_MS,
   sleep,
+  skipPromptInspectOnMemory,
   STATUS,
   useConformanceCleanup,
   withTimeout,
@@ -27,7 +28,8 @@ describe('conditional accept [L:so-conditional-accept]', function () {
   this.timeout(30_000);
   useConformanceCleanup();
 
-  it('[L:enabling-and-disabling-event-callback-functions] conditional accept mode alone turns WskInspectEvent on: an inspection arrives with no enable call', async () => {
+  it('[L:enabling-and-disabling-event-callback-functions] conditional accept mode alone turns WskInspectEvent on: an inspection arrives with no enable call', async function () {
+    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     const log = logOf(listener);
@@ -46,7 +48,8 @@ describe('conditional accept [L:so-conditional-accept]', function () {
     assert.equal(String((await withTimeout(received, 5000, 'the Node client to receive'))[0]), 'accepted after inspection');
   });
 
-  it('[R:nc-wsk-pfn_wsk_inspect_event] inspect → accept() gives an accept event with a working socket', async () => {
+  it('[R:nc-wsk-pfn_wsk_inspect_event] inspect → accept() gives an accept event with a working socket', async function () {
+    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     await listener.enableEvents(WskEvent.Accept);
@@ -65,7 +68,8 @@ describe('conditional accept [L:so-conditional-accept]', function () {
     await log.none('abort', 50);
   });
 
-  it('[R:nc-wsk-pfn_wsk_inspect_event] inspect → reject() gives no accept and no abort event, and the Node client sees a reset or refusal', async () => {
+  it('[R:nc-wsk-pfn_wsk_inspect_event] inspect → reject() gives no accept and no abort event, and the Node client sees a reset or refusal', async function () {
+    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     await listener.enableEvents(WskEvent.Accept);
@@ -121,7 +125,8 @@ describe('conditional accept [L:so-conditional-accept]', function () {
     await log.none('accept', QUIET_MS);
   });
 
-  it('[L:so-conditional-accept] several pended inspections are decided independently, by their own ids', async () => {
+  it('[L:so-conditional-accept] several pended inspections are decided independently, by their own ids', async function () {
+    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     await listener.enableEvents(WskEvent.Accept);

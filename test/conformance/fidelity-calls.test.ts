@@ -6,7 +6,6 @@
 // fidelity row and ksim change together.
 
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { NTSTATUS, SOCK_DGRAM, SOCK_STREAM, WskFlag } from '../../lib/index.js';
 import * as P from '../../lib/protocol.js';
 import { skipBecause, UNDER_WINE } from '../helpers/util.js';
@@ -14,6 +13,7 @@ import {
   assertStatus,
   connectedPair,
   LOOPBACK,
+  nodeServer,
   nodeUdp,
   openSession,
   sleep,
@@ -30,12 +30,10 @@ describe('ksim fidelity: host errors and call conventions (docs/ksim-fidelity.md
 
   it('[fidelity host-errors] connecting to a port nobody listens on → STATUS_CONNECTION_REFUSED', async () => {
     const session = await openSession();
-    // A port that was just free: a Node server opened and closed on it.
-    const probe = net.createServer();
-    probe.listen(0, LOOPBACK);
-    await new Promise((resolve) => probe.once('listening', resolve));
-    const port = (probe.address() as net.AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    // A port that was just free: a peer server opened and closed on it.
+    const probe = await nodeServer();
+    const port = probe.port;
+    await new Promise<void>((resolve) => probe.server.close(() => resolve()));
     const socket = await session.socket('connection');
     await socket.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
     const error = await wskErrorOf(socket.connect({ family: 'ipv4', address: LOOPBACK, port }), 'connect to a closed port');

@@ -19,6 +19,7 @@ import {
   nodeUdp,
   openSession,
   sleep,
+  skipPromptInspectOnMemory,
   useConformanceCleanup,
   withTimeout,
   wskErrorOf,
@@ -61,7 +62,8 @@ describe('ksim fidelity: callback flags, inspection ids, cancellation, driver ch
     assert.equal(accept.wskFlags, WskFlag.AtDispatchLevel, `accept Flags 0x${accept.wskFlags.toString(16)}`);
   });
 
-  it('[fidelity 33] InspectID: SerialNumber counting from 1; the Key is never exported', async () => {
+  it('[fidelity 33] InspectID: SerialNumber counting from 1; the Key is never exported', async function () {
+    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     const log = logOf(listener);
@@ -153,7 +155,8 @@ describe('ksim fidelity: callback flags, inspection ids, cancellation, driver ch
     assert.equal((await datagramLog.next('receiveFrom')).data.toString(), 'static receive-from');
   });
 
-  it('[fidelity driver] INSPECT_COMPLETE with a token the driver never issued → STATUS_INVALID_PARAMETER (the driver\'s check; WSK is not called)', async () => {
+  it('[fidelity driver] INSPECT_COMPLETE with a token the driver never issued → STATUS_INVALID_PARAMETER (the driver\'s check; WSK is not called)', async function () {
+    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     const log = logOf(listener);

@@ -12,10 +12,12 @@
 // This file is also a spec (mocha loads every *.test.js), and tests the harness itself.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { addon } from '../../lib/addon.js';
+import { skipBecause } from '../helpers/util.js';
+import { MemorySocket, MemoryServer, MemoryUdp } from './memory-peers.js';
 import {
   isError,
   makeWskVersion,
@@ -26,6 +28,7 @@ import {
   type BackendChoice,
   type OpenOptions,
   type PumpOptions,
+  type SimNetwork,
   type WskBridgeEvent,
   type WskBridgeEventType,
   type WskSession,
@@ -44,6 +47,52 @@ export function backendUnderTest(): BackendChoice {
   return env;
 }
 
+/**
+ * On sim, the network the sessions' sockets use: WSKB_KSIM_NETWORK=memory puts them on ksim's
+ * in-memory network, and every peer below is then a memory peer (memory-peers.ts) instead of a
+ * Node socket. undefined: ksim's default (the host's sockets).
+ */
+export function simNetworkUnderTest(): SimNetwork | undefined {
+  const env = process.env.WSKB_KSIM_NETWORK;
+  if (env === undefined || env === '') return undefined;
+  if (env !== 'host' && env !== 'memory') throw new TypeError(`WSKB_KSIM_NETWORK must be 'host' or 'memory', got ${JSON.stringify(env)}`);
+  if (backendUnderTest() !== 'sim') throw new TypeError('WSKB_KSIM_NETWORK applies to the sim backend only');
+  return env;
+}
+
+function onMemory(): boolean {
+  return simNetworkUnderTest() === 'memory';
+}
+
+/**
+ * A test that decides an inspection as soon as its INSPECT event arrives is skipped on the
+ * memory network: the driver delivers the INSPECT record before its WskInspectEvent returns
+ * WskInspectPend (inspect.c), so a prompt INSPECT_COMPLETE can reach WSK while the callback
+ * still runs, and ksim refuses it (STATUS_INVALID_DEVICE_STATE). The same race as issue 8 #9
+ * (a record delivered before the upcall returns); the memory network's timing makes it happen
+ * in most runs, the host network's rarely. Left to the driver's fix of that class.
+ */
+export function skipPromptInspectOnMemory(context: Mocha.Context): void {
+  if (onMemory()) {
+    skipBecause(context, 'WSKB_KSIM_NETWORK=memory: the driver delivers INSPECT before WskInspectEvent returns, so a prompt INSPECT_COMPLETE races the callback (driver race of issue 8 #9\'s class; see harness.test.ts)');
+  }
+}
+
+/** What the tests do with a peer TCP socket: Node's net.Socket, or a memory peer shaped like it. */
+export interface PeerSocket extends EventEmitter {
+  connecting: boolean;
+  destroyed: boolean;
+  writable: boolean;
+  errored: Error | null;
+  localPort?: number | undefined;
+  remotePort?: number | undefined;
+  write(data: string | Buffer, callback?: (error?: Error | null) => void): boolean;
+  end(): unknown;
+  end(data: string | Buffer): unknown;
+  destroy(): unknown;
+  resetAndDestroy(): unknown;
+}
+
 /** Sessions opened by tests; closed after each test even when it fails half-way. */
 const openSessions = new Set<WskSession>();
 const openLogs = new Set<EventLog>();
@@ -51,6 +100,8 @@ const cleanups: Array<() => void | Promise<void>> = [];
 
 export async function openSession(options: { eventBudget?: number; pump?: PumpOptions } = {}): Promise<WskSession> {
   const request: OpenOptions = { backend: backendUnderTest() };
+  const network = simNetworkUnderTest();
+  if (network !== undefined) request.network = network;
   if (options.eventBudget !== undefined) request.eventBudget = options.eventBudget;
   if (options.pump !== undefined) request.pump = options.pump;
   const session = await open(request);
@@ -299,17 +350,20 @@ export function logOf(source: WskSocket | WskSession): EventLog {
 export const LOOPBACK = '127.0.0.1';
 
 export interface NodeServer {
-  server: net.Server;
+  server: { close(callback?: () => void): unknown };
   port: number;
   /** Resolves with the next connection the server accepts (in arrival order). */
-  nextPeer(): Promise<net.Socket>;
+  nextPeer(): Promise<PeerSocket>;
 }
 
-/** A Node TCP server on 127.0.0.1:0 (half-open allowed, so a FIN from the bridge does not end our side). */
-export async function nodeServer(): Promise<NodeServer> {
-  const accepted: net.Socket[] = [];
-  const waiting: Array<(s: net.Socket) => void> = [];
-  const server = net.createServer({ allowHalfOpen: true }, (peer) => {
+/**
+ * A TCP server on 127.0.0.1:0 (or host) whose connections are peers: Node's (half-open
+ * allowed, so a FIN from the bridge does not end our side), or the in-memory network's.
+ */
+export async function nodeServer(host: string = LOOPBACK): Promise<NodeServer> {
+  const accepted: PeerSocket[] = [];
+  const waiting: Array<(s: PeerSocket) => void> = [];
+  const onPeer = (peer: PeerSocket): void => {
     peer.on('error', () => {
       // A reset is an outcome tests look at through 'close'; not an unhandled error.
     });
@@ -317,28 +371,41 @@ export async function nodeServer(): Promise<NodeServer> {
     const waiter = waiting.shift();
     if (waiter) waiter(peer);
     else accepted.push(peer);
-  });
-  server.listen(0, LOOPBACK);
-  await once(server, 'listening');
+  };
+  let server: { close(callback?: () => void): unknown };
+  let port: number;
+  if (onMemory()) {
+    const memory = new MemoryServer(host);
+    memory.on('connection', onPeer);
+    server = memory;
+    port = memory.port;
+  } else {
+    const node = net.createServer({ allowHalfOpen: true }, (socket) => onPeer(socket));
+    node.listen(0, host);
+    await once(node, 'listening');
+    server = node;
+    port = (node.address() as net.AddressInfo).port;
+  }
   onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return {
     server,
-    port: (server.address() as net.AddressInfo).port,
+    port,
     nextPeer: () => {
       const peer = accepted.shift();
       if (peer) return Promise.resolve(peer);
-      return withTimeout(new Promise<net.Socket>((resolve) => waiting.push(resolve)), 10_000, 'the Node server to accept a connection');
+      return withTimeout(new Promise<PeerSocket>((resolve) => waiting.push(resolve)), 10_000, 'the peer server to accept a connection');
     },
   };
 }
 
 /**
- * A Node client connecting to 127.0.0.1:port, not waited for. On a conditional-accept listener
- * Windows holds the handshake until the inspection is decided, so tests of that path must not
- * wait for 'connect' first (ksim's host stack completes it at once; both are fine here).
+ * A peer client connecting to host:port (127.0.0.1 by default), not waited for. On a
+ * conditional-accept listener Windows holds the handshake until the inspection is decided, so
+ * tests of that path must not wait for 'connect' first (ksim's stacks complete it at once; both
+ * are fine here).
  */
-export function nodeConnecting(port: number): net.Socket {
-  const client = net.connect({ host: LOOPBACK, port, allowHalfOpen: true });
+export function nodeConnecting(port: number, host: string = LOOPBACK): PeerSocket {
+  const client: PeerSocket = onMemory() ? MemorySocket.connect(port, host) : net.connect({ host, port, allowHalfOpen: true });
   client.on('error', () => {
     // Inspected by the tests that care through closed() / their own listeners.
   });
@@ -346,24 +413,37 @@ export function nodeConnecting(port: number): net.Socket {
   return client;
 }
 
-/** A Node client to 127.0.0.1:port; resolves once connected. */
-export async function nodeClient(port: number): Promise<net.Socket> {
-  const client = nodeConnecting(port);
-  await withTimeout(once(client, 'connect'), 10_000, `a Node client to connect to port ${port}`);
+/** A peer client to host:port; resolves once connected. */
+export async function nodeClient(port: number, host: string = LOOPBACK): Promise<PeerSocket> {
+  const client = nodeConnecting(port, host);
+  await withTimeout(once(client, 'connect'), 10_000, `a peer client to connect to port ${port}`);
   return client;
 }
 
-/** A Node UDP socket on 127.0.0.1:0. */
-export async function nodeUdp(): Promise<{ socket: dgram.Socket; port: number; send(data: Buffer | string, port: number): Promise<void> }> {
-  const socket = dgram.createSocket('udp4');
-  socket.bind(0, LOOPBACK);
-  await once(socket, 'listening');
+/** What the tests do with a peer UDP socket. */
+export interface PeerUdp {
+  address(): { port: number };
+  send(data: Buffer | string, port: number, host: string, callback?: (error: Error | null) => void): void;
+  close(callback?: () => void): void;
+}
+
+/** A peer UDP socket on 127.0.0.1:0 (or host: '::1' for IPv6). */
+export async function nodeUdp(host: string = LOOPBACK): Promise<{ socket: PeerUdp; port: number; send(data: Buffer | string, port: number): Promise<void> }> {
+  let socket: PeerUdp;
+  if (onMemory()) {
+    socket = new MemoryUdp(host);
+  } else {
+    const node = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    node.bind(0, host);
+    await once(node, 'listening');
+    socket = node;
+  }
   onCleanup(() => new Promise<void>((resolve) => socket.close(() => resolve())));
   return {
     socket,
     port: socket.address().port,
     send: (data, port) =>
-      new Promise<void>((resolve, reject) => socket.send(data, port, LOOPBACK, (error) => (error ? reject(error) : resolve()))),
+      new Promise<void>((resolve, reject) => socket.send(data, port, host, (error) => (error ? reject(error) : resolve()))),
   };
 }
 
@@ -371,7 +451,7 @@ export async function nodeUdp(): Promise<{ socket: dgram.Socket; port: number; s
  * A bridge connection socket bound to 0.0.0.0:0 and connected to a fresh Node server, with the
  * Node side of the connection.
  */
-export async function connectedPair(session: WskSession): Promise<{ socket: WskSocket; peer: net.Socket; server: NodeServer }> {
+export async function connectedPair(session: WskSession): Promise<{ socket: WskSocket; peer: PeerSocket; server: NodeServer }> {
   const server = await nodeServer();
   const socket = await session.socket('connection');
   await socket.bind({ family: 'ipv4', address: '0.0.0.0', port: 0 });
@@ -391,13 +471,13 @@ export async function boundListener(session: WskSession, options: { conditionalA
 }
 
 /** Resolves when a Node socket has closed, with whether it saw an error and which. */
-export function closed(socket: net.Socket): Promise<{ hadError: boolean; code: string | undefined }> {
+export function closed(socket: PeerSocket): Promise<{ hadError: boolean; code: string | undefined }> {
   let code: string | undefined;
   socket.on('error', (error: NodeJS.ErrnoException) => {
     code ??= error.code;
   });
   if (socket.destroyed) return Promise.resolve({ hadError: socket.errored !== null, code: (socket.errored as NodeJS.ErrnoException | null)?.code });
-  return new Promise((resolve) => socket.once('close', (hadError) => resolve({ hadError, code })));
+  return new Promise((resolve) => socket.once('close', (hadError: boolean) => resolve({ hadError, code })));
 }
 
 // ---- the harness's own tests --------------------------------------------------------------------

@@ -9,14 +9,11 @@
 // tests pin that behaviour, which is what a bridge user can observe of the rule.
 
 import assert from 'node:assert/strict';
-import * as dgram from 'node:dgram';
-import { once } from 'node:events';
 import { WskEvent, type WskBridgeEvent } from '../../lib/index.js';
 import {
   LOOPBACK,
   logOf,
   nodeUdp,
-  onCleanup,
   openSession,
   sleep,
   useConformanceCleanup,
@@ -55,16 +52,13 @@ describe('receiving datagrams [R:nc-wsk-pfn_wsk_receive_from_event]', function (
     const port = (await datagram.localAddress())!.port;
     await datagram.enableEvents(WskEvent.ReceiveFrom);
     const log = logOf(datagram);
-    const udp = dgram.createSocket('udp6');
-    udp.bind(0, '::1');
-    await once(udp, 'listening');
-    onCleanup(() => new Promise<void>((resolve) => udp.close(() => resolve())));
-    await new Promise<void>((resolve, reject) => udp.send('over ipv6', port, '::1', (error) => (error ? reject(error) : resolve())));
+    const udp = await nodeUdp('::1');
+    await udp.send('over ipv6', port);
     const event = await log.next('receiveFrom');
     assert.equal(event.data.toString(), 'over ipv6');
     assert.equal(event.remoteAddress?.family, 'ipv6');
     assert.equal(event.remoteAddress?.address, '::1');
-    assert.equal(event.remoteAddress?.port, udp.address().port);
+    assert.equal(event.remoteAddress?.port, udp.port);
   });
 
   it('[R:nc-wsk-pfn_wsk_receive_from_event] a disabled receive-from event leaves datagrams for WskReceiveFrom; re-enabling indicates again', async () => {

@@ -17,6 +17,7 @@ import {
   nodeClient,
   openSession,
   QUIET_MS,
+  simNetworkUnderTest,
   sleep,
   STATUS,
   useConformanceCleanup,
@@ -38,6 +39,7 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
     await socket.enableEvents(WskEvent.Receive | WskEvent.Disconnect);
 
     const data = randomBytes(4 * 1024 * 1024 + 4321);
+    const slowPauseMs = simNetworkUnderTest() === 'memory' ? 5 : 1;
     const iterator = session.events({ highWaterMark: 32 });
     peer.end(data);
 
@@ -64,8 +66,11 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
           assert.equal(event.abortive, false);
           break;
         }
-        // The slow consumer: a pause every few events lets the driver's budget run out.
-        if (++events % 8 === 0) await sleep(1);
+        // The slow consumer: a pause every few events lets the driver's budget run out. On the
+        // in-memory network the peer's bytes reach the session one 64 KiB window per network
+        // turn, interleaved with this loop on one thread (host-loop): a longer pause keeps the
+        // consumer the slower side there too (1 ms let it keep up in 1 run of 4).
+        if (++events % 8 === 0) await sleep(slowPauseMs);
       }
     };
     await withTimeout(consume(), 100_000, 'all 4 MiB and the disconnect');

@@ -1,32 +1,38 @@
 /* SPDX-License-Identifier: MIT
  *
- * libFuzzer target: random sequences of IOCTLs with random buffers, through ksim's I/O manager
- * (the same path DeviceIoControl takes on Windows) into the unchanged driver.
+ * libFuzzer target: random sequences of IOCTLs with random buffers, network events from peers and
+ * schedule choices, through ksim's I/O manager (the same path DeviceIoControl takes on Windows)
+ * into the unchanged driver, on ksim's deterministic scheduler and in-memory network: no host
+ * socket, no thread, no clock, so one input is one exactly reproducible run.
  *
- * One input = one driver lifetime: load, open one or two sessions, run the operations the input
- * encodes, close, unload. The verifier runs in abort mode, so a double completion, an IRQL
- * violation, a pool leak at unload or a use after close is a crash libFuzzer reports, like ASan
- * and UBSan findings.
+ * The driver stays loaded from one input to the next. One input = sessions opened, the operations
+ * the input encodes, sessions and peers closed, and then the check that pool, IRPs and MDLs are back
+ * at what DriverEntry left, no socket is open, nothing was written after its free, and the verifier
+ * saw nothing (it runs in abort mode: a double completion, an IRQL violation or a use after close is
+ * a crash libFuzzer reports, like ASan and UBSan findings).
  *
- * Input format, repeated until the input is used up:
- *   u8 op       op % 8: 0-5 ioctl, 6 cancel all I/O of the session, 7 switch session
- *   u8 select   ioctl code: select < 0xF0 picks a WSKB_IOCTL_* by index, else a raw u32 follows
- *   u16 inlen   input length (0x8000 bit: use a large length, inlen * 37)
- *   u16 outlen  output length (same encoding)
- *   u8 idsel    bit 7: overwrite the leading socket id with a known id (idsel % known ids)
- *   bytes       input bytes, taken from the data (zero-filled when the data runs out)
+ * Input format: u64 scheduler seed (the schedule choices), then, repeated until the input is used up:
+ *   u8 op       op % 16:
+ *     0-5  ioctl:  u8 select (< 0xF0: a WSKB_IOCTL_* by index, else a raw u32 follows), u16 inlen,
+ *                  u16 outlen (0x8000 bit: a large length, inlen * 37), u8 idsel (bit 7: the leading
+ *                  socket id becomes a known id, idsel % known ids), then the input bytes
+ *     6    cancel all I/O of the session      7   switch session
+ *     8    peer connects: u8 (bit 0 IPv6, bits 1-2 which of our ports)
+ *     9    peer sends: u8 peer, u8 length, bytes   10  peer FIN: u8 peer   11  peer RST: u8 peer
+ *     12   peer datagram: u8 (bit 0 IPv6, bits 1-2 port), u8 length, bytes
+ *     13   peer listeners accept what waits        14  let every thread run until idle
+ *     15   the next op runs on a new simulated thread (a concurrent caller)
  *
- * Network safety: every address the fuzzer writes is turned into a loopback address before it
- * reaches the driver, so WSK (host sockets under ksim) only ever talks to 127.0.0.1 or ::1.
+ * Network: every address the fuzzer writes is made loopback, and every non-zero port one of
+ * FUZZ_PORT_BASE+0..7: 0-3 are for the driver's sockets (peers connect and send there), 4-5 have
+ * peer listeners (IPv4, IPv6) and 6-7 peer UDP sockets, so CONNECT and SEND_TO reach someone.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 
-#include "ksim.h"
-#include "protocol.h"
+#include "../determ/determ_harness.h"
 
 #define FUZZ_MAX_IDS 64
 #define FUZZ_MAX_OPS 48
@@ -40,8 +46,9 @@ static const uint32_t FuzzKnownCodes[] = {
 };
 #define FUZZ_KNOWN_COUNT (sizeof(FuzzKnownCodes) / sizeof(FuzzKnownCodes[0]))
 
-/* Socket ids learnt from completions (SOCKET_CREATE, ACCEPT); written from any thread. */
-static pthread_mutex_t FuzzIdLock = PTHREAD_MUTEX_INITIALIZER;
+#define FUZZ_PORT_BASE 41000u
+
+/* Socket ids learnt from completions (SOCKET_CREATE, ACCEPT, ACCEPT events). One host thread. */
 static uint64_t FuzzIds[FUZZ_MAX_IDS];
 static unsigned FuzzIdCount;
 
@@ -51,10 +58,8 @@ typedef struct _FUZZ_REQUEST {
 
 static void FuzzRememberId(uint64_t Id)
 {
-    pthread_mutex_lock(&FuzzIdLock);
-    if (FuzzIdCount < FUZZ_MAX_IDS)
+    if (Id && FuzzIdCount < FUZZ_MAX_IDS)
         FuzzIds[FuzzIdCount++] = Id;
-    pthread_mutex_unlock(&FuzzIdLock);
 }
 
 static void FuzzCompletion(void *Context, int32_t Status, uint64_t Information, const void *Output,
@@ -69,10 +74,28 @@ static void FuzzCompletion(void *Context, int32_t Status, uint64_t Information, 
         WSKB_ACCEPT_OUT Accept;
         memcpy(&Accept, Output, sizeof(Accept));
         FuzzRememberId(Accept.AcceptedSocketId);
+    } else if (Status >= 0 && Request->Code == WSKB_IOCTL_READ_EVENTS) {
+        /* Sockets accepted through WskAcceptEvent: the fuzzer can then act on them (and race
+         * their hand-over). */
+        size_t Offset = 0;
+        while (Offset + sizeof(WSKB_EVENT_HEADER) <= OutputLength) {
+            WSKB_EVENT_HEADER Header;
+            memcpy(&Header, (const uint8_t *)Output + Offset, sizeof(Header));
+            if (Header.Size < sizeof(Header) || Header.Size > OutputLength - Offset)
+                break;
+            if (Header.Type == WSKB_EVENT_ACCEPT)
+                FuzzRememberId(Header.Param);
+            Offset += Header.Size;
+        }
     }
     /* The I/O manager reports at most what was asked for; more would be an overflow. */
     (void)Information;
     free(Request);
+}
+
+static uint16_t FuzzPort(uint16_t Port)
+{
+    return Port ? (uint16_t)(FUZZ_PORT_BASE + Port % 8u) : 0;
 }
 
 /* Rewrites a wire address so that it can only name loopback. */
@@ -83,6 +106,7 @@ static void FuzzLoopbackWire(uint8_t *Buffer, size_t Length, size_t Offset)
         return;
     memcpy(&Address, Buffer + Offset, sizeof(Address));
     memset(Address.Address, 0, sizeof(Address.Address));
+    Address.Port = FuzzPort(Address.Port);
     if (Address.Family == 23) {
         Address.Address[15] = 1;            /* ::1 */
     } else {
@@ -98,8 +122,15 @@ static void FuzzLoopbackRawSockaddr(uint8_t *Buffer, size_t Length, size_t Offse
 {
     if (Offset + 2 > Length)
         return;
-    uint16_t Family;
+    uint16_t Family, Port;
     memcpy(&Family, Buffer + Offset, 2);
+    if (Offset + 4 <= Length) {
+        /* sin_port / sin6_port, network order */
+        Port = (uint16_t)((Buffer[Offset + 2] << 8) | Buffer[Offset + 3]);
+        Port = FuzzPort(Port);
+        Buffer[Offset + 2] = (uint8_t)(Port >> 8);
+        Buffer[Offset + 3] = (uint8_t)Port;
+    }
     if (Family == 23) {
         for (size_t i = 8; i < 24 && Offset + i < Length; i++)
             Buffer[Offset + i] = (i == 23) ? 1 : 0;
@@ -137,42 +168,164 @@ static uint32_t FuzzLength(uint16_t Encoded)
     return (Encoded & 0x8000u) ? (uint32_t)(Encoded & 0x7FFFu) * 37u : Encoded;
 }
 
+typedef struct _FUZZ_CALL {
+    KSIM_FILE *File;
+    uint32_t Code;
+    uint32_t InputLength;
+    uint32_t OutputLength;
+    uint8_t Input[];
+} FUZZ_CALL;
+
+static void FuzzIssue(KSIM_FILE *File, uint32_t Code, const uint8_t *Input, uint32_t InputLength, uint32_t OutputLength)
+{
+    FUZZ_REQUEST *Request = malloc(sizeof(*Request));
+    if (!Request)
+        abort();
+    Request->Code = Code;
+    KsimDeviceIoControl(File, Code, Input, InputLength, OutputLength, FuzzCompletion, Request);
+}
+
+/* A concurrent caller: issues one IOCTL on a simulated thread of its own. */
+static void FuzzThread(void *Context)
+{
+    FUZZ_CALL *Call = Context;
+    FuzzIssue(Call->File, Call->Code, Call->Input, Call->InputLength, Call->OutputLength);
+    free(Call);
+}
+
+static KSIM_MEMORY_ADDRESS FuzzPeerAddress(uint8_t Selector, unsigned Base)
+{
+    KSIM_MEMORY_ADDRESS A;
+    memset(&A, 0, sizeof(A));
+    A.Family = (Selector & 1) ? 6 : 4;
+    A.Port = (uint16_t)(FUZZ_PORT_BASE + Base + ((Selector >> 1) & 3u));
+    if (A.Family == 6)
+        A.Address[15] = 1;
+    else
+        A.Address[0] = 127, A.Address[3] = 1;
+    return A;
+}
+
+static uint64_t FuzzExecutions;
+
+static void FuzzReportExecutions(void)
+{
+    /* The driver stayed loaded across inputs: unload it now, so that what the process leaks at
+     * exit (LeakSanitizer's check) is a leak, not DriverEntry's allocations. */
+    DhUnloadKept();
+    /* .ci/run shows this line: how many sequences ran, whatever libFuzzer prints. */
+    fprintf(stderr, "ioctl_fuzz: %llu inputs executed (deterministic scheduler, in-memory network)\n",
+            (unsigned long long)FuzzExecutions);
+}
+
 int LLVMFuzzerInitialize(int *Argc, char ***Argv)
 {
     (void)Argc;
     (void)Argv;
-    KsimVerifierSetAbortOnFailure(1);
+    DhKeepDriverLoaded(1);
+    DhSetReplayCommand("the input being run (libFuzzer saves it as the crash artifact); seed %llu", 0);
+    atexit(FuzzReportExecutions);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
 {
-    KSIM_FILE *Files[2] = {NULL, NULL};
-    unsigned Current = 0;
-    unsigned Ops = 0;
-    KSIM_COUNTERS Counters;
+    KSIM_FILE *Files[2];
+    unsigned Current = 0, Ops = 0;
+    uint64_t Seed = 0;
+    int NextOnThread = 0;
+    const char *Left;
 
-    if (KsimDriverLoad() < 0)
+    FuzzTake(&Data, &Size, &Seed, sizeof(Seed));
+    DhBegin(Seed, 1);
+    FuzzExecutions++;
+    /* The second session is opened when the input first switches to it: closing a session
+     * sweeps its whole socket table (8192 slots, a spin lock each), most of an input's time. */
+    Files[0] = Files[1] = NULL;
+    if (KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &Files[0]) < 0 || !Files[0])
         abort();
-    for (unsigned i = 0; i < 2; i++)
-        if (KsimOpen(WSKB_USER_PATH, &Files[i]) < 0)
-            abort();
-    pthread_mutex_lock(&FuzzIdLock);
+    DhAdopt(Files[0]);
     FuzzIdCount = 0;
-    pthread_mutex_unlock(&FuzzIdLock);
+    /* The peers' listeners and UDP sockets the driver's sockets can reach. */
+    (void)DhPeerListen(DH_AF_INET, (uint16_t)(FUZZ_PORT_BASE + 4));
+    (void)DhPeerListen(DH_AF_INET6, (uint16_t)(FUZZ_PORT_BASE + 5));
+    (void)DhPeerUdp(DH_AF_INET, (uint16_t)(FUZZ_PORT_BASE + 6));
+    (void)DhPeerUdp(DH_AF_INET6, (uint16_t)(FUZZ_PORT_BASE + 7));
 
-    while (Size >= 4 && Ops++ < FUZZ_MAX_OPS) {
-        uint8_t Op, Select, IdSelect;
+    while (Size >= 1 && Ops++ < FUZZ_MAX_OPS) {
+        uint8_t Op, Select, IdSelect, Arg, Length;
         uint16_t InEncoded, OutEncoded;
         uint32_t Code;
         FuzzTake(&Data, &Size, &Op, 1);
-        if (Op % 8 == 6) {
+        switch (Op % 16) {
+        case 6:
             KsimCancelIo(Files[Current]);
             continue;
-        }
-        if (Op % 8 == 7) {
+        case 7:
             Current ^= 1;
+            if (!Files[Current]) {
+                if (KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &Files[Current]) < 0 || !Files[Current])
+                    abort();
+                DhAdopt(Files[Current]);
+            }
             continue;
+        case 8: {
+            KSIM_MEMORY_ADDRESS To;
+            int64_t Peer;
+            FuzzTake(&Data, &Size, &Arg, 1);
+            To = FuzzPeerAddress(Arg, 0);
+            if (KsimMemoryNetSocket(To.Family, 1, &Peer) == 0) {
+                (void)KsimMemoryNetConnect(Peer, &To);
+                (void)DhPeerKeep(Peer);
+            }
+            continue;
+        }
+        case 9:
+        case 12: {
+            uint8_t Bytes[255];
+            size_t Sent;
+            FuzzTake(&Data, &Size, &Arg, 1);
+            FuzzTake(&Data, &Size, &Length, 1);
+            FuzzTake(&Data, &Size, Bytes, Length);
+            if (Op % 16 == 9) {
+                if (DhPeerCount())
+                    (void)KsimMemoryNetSend(DhPeerAt(Arg % DhPeerCount()), Bytes, Length, &Sent);
+            } else {
+                KSIM_MEMORY_ADDRESS To = FuzzPeerAddress(Arg, 0);
+                (void)KsimMemoryNetSendTo(DhPeerAt(To.Family == 6 ? 3 : 2), Bytes, Length, &To);
+            }
+            continue;
+        }
+        case 10:
+        case 11:
+            FuzzTake(&Data, &Size, &Arg, 1);
+            if (DhPeerCount() > 4) {
+                /* The peer's own sockets, never its listeners (0-3): a FIN, or a reset (the handle
+                 * then reads as closed). */
+                int64_t Peer = DhPeerAt(4 + Arg % (DhPeerCount() - 4));
+                if (Op % 16 == 10)
+                    (void)KsimMemoryNetShutdownSend(Peer);
+                else
+                    KsimMemoryNetClose(Peer, 1);
+            }
+            continue;
+        case 13:
+            for (unsigned i = 0; i < 2; i++) {
+                int64_t Accepted;
+                KSIM_MEMORY_ADDRESS Remote;
+                while (KsimMemoryNetAccept(DhPeerAt(i), &Accepted, &Remote) == 0)
+                    if (DhPeerKeep(Accepted) < 0)
+                        break;
+            }
+            continue;
+        case 14:
+            (void)KsimDetermRunUntilIdle();
+            continue;
+        case 15:
+            NextOnThread = 1;
+            continue;
+        default:
+            break;
         }
         FuzzTake(&Data, &Size, &Select, 1);
         if (Select < 0xF0)
@@ -185,34 +338,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
 
         uint32_t InputLength = FuzzLength(InEncoded);
         uint32_t OutputLength = FuzzLength(OutEncoded);
-        uint8_t *Input = calloc(1, InputLength ? InputLength : 1);
-        FUZZ_REQUEST *Request = malloc(sizeof(*Request));
-        if (!Input || !Request)
+        FUZZ_CALL *Call = calloc(1, sizeof(*Call) + (InputLength ? InputLength : 1));
+        if (!Call)
             abort();
-        FuzzTake(&Data, &Size, Input, InputLength);
-        if ((IdSelect & 0x80) && InputLength >= 8) {
-            pthread_mutex_lock(&FuzzIdLock);
-            if (FuzzIdCount)
-                memcpy(Input, &FuzzIds[IdSelect % FuzzIdCount], 8);
-            pthread_mutex_unlock(&FuzzIdLock);
+        FuzzTake(&Data, &Size, Call->Input, InputLength);
+        if ((IdSelect & 0x80) && InputLength >= 8 && FuzzIdCount)
+            memcpy(Call->Input, &FuzzIds[IdSelect % FuzzIdCount], 8);
+        FuzzSanitize(Code, Call->Input, InputLength);
+        Call->File = Files[Current];
+        Call->Code = Code;
+        Call->InputLength = InputLength;
+        Call->OutputLength = OutputLength;
+        if (NextOnThread && KsimDetermSpawn(FuzzThread, Call) >= 0) {
+            NextOnThread = 0;
+            continue;
         }
-        FuzzSanitize(Code, Input, InputLength);
-        Request->Code = Code;
-        KsimDeviceIoControl(Files[Current], Code, Input, InputLength, OutputLength, FuzzCompletion, Request);
-        free(Input);
+        NextOnThread = 0;
+        FuzzIssue(Call->File, Code, Call->Input, InputLength, OutputLength);
+        free(Call);
     }
 
-    KsimClose(Files[0]);
-    KsimClose(Files[1]);
     /* Closing every session must return the driver's pool to what DriverEntry left. */
-    KsimDriverUnload();
-    KsimGetCounters(&Counters);
-    if (Counters.VerifierFailures != 0 || Counters.PoolAllocations != 0 || Counters.Irps != 0 ||
-        Counters.Mdls != 0 || Counters.HostSockets != 0 || Counters.WskSockets != 0) {
-        fprintf(stderr, "ioctl_fuzz: left behind: pool %llu irps %llu mdls %llu host sockets %llu wsk sockets %llu, verifier failures %llu\n",
-                (unsigned long long)Counters.PoolAllocations, (unsigned long long)Counters.Irps,
-                (unsigned long long)Counters.Mdls, (unsigned long long)Counters.HostSockets,
-                (unsigned long long)Counters.WskSockets, (unsigned long long)Counters.VerifierFailures);
+    Left = DhEnd();
+    if (Left) {
+        fprintf(stderr, "ioctl_fuzz: %s\n", Left);
         abort();
     }
     return 0;

@@ -219,16 +219,21 @@ static void HostTlsInit(void)
         HostDie("pthread_key_create", Error);
 }
 
+/* The value is also cached in a plain thread-local variable: every ksim call reads it (the
+ * deterministic scheduler several times per switch), and the key is only needed for its
+ * destructor when the thread ends. */
+static __thread void *HostTlsCached;
+
 void *KsimHostTlsGet(void)
 {
-    pthread_once(&HostTlsOnce, HostTlsInit);
-    return pthread_getspecific(HostTlsKey);
+    return HostTlsCached;
 }
 
 void KsimHostTlsSet(void *Value)
 {
     pthread_once(&HostTlsOnce, HostTlsInit);
     pthread_setspecific(HostTlsKey, Value);
+    HostTlsCached = Value;
 }
 
 uint64_t KsimHostMonotonicNs(void)

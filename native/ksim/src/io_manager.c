@@ -206,6 +206,29 @@ static BOOLEAN CreateCompleted(void *Context)
     return __atomic_load_n(&((KSIM_WDF_REQUEST *)Context)->CreateDone, __ATOMIC_SEQ_CST) != 0;
 }
 
+int32_t KsimOpenOnNetwork(const wchar_t *Path, const char *Network, KSIM_FILE **File)
+{
+    KSIM_THREAD *Thread;
+    int32_t Status;
+    int Chosen;
+
+    KsimEnsureInitialized();
+    if (!Network || !Network[0])
+        return KsimOpen(Path, File);
+    if (__builtin_strcmp(Network, "memory") == 0)
+        Chosen = KSIM_OPEN_NETWORK_MEMORY;
+    else if (__builtin_strcmp(Network, "host") == 0)
+        Chosen = KSIM_OPEN_NETWORK_HOST;
+    else
+        return STATUS_INVALID_PARAMETER;
+    /* The create runs on this thread: the session's WskRegister reads the choice here. */
+    Thread = KsimCurrentThread();
+    Thread->OpenNetwork = Chosen;
+    Status = KsimOpen(Path, File);
+    Thread->OpenNetwork = 0;
+    return Status;
+}
+
 int32_t KsimOpen(const wchar_t *Path, KSIM_FILE **OutFile)
 {
     KSIM_WDF_DEVICE *Device;

@@ -298,10 +298,12 @@ void KsimGlobalLock(void)
 {
     KsimEnsureInitialized();
     KsimHostMutexLock(GlobalMutex);
+    KsimCurrentThread()->HostLocksHeld++;
 }
 
 void KsimGlobalUnlock(void)
 {
+    KsimCurrentThread()->HostLocksHeld--;
     KsimHostMutexUnlock(GlobalMutex);
 }
 

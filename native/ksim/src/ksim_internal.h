@@ -80,7 +80,17 @@ typedef struct _KSIM_THREAD {
     BOOLEAN KickDeferred;
     BOOLEAN IsSystemThread;
     struct _KSIM_SYSTEM_THREAD *SystemThread;
+    /* KsimOpenOnNetwork: the network the WSK client registered by this open gets
+     * (KSIM_OPEN_NETWORK_*; 0 = the default). */
+    int OpenNetwork;
+    /* ksim's own host mutexes held (the framework's, the global one): the deterministic
+     * scheduler never switches fibers then, since another fiber on the same host thread
+     * taking the same mutex would deadlock the process. */
+    LONG HostLocksHeld;
 } KSIM_THREAD;
+
+#define KSIM_OPEN_NETWORK_HOST 1
+#define KSIM_OPEN_NETWORK_MEMORY 2
 
 KSIM_THREAD *KsimCurrentThread(void);
 const char *KsimIrqlName(KIRQL Irql);

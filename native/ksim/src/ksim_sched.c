@@ -10,6 +10,7 @@
 static const KSIM_SCHEDULER *const KsimSchedulers[] = {
     &KsimSchedulerThread,
     &KsimSchedulerHostLoop,
+    &KsimSchedulerDeterministic,
 };
 
 const KSIM_SCHEDULER *KsimScheduler = &KsimSchedulerThread;

@@ -181,10 +181,10 @@ static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
 
 /* Frees the oldest quarantined blocks until the quarantine fits; reports blocks that were
  * written after they were freed. Called with PoolLock held. */
-static void QuarantineTrim(size_t Incoming)
+static void QuarantineTrimAll(BOOLEAN All, size_t Incoming)
 {
     while (QuarantineCount > 0 &&
-           (QuarantineCount >= KSIM_QUARANTINE_BLOCKS || QuarantineBytes + Incoming > KSIM_QUARANTINE_BYTES)) {
+           (All || QuarantineCount >= KSIM_QUARANTINE_BLOCKS || QuarantineBytes + Incoming > KSIM_QUARANTINE_BYTES)) {
         unsigned Oldest = (QuarantineHead + KSIM_QUARANTINE_BLOCKS - QuarantineCount) % KSIM_QUARANTINE_BLOCKS;
         KSIM_POOL_HEADER *Header = Quarantine[Oldest];
         PUCHAR Data = (PUCHAR)(Header + 1);
@@ -202,15 +202,25 @@ static void QuarantineTrim(size_t Incoming)
     }
 }
 
-/* Checks and releases every quarantined block now (tests: a write after free is reported here
- * rather than whenever the quarantine happens to turn over). */
+static void QuarantineTrim(size_t Incoming)
+{
+    QuarantineTrimAll(FALSE, Incoming);
+}
+
+/* Checks and releases every quarantined block now (tests, and the deterministic runs after each
+ * input: a write after free is reported here rather than whenever the quarantine happens to
+ * turn over). */
 void KsimPoolFlushQuarantine(void)
 {
     KsimEnsureInitialized();
     KsimHostMutexLock(PoolLock);
-    while (QuarantineCount > 0)
-        QuarantineTrim(KSIM_QUARANTINE_BYTES + 1);
+    QuarantineTrimAll(TRUE, 0);
     KsimHostMutexUnlock(PoolLock);
+}
+
+void KsimPoolQuarantineCheck(void)
+{
+    KsimPoolFlushQuarantine();
 }
 
 PVOID

@@ -24,10 +24,12 @@ void KsimFxLock(void)
 {
     KsimEnsureInitialized();
     KsimHostMutexLock(FxMutex);
+    KsimCurrentThread()->HostLocksHeld++;
 }
 
 void KsimFxUnlock(void)
 {
+    KsimCurrentThread()->HostLocksHeld--;
     KsimHostMutexUnlock(FxMutex);
 }
 

@@ -38,7 +38,7 @@ KsimWskIdealBacklog(_In_ KSIM_WSK_SOCKET *Socket)
      * changes when the host autotunes the buffer (docs/ksim-fidelity.md). */
     int Value = 0;
     if (Socket->Host == HOST_NET_INVALID_SOCKET ||
-        HostNetGetOption(Socket->Host, HOST_NET_OPT_SNDBUF, &Value) != HOST_NET_OK || Value <= 0)
+        KsimNetGetOption(Socket->Host, HOST_NET_OPT_SNDBUF, &Value) != HOST_NET_OK || Value <= 0)
         return 0;
     return (SIZE_T)Value;
 }
@@ -52,7 +52,7 @@ KsimWskReceiveBacklog(_In_ KSIM_WSK_SOCKET *Socket)
         Bytes += Socket->Held->Length - Socket->HeldOffset;
     for (Entry = Socket->HeldDatagrams.Flink; Entry != &Socket->HeldDatagrams; Entry = Entry->Flink)
         Bytes += CONTAINING_RECORD(Entry, KSIM_WSK_BLOCK, Link)->Length;
-    if (Socket->Host != HOST_NET_INVALID_SOCKET && HostNetBytesAvailable(Socket->Host, &Available) == HOST_NET_OK)
+    if (Socket->Host != HOST_NET_INVALID_SOCKET && KsimNetBytesAvailable(Socket->Host, &Available) == HOST_NET_OK)
         Bytes += Available;
     return Bytes;
 }
@@ -95,7 +95,7 @@ static VOID
 KsimWskPollerForget(_Inout_ KSIM_WSK_SOCKET *Socket)
 {
     if (Socket->PollRegistered) {
-        HostNetPollerRemove(KsimWskProvider.Poller, Socket->Host);
+        KsimNetPollerRemove(Socket->Host);
         Socket->PollRegistered = FALSE;
         Socket->PollInterest = 0;
     }
@@ -114,9 +114,9 @@ KsimWskDie(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ NTSTATUS Status, _In_ BOOLEAN A
     KsimWskPollerForget(Socket);
     if (Socket->Host != HOST_NET_INVALID_SOCKET) {
         if (Abortive)
-            HostNetCloseAbortive(Socket->Host);
+            KsimNetCloseAbortive(Socket->Host);
         else
-            HostNetClose(Socket->Host);
+            KsimNetClose(Socket->Host);
         Socket->Host = HOST_NET_INVALID_SOCKET;
     }
     while (!IsListEmpty(&Socket->SendQueue))
@@ -178,7 +178,7 @@ KsimWskUpdateInterest(_Inout_ KSIM_WSK_SOCKET *Socket)
     }
     if (Socket->PollRegistered && Socket->PollInterest == Interest)
         return;
-    if (HostNetPollerSet(KsimWskProvider.Poller, Socket->Host, Interest, &Socket->Object) == HOST_NET_OK) {
+    if (KsimNetPollerSet(Socket->Host, Interest, &Socket->Object) == HOST_NET_OK) {
         Socket->PollRegistered = TRUE;
         Socket->PollInterest = Interest;
     }
@@ -190,12 +190,12 @@ static VOID
 KsimWskIncomingFree(_Inout_ KSIM_WSK_INCOMING *In, _In_ BOOLEAN Abortive)
 {
     if (In->PollRegistered)
-        HostNetPollerRemove(KsimWskProvider.Poller, In->Host);
+        KsimNetPollerRemove(In->Host);
     if (In->Host != HOST_NET_INVALID_SOCKET) {
         if (Abortive)
-            HostNetCloseAbortive(In->Host);
+            KsimNetCloseAbortive(In->Host);
         else
-            HostNetClose(In->Host);
+            KsimNetClose(In->Host);
     }
     ExFreePoolWithTag(In, KSIM_WSK_TAG_INCOMING);
 }
@@ -239,9 +239,9 @@ KsimWskStepClose(_Inout_ KSIM_WSK_SOCKET *Socket)
         BOOLEAN Abortive = Socket->Kind == WSK_FLAG_CONNECTION_SOCKET && (Socket->State & KSIM_WSK_S_CONNECTED) &&
                            !((Socket->State & KSIM_WSK_S_SEND_SHUT) && (Socket->State & KSIM_WSK_S_PEER_FIN));
         if (Abortive)
-            HostNetCloseAbortive(Socket->Host);
+            KsimNetCloseAbortive(Socket->Host);
         else
-            HostNetClose(Socket->Host);
+            KsimNetClose(Socket->Host);
         Socket->Host = HOST_NET_INVALID_SOCKET;
     }
     /* No callback runs now (only this thread makes them) and none will start again: the
@@ -275,10 +275,10 @@ KsimWskFillHeld(_Inout_ KSIM_WSK_SOCKET *Socket)
         return TRUE;
     if (Socket->State & (KSIM_WSK_S_PEER_FIN | KSIM_WSK_S_DEAD) || Socket->Host == HOST_NET_INVALID_SOCKET)
         return FALSE;
-    Error = HostNetBytesAvailable(Socket->Host, &Available);
+    Error = KsimNetBytesAvailable(Socket->Host, &Available);
     if (Error == HOST_NET_OK && Available == 0) {
         /* Nothing buffered: either nothing yet, the FIN, or an error. */
-        Error = HostNetPeekClosed(Socket->Host, &Closed);
+        Error = KsimNetPeekClosed(Socket->Host, &Closed);
         if (Closed) {
             if (Error == HOST_NET_OK)
                 Socket->State |= KSIM_WSK_S_PEER_FIN;
@@ -296,7 +296,7 @@ KsimWskFillHeld(_Inout_ KSIM_WSK_SOCKET *Socket)
         return FALSE; /* out of memory: the data waits in the host socket */
     Vector.Base = Block->Data;
     Vector.Length = Available;
-    Error = HostNetReceive(Socket->Host, &Vector, 1, &Got);
+    Error = KsimNetReceive(Socket->Host, &Vector, 1, &Got);
     if (Error != HOST_NET_OK || Got == 0) {
         KsimWskBlockFree(Block);
         if (Error == HOST_NET_OK)
@@ -370,7 +370,7 @@ KsimWskProcessReceives(_Inout_ KSIM_WSK_SOCKET *Socket)
                 if (Socket->State & (KSIM_WSK_S_PEER_FIN | KSIM_WSK_S_DEAD) || Socket->Host == HOST_NET_INVALID_SOCKET)
                     break;
                 Count = KsimWskBufToIovec(&Request->Buffer, Request->Done, Request->Buffer.Length, Vector);
-                Error = HostNetReceive(Socket->Host, Vector, Count, &Got);
+                Error = KsimNetReceive(Socket->Host, Vector, Count, &Got);
                 if (Error == HOST_NET_E_WOULDBLOCK)
                     break;
                 if (Error != HOST_NET_OK) {
@@ -431,7 +431,7 @@ KsimWskProcessSends(_Inout_ KSIM_WSK_SOCKET *Socket)
             HOST_NET_IOVEC Vector[HOST_NET_MAX_IOVEC];
             SIZE_T Sent = 0;
             int Count = KsimWskBufToIovec(&Request->Buffer, Request->Done, Length, Vector);
-            int Error = HostNetSend(Socket->Host, Vector, Count,
+            int Error = KsimNetSend(Socket->Host, Vector, Count,
                                     (Request->Type == KsimWskRequestSend && (Request->Flags & WSK_FLAG_OOB))
                                         ? HOST_NET_MSG_OOB
                                         : 0,
@@ -451,7 +451,7 @@ KsimWskProcessSends(_Inout_ KSIM_WSK_SOCKET *Socket)
         }
         if (Request->Type == KsimWskRequestDisconnect) {
             /* Graceful: the FIN follows the final data. */
-            NTSTATUS Status = KsimWskStatusFromHost(HostNetShutdownSend(Socket->Host));
+            NTSTATUS Status = KsimWskStatusFromHost(KsimNetShutdownSend(Socket->Host));
             Socket->State |= KSIM_WSK_S_SEND_SHUT;
             KsimWskRequestFinish(Request, Status, NT_SUCCESS(Status) ? Request->Done : 0);
         } else {
@@ -482,7 +482,7 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
             break;
         if (!KsimWskRequestClaim(Request))
             continue;
-        Error = HostNetConnectResult(Socket->Host);
+        Error = KsimNetConnectResult(Socket->Host);
         if (Error == HOST_NET_E_INPROGRESS || Error == HOST_NET_E_WOULDBLOCK) {
             KsimWskRequestRearm(Request);
             break;
@@ -521,7 +521,7 @@ KsimWskStepConnection(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
     if (!(Socket->State & KSIM_WSK_S_DEAD)) {
         if (Events & HOST_NET_POLL_ERROR) {
             int Error = HOST_NET_OK;
-            if (HostNetGetOption(Socket->Host, HOST_NET_OPT_ERROR, &Error) == HOST_NET_OK && Error != HOST_NET_OK)
+            if (KsimNetGetOption(Socket->Host, HOST_NET_OPT_ERROR, &Error) == HOST_NET_OK && Error != HOST_NET_OK)
                 KsimWskDie(Socket, KsimWskStatusFromHost(Error), FALSE, TRUE);
         }
         if (Events & (HOST_NET_POLL_RDHUP | HOST_NET_POLL_HUP))
@@ -641,7 +641,7 @@ KsimWskSocketDiscard(_Inout_ KSIM_WSK_SOCKET *Socket)
 {
     KsimWskPollerForget(Socket);
     if (Socket->Host != HOST_NET_INVALID_SOCKET) {
-        HostNetCloseAbortive(Socket->Host);
+        KsimNetCloseAbortive(Socket->Host);
         Socket->Host = HOST_NET_INVALID_SOCKET;
     }
     if (Socket->Held) {
@@ -698,14 +698,14 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
         }
         if ((In->State == KSIM_WSK_IN_PENDED || In->State == KSIM_WSK_IN_READY) && In->PollEvents) {
             In->PollEvents = 0;
-            (VOID) HostNetPeekClosed(In->Host, &Closed);
+            (VOID) KsimNetPeekClosed(In->Host, &Closed);
             if (!Closed)
                 continue;
             if (In->PollRegistered) {
-                HostNetPollerRemove(KsimWskProvider.Poller, In->Host);
+                KsimNetPollerRemove(In->Host);
                 In->PollRegistered = FALSE;
             }
-            HostNetClose(In->Host);
+            KsimNetClose(In->Host);
             In->Host = HOST_NET_INVALID_SOCKET;
             In->State = KSIM_WSK_IN_ABORTED;
             /* Remember a bounded number of aborted ids for a late WskInspectComplete. */
@@ -736,7 +736,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
     if (Listener->ConditionalAccept) {
         HOST_NET_SOCKET Host;
         HOST_NET_ADDRESS Remote;
-        int Error = HostNetAccept(Listener->Host, &Host, &Remote);
+        int Error = KsimNetAccept(Listener->Host, &Host, &Remote);
         if (Error == HOST_NET_OK) {
             KSIM_WSK_INCOMING *In =
                 (KSIM_WSK_INCOMING *)ExAllocatePool2(POOL_FLAG_NON_PAGED, sizeof(*In), KSIM_WSK_TAG_INCOMING);
@@ -744,7 +744,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             WSK_INSPECT_ACTION Action = WskInspectAccept;
             WSK_INSPECT_ID Id;
             if (!In) {
-                HostNetCloseAbortive(Host); /* no memory for the request: the peer is refused */
+                KsimNetCloseAbortive(Host); /* no memory for the request: the peer is refused */
                 KsimWskMarkDirty(Listener);
                 return;
             }
@@ -752,7 +752,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             In->Listener = Listener;
             In->Host = Host;
             In->Remote = Remote;
-            (VOID) HostNetGetLocalAddress(Host, &In->Local);
+            (VOID) KsimNetGetLocalAddress(Host, &In->Local);
             /* The request's own address, as a provider may use: a kernel address that must
              * never reach user mode (the driver's tests look for it in every record). */
             In->Id.Key = (ULONG_PTR)In;
@@ -790,7 +790,7 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             }
             /* Watch the held connection for the peer giving up (FIN or reset). */
             if (In->State == KSIM_WSK_IN_READY || In->State == KSIM_WSK_IN_PENDED) {
-                if (HostNetPollerSet(KsimWskProvider.Poller, In->Host, HOST_NET_POLL_RDHUP, &In->Object) == HOST_NET_OK)
+                if (KsimNetPollerSet(In->Host, HOST_NET_POLL_RDHUP, &In->Object) == HOST_NET_OK)
                     In->PollRegistered = TRUE;
             }
             return;
@@ -835,11 +835,11 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
             Local = Ready->Local;
             Remote = Ready->Remote;
             if (Ready->PollRegistered)
-                HostNetPollerRemove(KsimWskProvider.Poller, Host);
+                KsimNetPollerRemove(Host);
             RemoveEntryList(&Ready->Link);
             ExFreePoolWithTag(Ready, KSIM_WSK_TAG_INCOMING);
         } else {
-            int Error = HostNetAccept(Listener->Host, &Host, &Remote);
+            int Error = KsimNetAccept(Listener->Host, &Host, &Remote);
             if (Error == HOST_NET_E_WOULDBLOCK || Error == HOST_NET_E_CONNABORTED || Error == HOST_NET_E_MFILE ||
                 Error == HOST_NET_E_NOMEM) {
                 if (Error != HOST_NET_E_WOULDBLOCK && Error != HOST_NET_E_CONNABORTED)
@@ -852,11 +852,11 @@ KsimWskStepListen(_Inout_ KSIM_WSK_SOCKET *Listener)
                 KsimWskListenerDies(Listener, KsimWskStatusFromHost(Error));
                 goto indicateDeath;
             }
-            (VOID) HostNetGetLocalAddress(Host, &Local);
+            (VOID) KsimNetGetLocalAddress(Host, &Local);
         }
         Socket = KsimWskAcceptedSocket(Listener, Host);
         if (!Socket) {
-            HostNetCloseAbortive(Host);
+            KsimNetCloseAbortive(Host);
             if (Request)
                 KsimWskRequestFinish(Request, STATUS_INSUFFICIENT_RESOURCES, 0);
             KsimWskMarkDirty(Listener);
@@ -971,7 +971,7 @@ KsimWskSampleHostDrops(_Inout_ KSIM_WSK_SOCKET *Socket)
 
     if (Socket->Kind != WSK_FLAG_DATAGRAM_SOCKET || Socket->Host == HOST_NET_INVALID_SOCKET)
         return;
-    if (HostNetReceiveDrops(Socket->Host, &Dropped) != HOST_NET_OK || Dropped <= Socket->HostDropsSeen)
+    if (KsimNetReceiveDrops(Socket->Host, &Dropped) != HOST_NET_OK || Dropped <= Socket->HostDropsSeen)
         return;
     InterlockedAdd64(&KsimWskProvider.HostDatagramsDropped, (LONG64)(Dropped - Socket->HostDropsSeen));
     Socket->HostDropsSeen = Dropped;
@@ -986,7 +986,7 @@ KsimWskReadDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _Out_ int *Error)
     SIZE_T Got = 0;
     int Truncated = 0;
 
-    *Error = HostNetReceiveFrom(Socket->Host, &Vector, 1, &Got, &Remote, &Truncated);
+    *Error = KsimNetReceiveFrom(Socket->Host, &Vector, 1, &Got, &Remote, &Truncated);
     if (*Error == HOST_NET_E_WOULDBLOCK)
         KsimWskSampleHostDrops(Socket);
     if (*Error != HOST_NET_OK)
@@ -1012,7 +1012,7 @@ KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
      * (datagram errors are not sticky on Windows either). */
     if (Events & HOST_NET_POLL_ERROR) {
         int Ignored;
-        (VOID) HostNetGetOption(Socket->Host, HOST_NET_OPT_ERROR, &Ignored);
+        (VOID) KsimNetGetOption(Socket->Host, HOST_NET_OPT_ERROR, &Ignored);
     }
 
     while (!IsListEmpty(&Socket->SendQueue)) {
@@ -1023,7 +1023,7 @@ KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
         if (!KsimWskRequestClaim(Request))
             continue;
         Count = KsimWskBufToIovec(&Request->Buffer, 0, Request->Buffer.Length, Vector);
-        Error = HostNetSendTo(Socket->Host, Vector, Count, Request->HasAddress ? &Request->Address : NULL, &Sent);
+        Error = KsimNetSendTo(Socket->Host, Vector, Count, Request->HasAddress ? &Request->Address : NULL, &Sent);
         if (Error == HOST_NET_E_WOULDBLOCK) {
             KsimWskRequestRearm(Request);
             break;
@@ -1050,7 +1050,7 @@ KsimWskStepDatagram(_Inout_ KSIM_WSK_SOCKET *Socket, _In_ unsigned Events)
             SIZE_T Got = 0;
             int Truncated = 0;
             int Count = KsimWskBufToIovec(&Request->Buffer, 0, Request->Buffer.Length, Vector);
-            int Error = HostNetReceiveFrom(Socket->Host, Vector, Count, &Got, &Remote, &Truncated);
+            int Error = KsimNetReceiveFrom(Socket->Host, Vector, Count, &Got, &Remote, &Truncated);
             if (Error == HOST_NET_E_WOULDBLOCK) {
                 KsimWskRequestRearm(Request);
                 break;

@@ -25,7 +25,15 @@
 #include <wsk.h>
 #include "ksim_internal.h"
 #include "host/host_net.h"
+#include "host/host_net_memory.h"
 #include "host/host_sync.h"
+#include "ksim_sched.h"
+
+/* The deterministic plug-in runs the in-memory network only (no host descriptor, no clock). */
+static inline BOOLEAN KsimSchedulerIsDeterministic(void)
+{
+    return KsimScheduler == &KsimSchedulerDeterministic;
+}
 
 #define KSIM_WSK_TAG_CLIENT 'cKsW'
 #define KSIM_WSK_TAG_SOCKET 'sKsW'
@@ -77,6 +85,7 @@ typedef struct _KSIM_WSK_CLIENT {
     ULONG OpenSockets;       /* sockets whose close has not completed */
     BOOLEAN Deregistering;
     BOOLEAN AnySocket;       /* static events are too late once this is set */
+    BOOLEAN Memory;          /* its sockets live on the in-memory network (wsk_net.c) */
     ULONG StaticEvents;
     KEVENT Idle;             /* set when deregistering and nothing is outstanding */
     LIST_ENTRY TransportWaiters; /* WSK_TRANSPORT_LIST_CHANGE IRPs, cancelled by WskDeregister */
@@ -258,7 +267,8 @@ typedef struct _KSIM_WSK_PROVIDER {
     LIST_ENTRY CancelOwned;             /* finished while their cancel routine was running */
     LIST_ENTRY Dirty;                   /* sockets the network thread must step */
     LIST_ENTRY Completions;             /* requests whose IRP is ready to complete */
-    HOST_NET_POLLER *Poller;
+    HOST_NET_POLLER *Poller;            /* the host network's (NULL in deterministic mode) */
+    HOST_NET_MEM_POLLER *MemoryPoller;  /* the in-memory network's */
     BOOLEAN Running;                    /* the scheduler runs the network (KsimWskNetworkStart) */
     volatile LONG64 WskSockets;
     volatile LONG64 HostDatagramsDropped; /* dropped by host sockets below the provider (not WSK's) */
@@ -269,6 +279,9 @@ typedef struct _KSIM_WSK_PROVIDER {
 } KSIM_WSK_PROVIDER;
 
 extern KSIM_WSK_PROVIDER KsimWskProvider;
+/* A scheduler's choice of where each turn starts reading the in-memory network's readiness
+ * (the deterministic plug-in sets it; NULL: registration order). */
+extern uint64_t (*KsimWskTurnRotate)(void);
 
 extern CONST WSK_PROVIDER_BASIC_DISPATCH KsimWskBasicDispatch;
 extern CONST WSK_PROVIDER_LISTEN_DISPATCH KsimWskListenDispatch;
@@ -404,6 +417,39 @@ KsimWskBlockFree(_In_ KSIM_WSK_BLOCK *Block);
 /* Frees a chain linked by NextBlock. */
 VOID
 KsimWskBlockFreeChain(_In_opt_ KSIM_WSK_BLOCK *Block);
+
+/* ---- wsk_net.c: every socket call, routed to the socket's network ---- */
+
+int KsimNetSocket(_In_ BOOLEAN Memory, _In_ int Family, _In_ int Type, _Out_ HOST_NET_SOCKET *Socket);
+VOID KsimNetClose(_In_ HOST_NET_SOCKET Socket);
+VOID KsimNetCloseAbortive(_In_ HOST_NET_SOCKET Socket);
+int KsimNetAccept(_In_ HOST_NET_SOCKET Socket, _Out_ HOST_NET_SOCKET *NewSocket, _Out_opt_ HOST_NET_ADDRESS *Remote);
+int KsimNetBind(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address);
+int KsimNetListen(HOST_NET_SOCKET Socket, int Backlog);
+int KsimNetConnect(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote);
+int KsimNetConnectResult(HOST_NET_SOCKET Socket);
+int KsimNetSend(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, int Flags, size_t *Sent);
+int KsimNetReceive(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received);
+int KsimNetPeekClosed(HOST_NET_SOCKET Socket, int *Closed);
+int KsimNetSendTo(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, const HOST_NET_ADDRESS *Remote,
+                  size_t *Sent);
+/* Datagrams the network dropped for want of room in this socket's receive queue, so far. */
+int KsimNetReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped);
+int KsimNetReceiveFrom(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received,
+                       HOST_NET_ADDRESS *Remote, int *Truncated);
+int KsimNetBytesAvailable(HOST_NET_SOCKET Socket, size_t *Bytes);
+int KsimNetSendQueued(HOST_NET_SOCKET Socket, size_t *Bytes);
+int KsimNetShutdownSend(HOST_NET_SOCKET Socket);
+int KsimNetGetLocalAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
+int KsimNetGetRemoteAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
+int KsimNetSetOption(HOST_NET_SOCKET Socket, int Option, int Value);
+int KsimNetGetOption(HOST_NET_SOCKET Socket, int Option, int *Value);
+int KsimNetPollerSet(_In_ HOST_NET_SOCKET Socket, _In_ unsigned Interest, _In_ PVOID Context);
+int KsimNetPollerRemove(_In_ HOST_NET_SOCKET Socket);
+/* Provider's sockets open on both networks. */
+uint64_t KsimNetOpenSockets(VOID);
+/* At WskRegister: does the new client get the in-memory network? */
+BOOLEAN KsimNetClientWantsMemory(VOID);
 
 /* ---- control rules (wsk_util.c) ---- */
 

@@ -250,7 +250,7 @@ KsimWskMarkDirty(_Inout_ KSIM_WSK_SOCKET *Socket)
 VOID
 KsimWskWake(VOID)
 {
-    if (KsimWskProvider.Poller)
+    if (KsimWskProvider.Poller || KsimWskProvider.MemoryPoller)
         KsimScheduler->NetworkKick();
 }
 
@@ -491,12 +491,22 @@ KsimWskNetworkTurn(_In_ int TimeoutMs)
     KIRQL OldIrql;
 
     if (TimeoutMs != KSIM_NETWORK_NO_POLL) {
-        KsimWskLock(&OldIrql);
-        /* Work already queued does not wait behind the poller. */
-        if (!IsListEmpty(&KsimWskProvider.Dirty) || !IsListEmpty(&KsimWskProvider.Completions))
-            TimeoutMs = 0;
-        KsimWskUnlock(OldIrql);
-        Count = HostNetPollerWait(KsimWskProvider.Poller, Events, 64, TimeoutMs);
+        /* The in-memory network's readiness is computed, never waited for: its changes kick the
+         * scheduler instead (KsimWskMemoryWake). */
+        if (KsimWskProvider.MemoryPoller)
+            Count = HostNetMemPollerCollect(KsimWskProvider.MemoryPoller, Events, 64,
+                                            KsimWskTurnRotate ? KsimWskTurnRotate() : 0);
+        if (KsimWskProvider.Poller) {
+            int Host;
+            KsimWskLock(&OldIrql);
+            /* Work already queued (or ready in memory) does not wait behind the poller. */
+            if (Count || !IsListEmpty(&KsimWskProvider.Dirty) || !IsListEmpty(&KsimWskProvider.Completions))
+                TimeoutMs = 0;
+            KsimWskUnlock(OldIrql);
+            Host = HostNetPollerWait(KsimWskProvider.Poller, Events + Count, 64 - Count, TimeoutMs);
+            if (Host > 0)
+                Count += Host;
+        }
         if (Count > 0) {
             KsimWskLock(&OldIrql);
             for (i = 0; i < Count; i++)
@@ -507,14 +517,15 @@ KsimWskNetworkTurn(_In_ int TimeoutMs)
     KsimWskDrainCompletions();
     More = KsimWskRunDirty();
     KsimWskDrainCompletions();
-    /* A full batch of reports: the poller may hold more. */
+    /* A full batch of reports: the pollers may hold more. */
     return More || Count == 64;
 }
 
 static VOID
 KsimWskNetworkInterrupt(VOID)
 {
-    HostNetPollerWake(KsimWskProvider.Poller);
+    if (KsimWskProvider.Poller)
+        HostNetPollerWake(KsimWskProvider.Poller);
 }
 
 static BOOLEAN
@@ -525,24 +536,51 @@ KsimWskNetworkWaitReady(_In_ int TimeoutMs)
 
 static KSIM_NETWORK KsimWskNetwork = { KsimWskNetworkTurn, KsimWskNetworkInterrupt, KsimWskNetworkWaitReady, -1 };
 
+/* A socket of the in-memory network changed (any thread, its lock held): a turn is due. */
+static void
+KsimWskMemoryWake(void *Context)
+{
+    UNREFERENCED_PARAMETER(Context);
+    KsimScheduler->NetworkKick();
+}
+
 _IRQL_requires_(PASSIVE_LEVEL)
 static NTSTATUS
 KsimWskNetworkStart(VOID)
 {
     NTSTATUS Status;
-    int Error = HostNetPollerCreate(&KsimWskProvider.Poller);
+    int Error;
 
-    if (Error != HOST_NET_OK)
-        return KsimWskStatusFromHost(Error);
-    KsimWskNetwork.PollDescriptor = HostNetPollerDescriptor(KsimWskProvider.Poller);
-    Status = KsimScheduler->NetworkStart(&KsimWskNetwork);
-    if (!NT_SUCCESS(Status)) {
-        HostNetPollerDestroy(KsimWskProvider.Poller);
-        KsimWskProvider.Poller = NULL;
-        return Status;
+    /* The deterministic scheduler has no host network at all: no descriptor, no clock. */
+    if (!KsimSchedulerIsDeterministic()) {
+        Error = HostNetPollerCreate(&KsimWskProvider.Poller);
+        if (Error != HOST_NET_OK)
+            return KsimWskStatusFromHost(Error);
+        KsimWskNetwork.PollDescriptor = HostNetPollerDescriptor(KsimWskProvider.Poller);
+        KsimWskNetwork.WaitReady = KsimWskNetworkWaitReady;
+    } else {
+        KsimWskNetwork.PollDescriptor = -1;
+        KsimWskNetwork.WaitReady = NULL;
     }
+    Error = HostNetMemPollerCreate(&KsimWskProvider.MemoryPoller, KsimWskMemoryWake, NULL);
+    if (Error != HOST_NET_OK) {
+        Status = KsimWskStatusFromHost(Error);
+        goto cleanupPoller;
+    }
+    Status = KsimScheduler->NetworkStart(&KsimWskNetwork);
+    if (!NT_SUCCESS(Status))
+        goto cleanupMemoryPoller;
     KsimWskProvider.Running = TRUE;
     return STATUS_SUCCESS;
+
+cleanupMemoryPoller:
+    HostNetMemPollerDestroy(KsimWskProvider.MemoryPoller);
+    KsimWskProvider.MemoryPoller = NULL;
+cleanupPoller:
+    if (KsimWskProvider.Poller)
+        HostNetPollerDestroy(KsimWskProvider.Poller);
+    KsimWskProvider.Poller = NULL;
+    return Status;
 }
 
 _IRQL_requires_(PASSIVE_LEVEL)
@@ -552,7 +590,10 @@ KsimWskNetworkStop(VOID)
     KsimScheduler->NetworkStop();
     /* No turn runs any more: what is left to complete is completed here. */
     KsimWskDrainCompletions();
-    HostNetPollerDestroy(KsimWskProvider.Poller);
+    HostNetMemPollerDestroy(KsimWskProvider.MemoryPoller);
+    KsimWskProvider.MemoryPoller = NULL;
+    if (KsimWskProvider.Poller)
+        HostNetPollerDestroy(KsimWskProvider.Poller);
     KsimWskProvider.Poller = NULL;
     KsimWskNetwork.PollDescriptor = -1;
     KsimWskProvider.Running = FALSE;
@@ -592,6 +633,7 @@ WskRegister(_In_ PWSK_CLIENT_NPI WskClientNpi, _Out_ PWSK_REGISTRATION WskRegist
     Client->Magic = KSIM_WSK_CLIENT_MAGIC;
     Client->Npi = *WskClientNpi;
     Client->Registration = WskRegistration;
+    Client->Memory = KsimNetClientWantsMemory();
     KeInitializeEvent(&Client->Idle, NotificationEvent, FALSE);
     InitializeListHead(&Client->TransportWaiters);
 
@@ -831,7 +873,7 @@ KsimWskSocket(_In_ PWSK_CLIENT ClientHandle, _In_ ADDRESS_FAMILY AddressFamily, 
     Request = KsimWskRequestAllocate(Irp, NULL, KsimWskRequestComplete);
     if (!Request)
         return KsimWskIrpCompleteInline(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
-    Error = HostNetSocket(KsimWskHostFamily(AddressFamily), HostType, &Host);
+    Error = KsimNetSocket(Client->Memory, KsimWskHostFamily(AddressFamily), HostType, &Host);
     if (Error != HOST_NET_OK)
         return KsimWskRequestCompleteLater(Request, KsimWskStatusFromHost(Error), 0);
 
@@ -843,7 +885,7 @@ KsimWskSocket(_In_ PWSK_CLIENT ClientHandle, _In_ ADDRESS_FAMILY AddressFamily, 
         Socket->Host = Host;
     KsimWskUnlock(OldIrql);
     if (!Socket) {
-        HostNetClose(Host);
+        KsimNetClose(Host);
         return KsimWskRequestCompleteLater(Request, STATUS_INSUFFICIENT_RESOURCES, 0);
     }
     return KsimWskRequestCompleteLater(Request, STATUS_SUCCESS, (ULONG_PTR)KsimWskPublic(Socket));
@@ -888,7 +930,7 @@ KsimWskSocketConnect(_In_ PWSK_CLIENT ClientHandle, _In_ USHORT SocketType, _In_
     Request = KsimWskRequestAllocate(Irp, NULL, KsimWskRequestConnect);
     if (!Request)
         return KsimWskIrpCompleteInline(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
-    Error = HostNetSocket(KsimWskHostFamily(LocalAddress->sa_family), HOST_NET_STREAM, &Host);
+    Error = KsimNetSocket(Client->Memory, KsimWskHostFamily(LocalAddress->sa_family), HOST_NET_STREAM, &Host);
     if (Error != HOST_NET_OK)
         return KsimWskRequestCompleteLater(Request, KsimWskStatusFromHost(Error), 0);
 
@@ -899,16 +941,16 @@ KsimWskSocketConnect(_In_ PWSK_CLIENT ClientHandle, _In_ USHORT SocketType, _In_
                                    IPPROTO_TCP, SocketContext, Dispatch);
     if (!Socket) {
         KsimWskUnlock(OldIrql);
-        HostNetClose(Host);
+        KsimNetClose(Host);
         return KsimWskRequestCompleteLater(Request, STATUS_INSUFFICIENT_RESOURCES, 0);
     }
     Socket->Host = Host;
     Socket->Implicit = TRUE;
     Request->Socket = Socket;
-    Error = HostNetBind(Host, &Local);
+    Error = KsimNetBind(Host, &Local);
     if (Error == HOST_NET_OK) {
         Socket->State |= KSIM_WSK_S_BOUND;
-        Error = HostNetConnect(Host, &Remote);
+        Error = KsimNetConnect(Host, &Remote);
     }
     if (Error == HOST_NET_OK || Error == HOST_NET_E_INPROGRESS) {
         Socket->State |= KSIM_WSK_S_CONNECTING;
@@ -1086,7 +1128,7 @@ void
 KsimWskGetCounters(uint64_t *HostSockets, uint64_t *WskSockets)
 {
     if (HostSockets)
-        *HostSockets = HostNetOpenSockets();
+        *HostSockets = KsimNetOpenSockets();
     if (WskSockets)
         *WskSockets = (uint64_t)ReadNoFence(&KsimWskProvider.WskSockets);
 }

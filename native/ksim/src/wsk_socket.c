@@ -297,7 +297,7 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
             if (!(Socket->State & KSIM_WSK_S_BOUND)) {
                 Status = STATUS_INVALID_DEVICE_STATE;
             } else {
-                Status = KsimWskStatusFromHost(HostNetConnect(Socket->Host, &Remote));
+                Status = KsimWskStatusFromHost(KsimNetConnect(Socket->Host, &Remote));
                 if (NT_SUCCESS(Status)) {
                     Socket->Remote = Remote;
                     Socket->State |= KSIM_WSK_S_REMOTE_SET;
@@ -350,7 +350,7 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
             else if (Socket->Host == HOST_NET_INVALID_SOCKET)
                 Status = Socket->DeadStatus ? Socket->DeadStatus : STATUS_INVALID_DEVICE_STATE;
             else
-                Status = KsimWskStatusFromHost(HostNetSetOption(Socket->Host, Option, (int)*(ULONG *)InputBuffer));
+                Status = KsimWskStatusFromHost(KsimNetSetOption(Socket->Host, Option, (int)*(ULONG *)InputBuffer));
             KsimWskUnlock(OldIrql);
             return KsimWskControlDone(Irp, Request, Status, 0, OutputSizeReturned);
         }
@@ -360,7 +360,7 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
         if (Socket->Host == HOST_NET_INVALID_SOCKET)
             Status = Socket->DeadStatus ? Socket->DeadStatus : STATUS_INVALID_DEVICE_STATE;
         else
-            Status = KsimWskStatusFromHost(HostNetGetOption(Socket->Host, Option, &Value));
+            Status = KsimWskStatusFromHost(KsimNetGetOption(Socket->Host, Option, &Value));
         KsimWskUnlock(OldIrql);
         if (NT_SUCCESS(Status)) {
             *(ULONG *)OutputBuffer = (ULONG)Value;
@@ -402,8 +402,11 @@ KsimWskCloseSocket(_In_ PWSK_SOCKET WskSocket, _Inout_ PIRP Irp)
      * upcall, does the rest). */
     if (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST)) {
         uint64_t Deadline = KsimNowNs() + KSIM_WSK_ACCEPT_EPILOGUE_GRACE_NS;
-        while (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST) && KsimNowNs() < Deadline)
+        while (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST) && KsimNowNs() < Deadline) {
             KsimHostYield();
+            /* The deterministic scheduler runs the callback's fiber only at a switch point. */
+            KsimSwitchPoint(KsimSwitchWait);
+        }
     }
     if (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST))
         KsimVerifierFail("WskCloseSocket(%p): the WskAcceptEvent that offered this socket has not returned yet; an "
@@ -453,13 +456,13 @@ KsimWskBind(_In_ PWSK_SOCKET WskSocket, _In_ PSOCKADDR LocalAddress, _Reserved_ 
          * WskSocket and its bind completes with STATUS_NOT_IMPLEMENTED. */
         Status = STATUS_NOT_IMPLEMENTED;
     } else {
-        Status = KsimWskStatusFromHost(HostNetBind(Socket->Host, &Local));
+        Status = KsimWskStatusFromHost(KsimNetBind(Socket->Host, &Local));
         if (NT_SUCCESS(Status)) {
             Socket->State |= KSIM_WSK_S_BOUND;
             /* A WSK listening socket listens from bind on (WskListen exists only for stream
              * sockets). */
             if (Socket->Kind == WSK_FLAG_LISTEN_SOCKET) {
-                Status = KsimWskStatusFromHost(HostNetListen(Socket->Host, KSIM_WSK_LISTEN_BACKLOG));
+                Status = KsimWskStatusFromHost(KsimNetListen(Socket->Host, KSIM_WSK_LISTEN_BACKLOG));
                 if (NT_SUCCESS(Status))
                     Socket->State |= KSIM_WSK_S_LISTENING;
             }
@@ -587,8 +590,8 @@ KsimWskGetAddress(_In_ PWSK_SOCKET WskSocket, _Out_ PSOCKADDR Address, _Inout_ P
     else if (Socket->Host == HOST_NET_INVALID_SOCKET)
         Status = Socket->DeadStatus ? Socket->DeadStatus : STATUS_INVALID_DEVICE_STATE;
     else
-        Status = KsimWskStatusFromHost(Remote ? HostNetGetRemoteAddress(Socket->Host, &Host)
-                                              : HostNetGetLocalAddress(Socket->Host, &Host));
+        Status = KsimWskStatusFromHost(Remote ? KsimNetGetRemoteAddress(Socket->Host, &Host)
+                                              : KsimNetGetLocalAddress(Socket->Host, &Host));
     KsimWskUnlock(OldIrql);
     if (NT_SUCCESS(Status))
         KsimWskAddressFromHost(&Host, Address);
@@ -645,7 +648,7 @@ KsimWskConnect(_In_ PWSK_SOCKET WskSocket, _In_ PSOCKADDR RemoteAddress, _Reserv
         /* A failed connect leaves the TCP socket unusable for another attempt. */
         Status = STATUS_INVALID_DEVICE_STATE;
     } else {
-        Error = HostNetConnect(Socket->Host, &Remote);
+        Error = KsimNetConnect(Socket->Host, &Remote);
         if (Error == HOST_NET_OK || Error == HOST_NET_E_INPROGRESS) {
             Socket->State |= KSIM_WSK_S_CONNECTING;
             Request->Address = Remote;
