@@ -303,7 +303,13 @@ describe('lossless: a socket nobody reads slows only itself', function () {
       const hostDropped = (await session.stats()).hostDatagramsDropped! - hostBefore;
       assert.ok(paused >= 1 && resumed >= 1, 'socketPaused, then socketResumed');
       assert.ok(datagrams >= 4096, `kept at least the limit (${datagrams})`);
-      assert.equal(datagrams + dropped + hostDropped, sent, `${datagrams} delivered + ${dropped} dropped by the driver + ${hostDropped} by the host = ${sent} sent`);
+      if (process.platform === 'win32') {
+        // A Winsock host (sim under Wine or on Windows) keeps no per-socket drop counter, so what
+        // its own UDP queue drops is not counted (docs/reliability.md §9): only the bound holds.
+        assert.ok(datagrams + dropped <= sent, `${datagrams} delivered + ${dropped} dropped by the driver <= ${sent} sent`);
+      } else {
+        assert.equal(datagrams + dropped + hostDropped, sent, `${datagrams} delivered + ${dropped} dropped by the driver + ${hostDropped} by the host = ${sent} sent`);
+      }
     } finally {
       client.destroy();
     }
