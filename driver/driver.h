@@ -40,8 +40,12 @@ WskbPoolBudgetCharged(VOID);
 /* Sockets per session; slots are reused, ids never are (generation). */
 #define WSKB_MAX_SOCKETS_PER_SESSION 8192u
 
-/* The socket table of a session, allocated at open. */
-#define WSKB_SESSION_TABLE_BYTES ((ULONG)sizeof(*((WSKB_SESSION *)0)->Table) * WSKB_MAX_SOCKETS_PER_SESSION)
+/* The socket table of a session starts with this many slots at open and doubles, up to
+ * WSKB_MAX_SOCKETS_PER_SESSION, when a socket finds no free slot: a handle that uses a few
+ * sockets costs 1 KiB of NonPaged pool rather than 128 KiB, and closing it walks only the
+ * slots it ever had. */
+#define WSKB_TABLE_INITIAL_SLOTS 64u
+#define WSKB_TABLE_BYTES(Slots) ((ULONG)sizeof(WSKB_SLOT) * (ULONG)(Slots))
 
 /* A socket id is (generation << 32) | (session tag << 16) | slot. The session tag, drawn from a
  * driver-wide counter at open, makes an id of one session name nothing in another (a foreign id
@@ -55,6 +59,13 @@ WskbPoolBudgetCharged(VOID);
 WSKB_STATIC_ASSERT(WSKB_MAX_SOCKETS_PER_SESSION <= 0x10000u, "a slot must fit the id's low 16 bits");
 /* End of the table's free list. */
 #define WSKB_SLOT_NONE 0xFFFFFFFFu
+
+/* One entry of a session's socket table. */
+typedef struct _WSKB_SLOT {
+    WSKB_SOCKET *Socket;
+    ULONG Generation;
+    ULONG NextFree;
+} WSKB_SLOT;
 
 typedef enum _WSKB_SOCKET_STATE {
     WskbSocketCreating,
@@ -92,11 +103,8 @@ struct _WSKB_SESSION {
     BOOLEAN HelloDone;
     BOOLEAN SocketsCreated;         /* a socket exists or existed: static events too late */
     BOOLEAN CleaningUp;             /* no new sockets; set at EvtFileCleanup */
-    struct {
-        WSKB_SOCKET *Socket;
-        ULONG Generation;
-        ULONG NextFree;
-    } *Table;                       /* WSKB_MAX_SOCKETS_PER_SESSION slots */
+    WSKB_SLOT *Table;               /* TableSlots slots, under Lock (socket.c) */
+    ULONG TableSlots;
     ULONG FreeHead;
     USHORT IdTag;                   /* see WSKB_ID_MAKE */
     ULONG SocketsOpen;
@@ -124,6 +132,17 @@ WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(WSKB_DEVICE_CONTEXT, WskbDeviceGetContext)
 WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(WSKB_SESSION, WskbSessionGetContext)
 
 /* ---- socket table (socket.c) ---- */
+
+/* At open: the table's first WSKB_TABLE_INITIAL_SLOTS slots, charged to the pool bound. */
+_IRQL_requires_(PASSIVE_LEVEL)
+_Must_inspect_result_
+NTSTATUS
+WskbSocketTableInitialize(_Inout_ WSKB_SESSION *Session);
+
+/* At close (or a failed open): frees the table and gives its charge back. */
+_IRQL_requires_(PASSIVE_LEVEL)
+VOID
+WskbSocketTableUninitialize(_Inout_ WSKB_SESSION *Session);
 
 /* Looks up an id of this session and takes a reference; STATUS_INVALID_HANDLE for an
  * unknown, stale, closing or foreign id. */

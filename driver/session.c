@@ -31,7 +31,6 @@ WskbEvtDeviceFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT File
     NTSTATUS Status;
     WSKB_SESSION *Session = WskbSessionGetContext(FileObject);
     WSK_CLIENT_NPI ClientNpi;
-    ULONG Slot;
 
     PAGED_CODE();
     RtlZeroMemory(Session, sizeof(*Session));
@@ -43,22 +42,9 @@ WskbEvtDeviceFileCreate(WDFDEVICE Device, WDFREQUEST Request, WDFFILEOBJECT File
     InitializeListHead(&Session->Operations);
     KeInitializeEvent(&Session->CreatingDone, NotificationEvent, FALSE);
 
-    /* The table counts against the driver-wide pool bound (poolbudget.c) until EvtFileClose. */
-    if (!WskbPoolBudgetCharge(WSKB_SESSION_TABLE_BYTES)) {
-        Status = STATUS_QUOTA_EXCEEDED;
+    Status = WskbSocketTableInitialize(Session);
+    if (!NT_SUCCESS(Status))
         goto cleanup;
-    }
-    Session->Table = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_SESSION_TABLE_BYTES, WSKB_TAG_TABLE);
-    if (!Session->Table) {
-        Status = STATUS_INSUFFICIENT_RESOURCES;
-        goto cleanupCharge;
-    }
-    /* Slot 0 first; generations start at 1 so that no id is ever 0. */
-    for (Slot = 0; Slot < WSKB_MAX_SOCKETS_PER_SESSION; ++Slot) {
-        Session->Table[Slot].Generation = 1;
-        Session->Table[Slot].NextFree = Slot + 1 < WSKB_MAX_SOCKETS_PER_SESSION ? Slot + 1 : WSKB_SLOT_NONE;
-    }
-    Session->FreeHead = 0;
     Session->IdTag = (USHORT)InterlockedIncrement(&WskbNextSessionTag);
 
     ClientNpi.ClientContext = Session;
@@ -80,10 +66,7 @@ cleanupRegistration:
     WskDeregister(&Session->Registration);
     Session->Registered = FALSE;
 cleanupTable:
-    ExFreePoolWithTag(Session->Table, WSKB_TAG_TABLE);
-    Session->Table = NULL;
-cleanupCharge:
-    WskbPoolBudgetRelease(WSKB_SESSION_TABLE_BYTES);
+    WskbSocketTableUninitialize(Session);
 cleanup:
     /* A failed create gets neither EvtFileCleanup nor EvtFileClose: nothing may remain. */
     WdfRequestComplete(Request, Status);
@@ -181,9 +164,5 @@ WskbEvtFileClose(WDFFILEOBJECT FileObject)
         WskbEventsUninitialize(Session);
         Session->EventsInitialized = FALSE;
     }
-    if (Session->Table) {
-        ExFreePoolWithTag(Session->Table, WSKB_TAG_TABLE);
-        Session->Table = NULL;
-        WskbPoolBudgetRelease(WSKB_SESSION_TABLE_BYTES);
-    }
+    WskbSocketTableUninitialize(Session);
 }

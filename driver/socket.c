@@ -6,6 +6,11 @@
  * given back, and 0 is never a generation, so a stale id or 0 never finds a socket. Only Open
  * sockets are found by lookups; a socket leaves the table when its close starts.
  *
+ * The table grows by doubling (WSKB_TABLE_INITIAL_SLOTS up to WSKB_MAX_SOCKETS_PER_SESSION)
+ * when a socket finds no free slot. Every access to it is under Session->Lock and nothing
+ * keeps a pointer to a slot across a release, so growing replaces the array: the new one is
+ * allocated and charged outside the lock, then swapped in under it if nobody grew it first.
+ *
  * References: the table (from reservation until WskCloseSocket completed, or until abandon),
  * each lookup (for the IOCTL in progress), each operation in flight. The memory is freed at
  * the last one, never before WskCloseSocket completed, because WSK may call the socket's
@@ -68,6 +73,96 @@ WskbSocketFreeSlotLocked(_Inout_ WSKB_SESSION *Session, _In_ ULONG Slot)
     Session->FreeHead = Slot;
 }
 
+/* Pushes slots [First, Last) on the free list so that First is handed out next. */
+static VOID
+WskbSocketTableLinkFree(_Inout_updates_(Last) WSKB_SLOT *Table, _In_ ULONG First, _In_ ULONG Last, _Inout_ ULONG *FreeHead)
+{
+    ULONG Slot;
+
+    for (Slot = Last; Slot-- > First;) {
+        Table[Slot].Socket = NULL;
+        Table[Slot].Generation = 1; /* never 0, so that no id is 0 */
+        Table[Slot].NextFree = *FreeHead;
+        *FreeHead = Slot;
+    }
+}
+
+_Use_decl_annotations_
+NTSTATUS
+WskbSocketTableInitialize(WSKB_SESSION *Session)
+{
+    WSKB_SLOT *Table;
+
+    PAGED_CODE();
+    /* The table counts against the driver-wide pool bound (poolbudget.c) until EvtFileClose. */
+    if (!WskbPoolBudgetCharge(WSKB_TABLE_BYTES(WSKB_TABLE_INITIAL_SLOTS)))
+        return STATUS_QUOTA_EXCEEDED;
+    Table = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_TABLE_BYTES(WSKB_TABLE_INITIAL_SLOTS), WSKB_TAG_TABLE);
+    if (!Table) {
+        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(WSKB_TABLE_INITIAL_SLOTS));
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    Session->FreeHead = WSKB_SLOT_NONE;
+    WskbSocketTableLinkFree(Table, 0, WSKB_TABLE_INITIAL_SLOTS, &Session->FreeHead);
+    Session->Table = Table;
+    Session->TableSlots = WSKB_TABLE_INITIAL_SLOTS;
+    return STATUS_SUCCESS;
+}
+
+_Use_decl_annotations_
+VOID
+WskbSocketTableUninitialize(WSKB_SESSION *Session)
+{
+    PAGED_CODE();
+    if (!Session->Table)
+        return;
+    ExFreePoolWithTag(Session->Table, WSKB_TAG_TABLE);
+    WskbPoolBudgetRelease(WSKB_TABLE_BYTES(Session->TableSlots));
+    Session->Table = NULL;
+    Session->TableSlots = 0;
+    Session->FreeHead = WSKB_SLOT_NONE;
+}
+
+/* Doubles a table that had SeenSlots slots (read under the lock, which the caller no longer
+ * holds). Success also when another caller grew it meanwhile: the caller looks again. Runs at
+ * the caller's IRQL, up to DISPATCH_LEVEL (WskAcceptEvent): NonPaged pool only. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
+WskbSocketTableGrow(_Inout_ WSKB_SESSION *Session, _In_ ULONG SeenSlots)
+{
+    ULONG NewSlots = SeenSlots * 2 < WSKB_MAX_SOCKETS_PER_SESSION ? SeenSlots * 2 : WSKB_MAX_SOCKETS_PER_SESSION;
+    WSKB_SLOT *New;
+    WSKB_SLOT *Old;
+    KIRQL OldIrql;
+
+    if (!WskbPoolBudgetCharge(WSKB_TABLE_BYTES(NewSlots)))
+        return STATUS_QUOTA_EXCEEDED;
+    New = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_TABLE_BYTES(NewSlots), WSKB_TAG_TABLE);
+    if (!New) {
+        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(NewSlots));
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Session->TableSlots != SeenSlots || Session->CleaningUp) {
+        /* Grown by a concurrent caller, or the table is closing: this copy is not needed. */
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        ExFreePoolWithTag(New, WSKB_TAG_TABLE);
+        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(NewSlots));
+        return STATUS_SUCCESS;
+    }
+    RtlCopyMemory(New, Session->Table, WSKB_TABLE_BYTES(SeenSlots));
+    /* The free list was empty when the caller looked; a slot freed since stays listed. */
+    WskbSocketTableLinkFree(New, SeenSlots, NewSlots, &Session->FreeHead);
+    Old = Session->Table;
+    Session->Table = New;
+    Session->TableSlots = NewSlots;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    ExFreePoolWithTag(Old, WSKB_TAG_TABLE);
+    WskbPoolBudgetRelease(WSKB_TABLE_BYTES(SeenSlots));
+    return STATUS_SUCCESS;
+}
+
 /* Called with Session->Lock held when SocketsCreating drops. */
 _IRQL_requires_(DISPATCH_LEVEL)
 static VOID
@@ -87,7 +182,7 @@ WskbSocketFindLocked(_In_ WSKB_SESSION *Session, _In_ UINT64 SocketId)
     ULONG Generation = WSKB_ID_GENERATION(SocketId);
     WSKB_SOCKET *Socket;
 
-    if (WSKB_ID_TAG(SocketId) != Session->IdTag || Slot >= WSKB_MAX_SOCKETS_PER_SESSION || Generation == 0 ||
+    if (WSKB_ID_TAG(SocketId) != Session->IdTag || Slot >= Session->TableSlots || Generation == 0 ||
         Session->Table[Slot].Generation != Generation)
         return NULL;
     Socket = Session->Table[Slot].Socket;
@@ -120,6 +215,7 @@ WskbSocketAllocate(_In_ WSKB_SESSION *Session, _In_ ULONG Kind, _In_ USHORT Fami
     NTSTATUS Status;
     WSKB_SOCKET *New;
     ULONG Slot;
+    ULONG SeenSlots;
     KIRQL OldIrql;
 
     *Socket = NULL;
@@ -148,15 +244,25 @@ WskbSocketAllocate(_In_ WSKB_SESSION *Session, _In_ ULONG Kind, _In_ USHORT Fami
         goto cleanupIrp;
 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
-    if (Session->CleaningUp) {
-        Status = STATUS_DELETE_PENDING;
-        goto cleanupLocked;
+    for (;;) {
+        if (Session->CleaningUp) {
+            Status = STATUS_DELETE_PENDING;
+            goto cleanupLocked;
+        }
+        if (Session->FreeHead != WSKB_SLOT_NONE)
+            break;
+        if (Session->TableSlots >= WSKB_MAX_SOCKETS_PER_SESSION) {
+            Status = STATUS_INSUFFICIENT_RESOURCES;
+            goto cleanupLocked;
+        }
+        SeenSlots = Session->TableSlots;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        Status = WskbSocketTableGrow(Session, SeenSlots);
+        if (!NT_SUCCESS(Status))
+            goto cleanupEvents;
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
     }
     Slot = Session->FreeHead;
-    if (Slot == WSKB_SLOT_NONE) {
-        Status = STATUS_INSUFFICIENT_RESOURCES;
-        goto cleanupLocked;
-    }
     Session->FreeHead = Session->Table[Slot].NextFree;
     Session->Table[Slot].NextFree = WSKB_SLOT_NONE;
     Session->Table[Slot].Socket = New;
@@ -168,6 +274,7 @@ WskbSocketAllocate(_In_ WSKB_SESSION *Session, _In_ ULONG Kind, _In_ USHORT Fami
 
 cleanupLocked:
     KeReleaseSpinLock(&Session->Lock, OldIrql);
+cleanupEvents:
     WskbEventsSocketUninitialize(New);
 cleanupIrp:
     IoFreeIrp(New->CloseIrp);
@@ -313,25 +420,32 @@ WskbSocketCloseIoCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-/* Closes every open socket of the session, one at a time, outside the lock. */
+/* Closes every open socket of the session, one at a time, outside the lock. The sweep only
+ * moves forward: CleaningUp is set, so no slot is handed out and the table no longer grows. */
 _IRQL_requires_(PASSIVE_LEVEL)
 static VOID
 WskbSocketCloseOpenSockets(_Inout_ WSKB_SESSION *Session)
 {
     KIRQL OldIrql;
-    ULONG Slot;
+    ULONG Slot = 0;
     WSKB_SOCKET *Socket;
 
-    for (Slot = 0; Slot < WSKB_MAX_SOCKETS_PER_SESSION; ++Slot) {
+    for (;;) {
         Socket = NULL;
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        if (Session->Table[Slot].Socket && Session->Table[Slot].Socket->State == WskbSocketOpen) {
+        for (; Slot < Session->TableSlots; ++Slot) {
             Socket = Session->Table[Slot].Socket;
-            WskbSocketDetachLocked(Session, Socket);
+            if (Socket && Socket->State == WskbSocketOpen) {
+                WskbSocketDetachLocked(Session, Socket);
+                ++Slot;
+                break;
+            }
+            Socket = NULL;
         }
         KeReleaseSpinLock(&Session->Lock, OldIrql);
-        if (Socket)
-            WskbSocketClose(Socket, NULL);
+        if (!Socket)
+            return;
+        WskbSocketClose(Socket, NULL);
     }
 }
 

@@ -47,6 +47,15 @@
 #define S_INVALID_DEVICE_STATE ((int32_t)0xC0000184)
 #define S_INVALID_BUFFER_SIZE ((int32_t)0xC0000206)
 #define S_INVALID_PARAMETER_MIX ((int32_t)0xC0000030)
+#define S_INSUFFICIENT_RESOURCES ((int32_t)0xC000009A)
+
+/* The driver's socket table (driver.h, kernel side): its limit, its first size, its pool tag,
+ * and the id layout (generation << 32) | (session tag << 16) | slot. */
+#define TABLE_MAX_SLOTS 8192u
+#define TABLE_INITIAL_SLOTS 64u
+#define TABLE_POOL_TAG 0x74426B57u /* 'tBkW' */
+#define ID_SLOT(Id) ((uint32_t)((Id) & 0xFFFFu))
+#define ID_GENERATION(Id) ((uint32_t)((Id) >> 32))
 
 #define W_AF_INET 2
 #define W_AF_INET6 23
@@ -755,6 +764,75 @@ TestSessions(void)
     KsimClose(B);
 }
 
+/* The socket table starts small and doubles up to WSKB_MAX_SOCKETS_PER_SESSION: every socket up
+ * to the limit gets a distinct slot, one past it is STATUS_INSUFFICIENT_RESOURCES, ids stay
+ * valid across each growth (a stale slot or one past the table is STATUS_INVALID_HANDLE), the
+ * table stays one block, and the close sweep closes every socket of a full table. On the
+ * in-memory network: 8192 host sockets would exceed a process's descriptors. */
+static void
+TestTableGrowth(void)
+{
+    static uint64_t Ids[TABLE_MAX_SLOTS];
+    static uint8_t Seen[TABLE_MAX_SLOTS];
+    KSIM_FILE *File = NULL;
+    KSIM_COUNTERS Before, After;
+    uint32_t Count = 0, Distinct = 0, Index;
+    uint64_t Extra = 0, Reused = 0;
+
+    KsimGetCounters(&Before);
+    CHECK_STATUS(KsimOpenOnNetwork(WSKB_USER_PATH, "memory", &File), S_SUCCESS);
+    if (!File)
+        return;
+    /* A fresh handle holds one small table, not a full one (8192 slots were 128 KiB). */
+    KsimGetCounters(&After);
+    CHECK(KsimPoolOutstandingByTag(TABLE_POOL_TAG) == 1);
+    CHECK(After.PoolBytes - Before.PoolBytes < 16u * 1024u);
+    CHECK_STATUS(DoHello(File), S_SUCCESS);
+    for (Count = 0; Count < TABLE_MAX_SLOTS; ++Count) {
+        int32_t Status = SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Ids[Count]);
+        if (Status != S_SUCCESS) {
+            CHECK_STATUS(Status, S_SUCCESS);
+            break;
+        }
+        /* The first socket (bound) is found through its id after every growth. */
+        if (Count == 0) {
+            CHECK_STATUS(AddressCall(File, WSKB_IOCTL_BIND, Ids[0], Ipv4(127, 0, 0, 1, 0)), S_SUCCESS);
+            /* The first slot past the table as it is now (generation 1, this session's tag). */
+            CHECK_STATUS(CloseSocket(File, (Ids[0] & ~0xFFFFull) | TABLE_INITIAL_SLOTS), S_INVALID_HANDLE);
+        }
+        if ((Count & (Count - 1)) == 0) {
+            WSKB_SOCKADDR Local;
+            CHECK_STATUS(GetAddress(File, Ids[0], WSKB_ADDRESS_LOCAL, &Local), S_SUCCESS);
+        }
+    }
+    CHECK(Count == TABLE_MAX_SLOTS);
+    for (Index = 0; Index < Count; ++Index) {
+        uint32_t Slot = ID_SLOT(Ids[Index]);
+        CHECK(Slot < TABLE_MAX_SLOTS);
+        if (Slot < TABLE_MAX_SLOTS && !Seen[Slot]) {
+            Seen[Slot] = 1;
+            ++Distinct;
+        }
+    }
+    CHECK(Distinct == TABLE_MAX_SLOTS);
+    CHECK(KsimPoolOutstandingByTag(TABLE_POOL_TAG) == 1);
+    /* Full: the next socket is refused, and nothing of it remains. */
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Extra),
+                 S_INSUFFICIENT_RESOURCES);
+    /* A slot given back is reused with a new generation; the old id names nothing. */
+    CHECK_STATUS(CloseSocket(File, Ids[5000]), S_SUCCESS);
+    CHECK_STATUS(SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Reused), S_SUCCESS);
+    CHECK(ID_SLOT(Reused) == ID_SLOT(Ids[5000]));
+    CHECK(ID_GENERATION(Reused) == ID_GENERATION(Ids[5000]) + 1);
+    CHECK_STATUS(CloseSocket(File, Ids[5000]), S_INVALID_HANDLE);
+    /* The cleanup sweep closes the 8192 sockets still open. */
+    KsimClose(File);
+    KsimGetCounters(&After);
+    CHECK(After.WskSockets == Before.WskSockets);
+    CHECK(After.PoolAllocations == Before.PoolAllocations);
+    CHECK(KsimPoolOutstandingByTag(TABLE_POOL_TAG) == 0);
+}
+
 /* Close with a pended RECEIVE and a pended ACCEPT: both complete with STATUS_CANCELLED (the
  * close cancels the socket's IRPs); CancelIo cancels a pended ACCEPT; IPv6 loopback. */
 static void
@@ -1262,6 +1340,8 @@ main(void)
     TestRandom();
     printf("sessions\n");
     TestSessions();
+    printf("socket table growth\n");
+    TestTableGrowth();
     printf("concurrent sessions use\n");
     TestConcurrent();
     printf("cancel race\n");
