@@ -37,7 +37,7 @@ const controlSocket = (type, code, level, input) =>
 
 const seeds = {
   'listen-events': [hello, create(2, 1, 6, 1), addressIn('BIND', 2, 0), controlSocket(0, 0x4002, 0xffff, u32(0x200)),
-    op('READ_EVENTS', Buffer.alloc(0), 0x8000 | 1780), op('STATS', Buffer.alloc(0), 88)],
+    op('READ_EVENTS', Buffer.alloc(0), 0xF000 | 205), op('STATS', Buffer.alloc(0), 88)],
   'connection-connect': [hello, create(2, 1, 6, 2), addressIn('BIND', 2, 0), addressIn('CONNECT', 2, 9),
     op('SEND', Buffer.concat([id, u32(0, 5), Buffer.from('hello')]), 8, true)],
   'datagram-loop': [hello, create(23, 2, 17, 4), addressIn('BIND', 23, 0),
@@ -51,14 +51,14 @@ const seeds = {
   // Network events: a peer connects to our listener on port 0 of the range (BIND port 8 maps to
   // FUZZ_PORT_BASE + 0), sends, finishes; events read while it happens.
   'peer-connects': [hello, create(2, 1, 6, 1), addressIn('BIND', 2, 8), controlSocket(0, 0x4002, 0xffff, u32(0x200 | 0x40 | 0x80)),
-    op('READ_EVENTS', Buffer.alloc(0), 0x8000 | 1780), peerConnect(0), peerSend(0, 'hello'), peerFin(0), runIdle,
-    op('READ_EVENTS', Buffer.alloc(0), 0x8000 | 1780)],
+    op('READ_EVENTS', Buffer.alloc(0), 0xF000 | 205), peerConnect(0), peerSend(0, 'hello'), peerFin(0), runIdle,
+    op('READ_EVENTS', Buffer.alloc(0), 0xF000 | 205)],
   // Our connection socket connects to the peer listener (port 4 of the range), a concurrent close.
   'connect-peer': [hello, create(2, 1, 6, 2), addressIn('BIND', 2, 0), addressIn('CONNECT', 2, 4), peerAccept,
     onThread, op('CLOSE', id, 0, true), op('RECEIVE', Buffer.concat([id, u32(0, 64)]), 64, true), peerSend(4, 'late')],
   // Datagrams both ways with the UDP peers (ports 6 and 7 of the range).
   'datagram-peer': [hello, create(2, 2, 17, 4), addressIn('BIND', 2, 9), controlSocket(0, 0x4002, 0xffff, u32(0x100)),
-    peerDatagram(2, 'to us'), op('READ_EVENTS', Buffer.alloc(0), 0x8000 | 1780),
+    peerDatagram(2, 'to us'), op('READ_EVENTS', Buffer.alloc(0), 0xF000 | 205),
     op('SEND_TO', Buffer.concat([id, sockaddr(2, 6), u32(0, 3), Buffer.from('abc')]), 8, true)],
 };
 const dir = process.argv[2] ?? path.join(__dirname, 'corpus');

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -256,6 +257,31 @@ void *KsimHostAllocZero(size_t Size)
 void KsimHostFree(void *Block)
 {
     free(Block);
+}
+
+static size_t HostPagesSpan(size_t Size)
+{
+    size_t Page = (size_t)sysconf(_SC_PAGESIZE);
+    return ((Size + Page - 1) & ~(Page - 1)) + Page;
+}
+
+void *KsimHostPagesAlloc(size_t Size)
+{
+    size_t Span = HostPagesSpan(Size);
+    char *Base = mmap(NULL, Span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (Base == MAP_FAILED)
+        return NULL;
+    if (mprotect(Base + Span - (size_t)sysconf(_SC_PAGESIZE), (size_t)sysconf(_SC_PAGESIZE), PROT_NONE) != 0) {
+        munmap(Base, Span);
+        return NULL;
+    }
+    return Base;
+}
+
+void KsimHostPagesFree(void *Block, size_t Size)
+{
+    if (Block)
+        munmap(Block, HostPagesSpan(Size));
 }
 
 int KsimHostFormatV(char *Buffer, size_t Size, const char *Format, va_list Arguments)

@@ -312,6 +312,43 @@ KsimHostFree(void *Block)
     free(Block);
 }
 
+static size_t
+HostPagesSpan(size_t Size)
+{
+    SYSTEM_INFO Info;
+    size_t Page;
+
+    GetSystemInfo(&Info);
+    Page = Info.dwPageSize;
+    return ((Size + Page - 1) & ~(Page - 1)) + Page;
+}
+
+void *
+KsimHostPagesAlloc(size_t Size)
+{
+    size_t Span = HostPagesSpan(Size);
+    SYSTEM_INFO Info;
+    DWORD Old;
+    char *Base = VirtualAlloc(NULL, Span, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+
+    if (!Base)
+        return NULL;
+    GetSystemInfo(&Info);
+    if (!VirtualProtect(Base + Span - Info.dwPageSize, Info.dwPageSize, PAGE_NOACCESS, &Old)) {
+        VirtualFree(Base, 0, MEM_RELEASE);
+        return NULL;
+    }
+    return Base;
+}
+
+void
+KsimHostPagesFree(void *Block, size_t Size)
+{
+    (void)Size;
+    if (Block)
+        VirtualFree(Block, 0, MEM_RELEASE);
+}
+
 int
 KsimHostFormatV(char *Buffer, size_t Size, const char *Format, va_list Arguments)
 {

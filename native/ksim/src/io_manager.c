@@ -50,6 +50,19 @@ int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed)
     return Status;
 }
 
+void *KsimIoBufferAlloc(size_t Size)
+{
+    return Size >= KSIM_HOST_PAGES_MIN ? KsimHostPagesAlloc(Size) : KsimHostAllocZero(Size);
+}
+
+void KsimIoBufferFree(void *Block, size_t Size)
+{
+    if (Size >= KSIM_HOST_PAGES_MIN)
+        KsimHostPagesFree(Block, Size);
+    else
+        KsimHostFree(Block);
+}
+
 static uint64_t CloseTimeoutNs(void)
 {
     const char *Text = KsimHostGetEnv("KSIM_CLOSE_TIMEOUT_MS");
@@ -394,7 +407,8 @@ static void DeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const voi
     if (METHOD_FROM_CTL_CODE(IoControlCode) == METHOD_BUFFERED) {
         /* One system buffer of max(in, out) bytes, as the I/O manager allocates it. */
         BufferLength = InputLength > OutputLength ? InputLength : OutputLength;
-        Request->InputBuffer = KsimHostAllocZero(BufferLength);
+        Request->InputBufferBytes = BufferLength ? BufferLength : 1;
+        Request->InputBuffer = KsimIoBufferAlloc(Request->InputBufferBytes);
         Request->OutputBuffer = Request->InputBuffer;
         Request->CallerOutput = CallerOutput;
     } else {
@@ -403,11 +417,12 @@ static void DeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const voi
          * life (for writing under OUT_DIRECT; IN_DIRECT only lets the device read it). Without
          * a caller buffer (KsimDeviceIoControl), ksim plays one, zero-filled like fresh user
          * memory. No MDL for an empty output: Irp->MdlAddress is NULL then, as on Windows. */
-        Request->InputBuffer = KsimHostAllocZero(InputLength ? InputLength : 1);
+        Request->InputBufferBytes = InputLength ? InputLength : 1;
+        Request->InputBuffer = KsimIoBufferAlloc(Request->InputBufferBytes);
         if (CallerOutput) {
             Request->OutputBuffer = CallerOutput;
         } else {
-            Request->OutputBuffer = KsimHostAllocZero(OutputLength ? OutputLength : 1);
+            Request->OutputBuffer = KsimIoBufferAlloc(OutputLength ? OutputLength : 1);
             Request->OutputOwned = Request->OutputBuffer != NULL;
         }
         if (Request->OutputBuffer && OutputLength) {

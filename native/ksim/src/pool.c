@@ -40,7 +40,8 @@ typedef struct _KSIM_POOL_HEADER {
     ULONG Tag;
     BOOLEAN Paged;
     BOOLEAN Reported;
-    UCHAR Reserved[18];
+    BOOLEAN FromPages;  /* KsimHostPagesAlloc: a large block */
+    UCHAR Reserved[17];
 } KSIM_POOL_HEADER;
 _Static_assert(sizeof(KSIM_POOL_HEADER) % 16 == 0, "pool blocks stay 16-byte aligned, as on x64 Windows");
 
@@ -181,6 +182,29 @@ static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
 
 /* Frees the oldest quarantined blocks until the quarantine fits; reports blocks that were
  * written after they were freed. Called with PoolLock held. */
+/* Large blocks come from the OS's pages (host_sync.h): only the pages the driver touches are
+ * committed, and a use after the block left the quarantine faults. */
+static KSIM_POOL_HEADER *PoolHostAlloc(SIZE_T Bytes)
+{
+    KSIM_POOL_HEADER *Header;
+    BOOLEAN FromPages = Bytes >= KSIM_HOST_PAGES_MIN;
+
+    Header = FromPages ? KsimHostPagesAlloc(Bytes) : KsimHostAlloc(Bytes);
+    if (Header) {
+        __builtin_memset(Header, 0, sizeof(*Header));
+        Header->FromPages = FromPages;
+    }
+    return Header;
+}
+
+static void PoolHostFree(KSIM_POOL_HEADER *Header)
+{
+    if (Header->FromPages)
+        KsimHostPagesFree(Header, sizeof(*Header) + Header->Size + sizeof(uint64_t));
+    else
+        KsimHostFree(Header);
+}
+
 static void QuarantineTrimAll(BOOLEAN All, size_t Incoming)
 {
     while (QuarantineCount > 0 &&
@@ -198,7 +222,7 @@ static void QuarantineTrimAll(BOOLEAN All, size_t Incoming)
                              (void *)Data, KsimTagText(Header->Tag, Text), (unsigned long long)Header->Size,
                              (unsigned long long)Written);
         }
-        KsimHostFree(Header);
+        PoolHostFree(Header);
     }
 }
 
@@ -264,10 +288,9 @@ ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
         return NULL;
     if (NumberOfBytes > ((SIZE_T)1 << 40))
         return NULL;
-    Header = KsimHostAlloc(sizeof(*Header) + NumberOfBytes + sizeof(Guard));
+    Header = PoolHostAlloc(sizeof(*Header) + NumberOfBytes + sizeof(Guard));
     if (!Header)
         return NULL;
-    __builtin_memset(Header, 0, sizeof(*Header));
     Header->Magic = KSIM_POOL_LIVE;
     Header->Size = NumberOfBytes;
     Header->Tag = Tag;
@@ -282,7 +305,7 @@ ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
     if (Flags & POOL_FLAG_UNINITIALIZED)
         (VOID)ForEachCheckedRegion((PUCHAR)(Header + 1), NumberOfBytes, Header->Sequence, FillRegion,
                                    (void *)(uintptr_t)KSIM_POOL_UNINITIALIZED_FILL);
-    else
+    else if (!Header->FromPages) /* fresh pages are zero */
         __builtin_memset(Header + 1, 0, NumberOfBytes);
 
     KsimHostMutexLock(PoolLock);
@@ -361,7 +384,7 @@ ExFreePoolWithTag(PVOID P, ULONG Tag)
         KsimHostMutexUnlock(PoolLock);
     } else {
         KsimHostMutexUnlock(PoolLock);
-        KsimHostFree(Header);
+        PoolHostFree(Header);
     }
 }
 

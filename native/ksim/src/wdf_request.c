@@ -198,8 +198,8 @@ static void RequestDestroy(KSIM_WDF_OBJECT *Object)
     if (Request->SystemBufferMdl)
         IoFreeMdl(Request->SystemBufferMdl);
     if (Request->OutputOwned)
-        KsimHostFree(Request->OutputBuffer);
-    KsimHostFree(Request->InputBuffer);
+        KsimIoBufferFree(Request->OutputBuffer, Request->OutputLength ? Request->OutputLength : 1);
+    KsimIoBufferFree(Request->InputBuffer, Request->InputBufferBytes);
     if (Request->File)
         KsimWdfObjectDereference(&Request->File->Header);
 }
