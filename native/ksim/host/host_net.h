@@ -94,37 +94,54 @@ int HostNetSocket(int Family, int Type, HOST_NET_SOCKET *Socket);
 void HostNetClose(HOST_NET_SOCKET Socket);
 /* Abortive close: linger 0, so the peer gets a reset. */
 void HostNetCloseAbortive(HOST_NET_SOCKET Socket);
-int HostNetBind(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address);
-int HostNetListen(HOST_NET_SOCKET Socket, int Backlog);
 /* The new socket is non-blocking too. Remote may be NULL. */
 int HostNetAccept(HOST_NET_SOCKET Socket, HOST_NET_SOCKET *NewSocket, HOST_NET_ADDRESS *Remote);
-/* HOST_NET_OK, HOST_NET_E_INPROGRESS or an error. */
-int HostNetConnect(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote);
-/* After an in-progress connect became writable: HOST_NET_OK or the connect's error. */
-int HostNetConnectResult(HOST_NET_SOCKET Socket);
-int HostNetSend(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, int Flags, size_t *Sent);
-/* *Received == 0 with HOST_NET_OK means the peer's FIN. */
-int HostNetReceive(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received);
-/* MSG_PEEK of one byte: *Closed = 1 if the peer has finished (FIN) or the connection failed. */
-int HostNetPeekClosed(HOST_NET_SOCKET Socket, int *Closed);
-int HostNetSendTo(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, const HOST_NET_ADDRESS *Remote,
-                  size_t *Sent);
-/* One datagram. *Truncated = 1 when it did not fit (the rest is lost, as with UDP anywhere). */
-int HostNetReceiveFrom(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received,
-                       HOST_NET_ADDRESS *Remote, int *Truncated);
-/* Size of the next datagram, or bytes readable on a stream. */
-int HostNetBytesAvailable(HOST_NET_SOCKET Socket, size_t *Bytes);
-/* Bytes written but not yet acknowledged by the peer (stream). */
-int HostNetSendQueued(HOST_NET_SOCKET Socket, size_t *Bytes);
-int HostNetShutdownSend(HOST_NET_SOCKET Socket);
-int HostNetGetLocalAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
-int HostNetGetRemoteAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
-int HostNetSetOption(HOST_NET_SOCKET Socket, int Option, int Value);
-int HostNetGetOption(HOST_NET_SOCKET Socket, int Option, int *Value);
-/* Datagrams the host dropped for this socket so far because its receive queue was full (a
- * cumulative count; Linux: SO_MEMINFO's SK_MEMINFO_DROPS, the counter SO_RXQ_OVFL reports).
- * HOST_NET_E_NOPROTOOPT where the host keeps no such count per socket (Windows). */
-int HostNetReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped);
+
+/* The socket calls both networks below ksim's WSK provider offer, listed once as
+ * X(Name, (parameters), (arguments)): declared here as HostNet<Name> (the host's sockets), in
+ * host_net_memory.h as HostNetMem<Name> (the in-memory network), and routed by ksim's provider
+ * as KsimNet<Name> to one or the other by the handle (wsk_net.c). Each returns HOST_NET_OK or a
+ * HOST_NET_E_* code. */
+#define HOST_NET_SOCKET_CALLS(X)                                                                               \
+    X(Bind, (HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address), (Socket, Address))                      \
+    X(Listen, (HOST_NET_SOCKET Socket, int Backlog), (Socket, Backlog))                                        \
+    /* HOST_NET_OK, HOST_NET_E_INPROGRESS or an error. */                                                      \
+    X(Connect, (HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote), (Socket, Remote))                     \
+    /* After an in-progress connect became writable: HOST_NET_OK or the connect's error. */                    \
+    X(ConnectResult, (HOST_NET_SOCKET Socket), (Socket))                                                       \
+    X(Send, (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, int Flags, size_t *Sent),        \
+      (Socket, Vector, Count, Flags, Sent))                                                                    \
+    /* *Received == 0 with HOST_NET_OK means the peer's FIN. */                                                \
+    X(Receive, (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received),            \
+      (Socket, Vector, Count, Received))                                                                       \
+    /* MSG_PEEK of one byte: *Closed = 1 if the peer has finished (FIN) or the connection failed. */           \
+    X(PeekClosed, (HOST_NET_SOCKET Socket, int *Closed), (Socket, Closed))                                     \
+    X(SendTo,                                                                                                  \
+      (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, const HOST_NET_ADDRESS *Remote,        \
+       size_t *Sent),                                                                                          \
+      (Socket, Vector, Count, Remote, Sent))                                                                   \
+    /* One datagram. *Truncated = 1 when it did not fit (the rest is lost, as with UDP anywhere). */           \
+    X(ReceiveFrom,                                                                                             \
+      (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received,                      \
+       HOST_NET_ADDRESS *Remote, int *Truncated),                                                              \
+      (Socket, Vector, Count, Received, Remote, Truncated))                                                    \
+    /* Size of the next datagram, or bytes readable on a stream. */                                            \
+    X(BytesAvailable, (HOST_NET_SOCKET Socket, size_t *Bytes), (Socket, Bytes))                                \
+    /* Bytes written but not yet acknowledged by the peer (stream). */                                         \
+    X(SendQueued, (HOST_NET_SOCKET Socket, size_t *Bytes), (Socket, Bytes))                                    \
+    X(ShutdownSend, (HOST_NET_SOCKET Socket), (Socket))                                                        \
+    X(GetLocalAddress, (HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address), (Socket, Address))                 \
+    X(GetRemoteAddress, (HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address), (Socket, Address))                \
+    X(SetOption, (HOST_NET_SOCKET Socket, int Option, int Value), (Socket, Option, Value))                     \
+    X(GetOption, (HOST_NET_SOCKET Socket, int Option, int *Value), (Socket, Option, Value))                    \
+    /* Datagrams dropped so far for this socket because its receive queue was full (a cumulative          \
+     * count; Linux: SO_MEMINFO's SK_MEMINFO_DROPS, the counter SO_RXQ_OVFL reports).                     \
+     * HOST_NET_E_NOPROTOOPT where the host keeps no such count per socket (Windows). */                      \
+    X(ReceiveDrops, (HOST_NET_SOCKET Socket, uint64_t *Dropped), (Socket, Dropped))
+
+#define HOST_NET_DECLARE_CALL(Name, Parameters, Arguments) int HostNet##Name Parameters;
+HOST_NET_SOCKET_CALLS(HOST_NET_DECLARE_CALL)
+#undef HOST_NET_DECLARE_CALL
 
 /* Host sockets currently open through this layer. */
 uint64_t HostNetOpenSockets(void);

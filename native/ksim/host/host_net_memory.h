@@ -45,25 +45,11 @@ static inline int HostNetIsMemory(HOST_NET_SOCKET Socket)
 int HostNetMemSocket(int Family, int Type, HOST_NET_SOCKET *Socket);
 void HostNetMemClose(HOST_NET_SOCKET Socket);
 void HostNetMemCloseAbortive(HOST_NET_SOCKET Socket);
-int HostNetMemBind(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address);
-int HostNetMemListen(HOST_NET_SOCKET Socket, int Backlog);
 int HostNetMemAccept(HOST_NET_SOCKET Socket, HOST_NET_SOCKET *NewSocket, HOST_NET_ADDRESS *Remote);
-int HostNetMemConnect(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote);
-int HostNetMemConnectResult(HOST_NET_SOCKET Socket);
-int HostNetMemSend(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, int Flags, size_t *Sent);
-int HostNetMemReceive(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received);
-int HostNetMemPeekClosed(HOST_NET_SOCKET Socket, int *Closed);
-int HostNetMemSendTo(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, const HOST_NET_ADDRESS *Remote,
-                     size_t *Sent);
-int HostNetMemReceiveFrom(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received,
-                          HOST_NET_ADDRESS *Remote, int *Truncated);
-int HostNetMemBytesAvailable(HOST_NET_SOCKET Socket, size_t *Bytes);
-int HostNetMemSendQueued(HOST_NET_SOCKET Socket, size_t *Bytes);
-int HostNetMemShutdownSend(HOST_NET_SOCKET Socket);
-int HostNetMemGetLocalAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
-int HostNetMemGetRemoteAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
-int HostNetMemSetOption(HOST_NET_SOCKET Socket, int Option, int Value);
-int HostNetMemGetOption(HOST_NET_SOCKET Socket, int Option, int *Value);
+/* The calls both networks offer (host_net.h, HOST_NET_SOCKET_CALLS), as HostNetMem<Name>. */
+#define HOST_NET_MEM_DECLARE_CALL(Name, Parameters, Arguments) int HostNetMem##Name Parameters;
+HOST_NET_SOCKET_CALLS(HOST_NET_MEM_DECLARE_CALL)
+#undef HOST_NET_MEM_DECLARE_CALL
 /* The socket's readiness now (HOST_NET_POLL_* bits), whatever its registration: for peers
  * that poll instead of waiting. HOST_NET_E_INVAL for a handle that is not open. */
 int HostNetMemReadiness(HOST_NET_SOCKET Socket, unsigned *Events);
@@ -71,8 +57,6 @@ int HostNetMemReadiness(HOST_NET_SOCKET Socket, unsigned *Events);
 /* Sockets of this network open now (handles not yet closed), and datagrams dropped so far. */
 uint64_t HostNetMemOpenSockets(void);
 uint64_t HostNetMemDatagramsDropped(void);
-/* Datagrams dropped so far because this socket's receive queue was full (HostNetReceiveDrops). */
-int HostNetMemReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped);
 /* With no socket open: forgets every port and handle, so that the next run hands out the same
  * ephemeral ports and handles as the last (a deterministic replay). HOST_NET_E_INVAL when a
  * socket is still open (or kept by a close that has not drained yet). */

@@ -424,26 +424,10 @@ int KsimNetSocket(_In_ BOOLEAN Memory, _In_ int Family, _In_ int Type, _Out_ HOS
 VOID KsimNetClose(_In_ HOST_NET_SOCKET Socket);
 VOID KsimNetCloseAbortive(_In_ HOST_NET_SOCKET Socket);
 int KsimNetAccept(_In_ HOST_NET_SOCKET Socket, _Out_ HOST_NET_SOCKET *NewSocket, _Out_opt_ HOST_NET_ADDRESS *Remote);
-int KsimNetBind(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address);
-int KsimNetListen(HOST_NET_SOCKET Socket, int Backlog);
-int KsimNetConnect(HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote);
-int KsimNetConnectResult(HOST_NET_SOCKET Socket);
-int KsimNetSend(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, int Flags, size_t *Sent);
-int KsimNetReceive(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received);
-int KsimNetPeekClosed(HOST_NET_SOCKET Socket, int *Closed);
-int KsimNetSendTo(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, const HOST_NET_ADDRESS *Remote,
-                  size_t *Sent);
-/* Datagrams the network dropped for want of room in this socket's receive queue, so far. */
-int KsimNetReceiveDrops(HOST_NET_SOCKET Socket, uint64_t *Dropped);
-int KsimNetReceiveFrom(HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received,
-                       HOST_NET_ADDRESS *Remote, int *Truncated);
-int KsimNetBytesAvailable(HOST_NET_SOCKET Socket, size_t *Bytes);
-int KsimNetSendQueued(HOST_NET_SOCKET Socket, size_t *Bytes);
-int KsimNetShutdownSend(HOST_NET_SOCKET Socket);
-int KsimNetGetLocalAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
-int KsimNetGetRemoteAddress(HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address);
-int KsimNetSetOption(HOST_NET_SOCKET Socket, int Option, int Value);
-int KsimNetGetOption(HOST_NET_SOCKET Socket, int Option, int *Value);
+/* The calls both networks offer (host_net.h, HOST_NET_SOCKET_CALLS), routed by the handle. */
+#define KSIM_NET_DECLARE_CALL(Name, Parameters, Arguments) int KsimNet##Name Parameters;
+HOST_NET_SOCKET_CALLS(KSIM_NET_DECLARE_CALL)
+#undef KSIM_NET_DECLARE_CALL
 int KsimNetPollerSet(_In_ HOST_NET_SOCKET Socket, _In_ unsigned Interest, _In_ PVOID Context);
 int KsimNetPollerRemove(_In_ HOST_NET_SOCKET Socket);
 /* Provider's sockets open on both networks. */

@@ -64,38 +64,15 @@ KsimNetOpenSockets(VOID)
     return HostNetOpenSockets() + (uint64_t)__atomic_load_n(&KsimNetMemoryOwned, __ATOMIC_RELAXED);
 }
 
-#define KSIM_NET_ROUTE(Name, Params, Args)            \
-    int KsimNet##Name Params                          \
+#define KSIM_NET_ROUTE(Name, Parameters, Arguments) \
+    int KsimNet##Name Parameters                      \
     {                                                 \
         if (HostNetIsMemory(Socket))                  \
-            return HostNetMem##Name Args;             \
-        return HostNet##Name Args;                    \
+            return HostNetMem##Name Arguments;        \
+        return HostNet##Name Arguments;               \
     }
-
-KSIM_NET_ROUTE(Bind, (HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Address), (Socket, Address))
-KSIM_NET_ROUTE(Listen, (HOST_NET_SOCKET Socket, int Backlog), (Socket, Backlog))
-KSIM_NET_ROUTE(Connect, (HOST_NET_SOCKET Socket, const HOST_NET_ADDRESS *Remote), (Socket, Remote))
-KSIM_NET_ROUTE(ConnectResult, (HOST_NET_SOCKET Socket), (Socket))
-KSIM_NET_ROUTE(Send, (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, int Flags, size_t *Sent),
-               (Socket, Vector, Count, Flags, Sent))
-KSIM_NET_ROUTE(Receive, (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received),
-               (Socket, Vector, Count, Received))
-KSIM_NET_ROUTE(PeekClosed, (HOST_NET_SOCKET Socket, int *Closed), (Socket, Closed))
-KSIM_NET_ROUTE(SendTo,
-               (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, const HOST_NET_ADDRESS *Remote,
-                size_t *Sent),
-               (Socket, Vector, Count, Remote, Sent))
-KSIM_NET_ROUTE(ReceiveFrom,
-               (HOST_NET_SOCKET Socket, const HOST_NET_IOVEC *Vector, int Count, size_t *Received,
-                HOST_NET_ADDRESS *Remote, int *Truncated),
-               (Socket, Vector, Count, Received, Remote, Truncated))
-KSIM_NET_ROUTE(BytesAvailable, (HOST_NET_SOCKET Socket, size_t *Bytes), (Socket, Bytes))
-KSIM_NET_ROUTE(SendQueued, (HOST_NET_SOCKET Socket, size_t *Bytes), (Socket, Bytes))
-KSIM_NET_ROUTE(ShutdownSend, (HOST_NET_SOCKET Socket), (Socket))
-KSIM_NET_ROUTE(GetLocalAddress, (HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address), (Socket, Address))
-KSIM_NET_ROUTE(GetRemoteAddress, (HOST_NET_SOCKET Socket, HOST_NET_ADDRESS *Address), (Socket, Address))
-KSIM_NET_ROUTE(SetOption, (HOST_NET_SOCKET Socket, int Option, int Value), (Socket, Option, Value))
-KSIM_NET_ROUTE(GetOption, (HOST_NET_SOCKET Socket, int Option, int *Value), (Socket, Option, Value))
+HOST_NET_SOCKET_CALLS(KSIM_NET_ROUTE)
+#undef KSIM_NET_ROUTE
 
 int
 KsimNetPollerSet(_In_ HOST_NET_SOCKET Socket, _In_ unsigned Interest, _In_ PVOID Context)
@@ -131,8 +108,3 @@ KsimNetClientWantsMemory(VOID)
     return Env && Env[0] == 'm';
 }
 
-int
-KsimNetReceiveDrops(_In_ HOST_NET_SOCKET Socket, _Out_ uint64_t *Dropped)
-{
-    return HostNetIsMemory(Socket) ? HostNetMemReceiveDrops(Socket, Dropped) : HostNetReceiveDrops(Socket, Dropped);
-}
