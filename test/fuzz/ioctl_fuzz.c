@@ -166,12 +166,13 @@ static size_t FuzzTake(const uint8_t **Data, size_t *Size, void *Out, size_t Wan
 
 /* FuzzTake into a zeroed buffer: the bytes the input lacks are zero already (a large length
  * would otherwise be written twice, a page fault per page). */
-static void FuzzTakeIntoZeroed(const uint8_t **Data, size_t *Size, void *Out, size_t Want)
+static size_t FuzzTakeIntoZeroed(const uint8_t **Data, size_t *Size, void *Out, size_t Want)
 {
     size_t Take = *Size < Want ? *Size : Want;
     memcpy(Out, *Data, Take);
     *Data += Take;
     *Size -= Take;
+    return Take;
 }
 
 static uint32_t FuzzLength(uint16_t Encoded)
@@ -181,13 +182,60 @@ static uint32_t FuzzLength(uint16_t Encoded)
     return (Encoded & 0xF000u) == 0xF000u ? (uint32_t)(Encoded & 0x0FFFu) * 322u : (uint32_t)(Encoded & 0x1FFFu);
 }
 
-typedef struct _FUZZ_CALL {
+/* Calls with a large input reuse a few buffers of the largest size: a fresh MB-sized calloc per
+ * call (its pages faulted in, ASan's shadow poisoned and unpoisoned) was a good part of an
+ * input's time. A reused buffer is zeroed where the last call wrote: its input bytes, at least the
+ * first FUZZ_DIRTY_MIN (FuzzSanitize and the known-id patch write there). */
+#define FUZZ_LARGE_INPUT (64u * 1024u)
+#define FUZZ_LARGE_BUFFERS 4
+#define FUZZ_DIRTY_MIN 4096u
+#define FUZZ_MAX_LENGTH (0x0FFFu * 322u)
+typedef struct _FUZZ_CALL FUZZ_CALL;
+static FUZZ_CALL *FuzzLargeFree[FUZZ_LARGE_BUFFERS];
+static size_t FuzzLargeDirty[FUZZ_LARGE_BUFFERS];
+static unsigned FuzzLargeFreeCount;
+
+struct _FUZZ_CALL {
     KSIM_FILE *File;
     uint32_t Code;
     uint32_t InputLength;
     uint32_t OutputLength;
+    size_t Written;  /* input bytes this call wrote (a large buffer is zeroed that far for the next) */
+    int Large;       /* one of the FuzzLargeFree buffers */
     uint8_t Input[];
-} FUZZ_CALL;
+};
+
+/* A call whose InputLength bytes of input are zero. */
+static FUZZ_CALL *FuzzCallAllocate(uint32_t InputLength)
+{
+    FUZZ_CALL *Call;
+    if (InputLength < FUZZ_LARGE_INPUT)
+        Call = calloc(1, sizeof(*Call) + (InputLength ? InputLength : 1));
+    else if (FuzzLargeFreeCount) {
+        FuzzLargeFreeCount--;
+        Call = FuzzLargeFree[FuzzLargeFreeCount];
+        memset(Call->Input, 0, FuzzLargeDirty[FuzzLargeFreeCount]);
+        Call->Large = 1;
+    } else {
+        Call = calloc(1, sizeof(*Call) + FUZZ_MAX_LENGTH);
+        if (Call)
+            Call->Large = 1;
+    }
+    if (!Call)
+        abort();
+    return Call;
+}
+
+static void FuzzCallFree(FUZZ_CALL *Call)
+{
+    if (Call->Large && FuzzLargeFreeCount < FUZZ_LARGE_BUFFERS) {
+        size_t Dirty = Call->Written > FUZZ_DIRTY_MIN ? Call->Written : FUZZ_DIRTY_MIN;
+        FuzzLargeDirty[FuzzLargeFreeCount] = Dirty < FUZZ_MAX_LENGTH ? Dirty : FUZZ_MAX_LENGTH;
+        FuzzLargeFree[FuzzLargeFreeCount++] = Call;
+        return;
+    }
+    free(Call);
+}
 
 static void FuzzIssue(KSIM_FILE *File, uint32_t Code, const uint8_t *Input, uint32_t InputLength, uint32_t OutputLength)
 {
@@ -203,7 +251,7 @@ static void FuzzThread(void *Context)
 {
     FUZZ_CALL *Call = Context;
     FuzzIssue(Call->File, Call->Code, Call->Input, Call->InputLength, Call->OutputLength);
-    free(Call);
+    FuzzCallFree(Call);
 }
 
 static KSIM_MEMORY_ADDRESS FuzzPeerAddress(uint8_t Selector, unsigned Base)
@@ -351,10 +399,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
 
         uint32_t InputLength = FuzzLength(InEncoded);
         uint32_t OutputLength = FuzzLength(OutEncoded);
-        FUZZ_CALL *Call = calloc(1, sizeof(*Call) + (InputLength ? InputLength : 1));
-        if (!Call)
-            abort();
-        FuzzTakeIntoZeroed(&Data, &Size, Call->Input, InputLength);
+        FUZZ_CALL *Call = FuzzCallAllocate(InputLength);
+        Call->Written = FuzzTakeIntoZeroed(&Data, &Size, Call->Input, InputLength);
         if ((IdSelect & 0x80) && InputLength >= 8 && FuzzIdCount)
             memcpy(Call->Input, &FuzzIds[IdSelect % FuzzIdCount], 8);
         FuzzSanitize(Code, Call->Input, InputLength);
@@ -368,7 +414,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size)
         }
         NextOnThread = 0;
         FuzzIssue(Call->File, Code, Call->Input, InputLength, OutputLength);
-        free(Call);
+        FuzzCallFree(Call);
     }
 
     /* Closing every session must return the driver's pool to what DriverEntry left. */

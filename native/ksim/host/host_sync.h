@@ -58,13 +58,14 @@ uint64_t KsimHostMonotonicNs(void);
 void *KsimHostAlloc(size_t Size);
 void *KsimHostAllocZero(size_t Size);
 void KsimHostFree(void *Block);
-/* Large zeroed blocks straight from the OS (mmap / VirtualAlloc), for ksim's pool and the I/O
+/* Large blocks straight from the OS's pages (mmap / VirtualAlloc), for ksim's pool and the I/O
  * manager's buffers from KSIM_HOST_PAGES_MIN bytes: pages are committed only when touched (a
  * 4 MiB event ring whose driver writes a few pages costs a few pages), an inaccessible page
- * follows the block, and the pages go back to the OS at free, so that a use after free faults
- * unless the range was mapped again meanwhile. Freed with the size allocated. */
+ * follows the region, and a freed block is made inaccessible at once (POSIX: kept so, for the
+ * next block of its size class, whose pages are then already there; else unmapped), so that a
+ * use after free faults. Zeroed when Zero is non-zero; freed with the size allocated. */
 #define KSIM_HOST_PAGES_MIN ((size_t)256u * 1024u)
-void *KsimHostPagesAlloc(size_t Size);
+void *KsimHostPagesAlloc(size_t Size, int Zero);
 void KsimHostPagesFree(void *Block, size_t Size);
 
 /* vsnprintf, stderr, environment, abort. */

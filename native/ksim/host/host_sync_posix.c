@@ -259,29 +259,93 @@ void KsimHostFree(void *Block)
     free(Block);
 }
 
-static size_t HostPagesSpan(size_t Size)
+/* Freed regions kept inaccessible for the next block of the same size class: the fuzzer and the
+ * data path allocate and free MB-sized buffers per request, and faulting their pages in afresh
+ * each time (a page fault costs microseconds in a VM) was most of a request's time. */
+#define HOST_PAGES_CACHE 8
+#define HOST_PAGES_CACHE_BYTES ((size_t)64u << 20)
+static pthread_mutex_t HostPagesLock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *Base;
+    size_t Span;
+} HostPagesCache[HOST_PAGES_CACHE];
+static unsigned HostPagesCached;
+static size_t HostPagesCachedBytes;
+
+static size_t HostPageBytes(void)
 {
-    size_t Page = (size_t)sysconf(_SC_PAGESIZE);
-    return ((Size + Page - 1) & ~(Page - 1)) + Page;
+    static size_t Page;
+    if (!Page)
+        Page = (size_t)sysconf(_SC_PAGESIZE);
+    return Page;
 }
 
-void *KsimHostPagesAlloc(size_t Size)
+/* The region of a block: its size in pages plus the guard page, rounded up to a power of two
+ * so that blocks of nearby sizes share a class. The guard is the region's last page. */
+static size_t HostPagesSpan(size_t Size)
+{
+    size_t Need = ((Size + HostPageBytes() - 1) & ~(HostPageBytes() - 1)) + HostPageBytes();
+    size_t Span = HostPageBytes();
+    while (Span < Need)
+        Span <<= 1;
+    return Span;
+}
+
+void *KsimHostPagesAlloc(size_t Size, int Zero)
 {
     size_t Span = HostPagesSpan(Size);
-    char *Base = mmap(NULL, Span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *Base = NULL;
+    unsigned i;
+
+    pthread_mutex_lock(&HostPagesLock);
+    for (i = 0; i < HostPagesCached; i++) {
+        if (HostPagesCache[i].Span == Span) {
+            Base = HostPagesCache[i].Base;
+            HostPagesCache[i] = HostPagesCache[--HostPagesCached];
+            HostPagesCachedBytes -= Span;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&HostPagesLock);
+    if (Base) {
+        if (mprotect(Base, Span - HostPageBytes(), PROT_READ | PROT_WRITE) != 0) {
+            munmap(Base, Span);
+            return NULL;
+        }
+        if (Zero)
+            memset(Base, 0, Size);
+        return Base;
+    }
+    Base = mmap(NULL, Span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (Base == MAP_FAILED)
         return NULL;
-    if (mprotect(Base + Span - (size_t)sysconf(_SC_PAGESIZE), (size_t)sysconf(_SC_PAGESIZE), PROT_NONE) != 0) {
+    if (mprotect(Base + Span - HostPageBytes(), HostPageBytes(), PROT_NONE) != 0) {
         munmap(Base, Span);
         return NULL;
     }
-    return Base;
+    return Base; /* fresh pages are zero */
 }
 
 void KsimHostPagesFree(void *Block, size_t Size)
 {
-    if (Block)
-        munmap(Block, HostPagesSpan(Size));
+    size_t Span = HostPagesSpan(Size);
+    int Kept = 0;
+
+    if (!Block)
+        return;
+    if (mprotect(Block, Span - HostPageBytes(), PROT_NONE) == 0) {
+        pthread_mutex_lock(&HostPagesLock);
+        if (HostPagesCached < HOST_PAGES_CACHE && HostPagesCachedBytes + Span <= HOST_PAGES_CACHE_BYTES) {
+            HostPagesCache[HostPagesCached].Base = Block;
+            HostPagesCache[HostPagesCached].Span = Span;
+            HostPagesCached++;
+            HostPagesCachedBytes += Span;
+            Kept = 1;
+        }
+        pthread_mutex_unlock(&HostPagesLock);
+    }
+    if (!Kept)
+        munmap(Block, Span);
 }
 
 int KsimHostFormatV(char *Buffer, size_t Size, const char *Format, va_list Arguments)

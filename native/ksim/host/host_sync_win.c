@@ -324,13 +324,14 @@ HostPagesSpan(size_t Size)
 }
 
 void *
-KsimHostPagesAlloc(size_t Size)
+KsimHostPagesAlloc(size_t Size, int Zero)
 {
     size_t Span = HostPagesSpan(Size);
     SYSTEM_INFO Info;
     DWORD Old;
     char *Base = VirtualAlloc(NULL, Span, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
 
+    (void)Zero; /* committed pages are zero */
     if (!Base)
         return NULL;
     GetSystemInfo(&Info);

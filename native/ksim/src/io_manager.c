@@ -52,7 +52,7 @@ int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed)
 
 void *KsimIoBufferAlloc(size_t Size)
 {
-    return Size >= KSIM_HOST_PAGES_MIN ? KsimHostPagesAlloc(Size) : KsimHostAllocZero(Size);
+    return Size >= KSIM_HOST_PAGES_MIN ? KsimHostPagesAlloc(Size, 1) : KsimHostAllocZero(Size);
 }
 
 void KsimIoBufferFree(void *Block, size_t Size)

@@ -184,12 +184,12 @@ static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
  * written after they were freed. Called with PoolLock held. */
 /* Large blocks come from the OS's pages (host_sync.h): only the pages the driver touches are
  * committed, and a use after the block left the quarantine faults. */
-static KSIM_POOL_HEADER *PoolHostAlloc(SIZE_T Bytes)
+static KSIM_POOL_HEADER *PoolHostAlloc(SIZE_T Bytes, BOOLEAN Zero)
 {
     KSIM_POOL_HEADER *Header;
     BOOLEAN FromPages = Bytes >= KSIM_HOST_PAGES_MIN;
 
-    Header = FromPages ? KsimHostPagesAlloc(Bytes) : KsimHostAlloc(Bytes);
+    Header = FromPages ? KsimHostPagesAlloc(Bytes, Zero) : KsimHostAlloc(Bytes);
     if (Header) {
         __builtin_memset(Header, 0, sizeof(*Header));
         Header->FromPages = FromPages;
@@ -288,7 +288,7 @@ ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
         return NULL;
     if (NumberOfBytes > ((SIZE_T)1 << 40))
         return NULL;
-    Header = PoolHostAlloc(sizeof(*Header) + NumberOfBytes + sizeof(Guard));
+    Header = PoolHostAlloc(sizeof(*Header) + NumberOfBytes + sizeof(Guard), !(Flags & POOL_FLAG_UNINITIALIZED));
     if (!Header)
         return NULL;
     Header->Magic = KSIM_POOL_LIVE;
@@ -305,7 +305,7 @@ ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
     if (Flags & POOL_FLAG_UNINITIALIZED)
         (VOID)ForEachCheckedRegion((PUCHAR)(Header + 1), NumberOfBytes, Header->Sequence, FillRegion,
                                    (void *)(uintptr_t)KSIM_POOL_UNINITIALIZED_FILL);
-    else if (!Header->FromPages) /* fresh pages are zero */
+    else if (!Header->FromPages) /* KsimHostPagesAlloc zeroed it */
         __builtin_memset(Header + 1, 0, NumberOfBytes);
 
     KsimHostMutexLock(PoolLock);
