@@ -396,6 +396,8 @@ WskbInspectEvent(_In_opt_ PVOID SocketContext, _In_ PSOCKADDR LocalAddress, _In_
         WskbEventsDeliver(Session);
         return WskInspectReject;
     }
+    /* Its answer is final when it returns: the inspection is Pended (or already decided by
+     * user mode) under the session lock as its last act, and only the epilogues remain. */
     return WskbInspectPend(Listener, LocalAddress, RemoteAddress, InspectID);
 }
 

@@ -110,7 +110,8 @@ _IRQL_requires_max_(PASSIVE_LEVEL)
 VOID
 WskbEventsReadRequest(_In_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ size_t OutputLength);
 
-/* INSPECT_COMPLETE: WskInspectComplete for a pended inspection, with an IRP. */
+/* INSPECT_COMPLETE: WskInspectComplete for a pended inspection, with an IRP; for one whose
+ * WskInspectEvent is still running, the decision is left for the callback to return. */
 _IRQL_requires_max_(PASSIVE_LEVEL)
 VOID
 WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, _In_ WDFREQUEST Request,
@@ -153,11 +154,23 @@ typedef enum _WSKB_EVENT_CLASS {
 /* Ring bytes held back for control records beyond the data budget. */
 #define WSKB_EVENT_CONTROL_RESERVE (64u * 1024u)
 
+/* Where a pending inspection is, as WSK sees it. Its INSPECT record reaches user mode inside
+ * WskInspectEvent, before the callback has returned WskInspectPend, so user mode may answer an
+ * inspection that WSK does not yet consider pended; WskInspectComplete is called only for one
+ * that is (inspect.c). */
+typedef enum _WSKB_INSPECT_STATE {
+    WskbInspectDelivering,          /* WskInspectEvent still runs: owned by it, never freed elsewhere */
+    WskbInspectPended               /* WskInspectEvent returned WskInspectPend */
+} WSKB_INSPECT_STATE;
+
 typedef struct _WSKB_PENDING_INSPECT {
     LIST_ENTRY Link;                /* in the listening socket's PendingInspects */
     UINT64 Token;                   /* the INSPECT event's Param; never 0 */
     WSK_INSPECT_ID InspectId;       /* a copy: WSK names the request by contents, not address */
     WSKB_SOCKET *Socket;            /* the listening socket (referenced while completing) */
+    WSKB_INSPECT_STATE State;       /* under Session->Lock */
+    BOOLEAN Decided;                /* Delivering only: INSPECT_COMPLETE left Decision for the callback */
+    WSK_INSPECT_ACTION Decision;    /* WskInspectAccept or WskInspectReject, returned by the callback */
     WDFREQUEST Request;             /* INSPECT_COMPLETE being served */
     PIRP Irp;                       /* for WskInspectComplete */
 } WSKB_PENDING_INSPECT;
@@ -305,14 +318,16 @@ WskbFlowRearm(_Inout_ WSKB_SESSION *Session);
 
 /* ---- pended inspections (inspect.c) ---- */
 
-/* Pends an inspection: records it on the listening socket and queues the INSPECT event.
- * Returns WskInspectPend, or WskInspectReject (counted) when budget or memory is lacking. */
 /* The body of INSPECT and ABORT records; a NULL InspectId leaves the id zero. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbInspectBodyFill(_Out_ WSKB_INSPECT_BODY *Body, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,
                     _In_opt_ CONST WSK_INSPECT_ID *InspectId);
 
+/* WskInspectEvent's work: records the inspection on the listening socket and queues the
+ * INSPECT event. Returns WskInspectPend; the decision itself when user mode answered before
+ * the callback was done (INSPECT_COMPLETE while Delivering); or WskInspectReject (counted)
+ * when budget or memory is lacking. The callback returns what this returns, at once. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 WSK_INSPECT_ACTION
 WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _In_opt_ PSOCKADDR RemoteAddress,

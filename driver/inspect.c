@@ -10,6 +10,19 @@
  * while the decision is pending, is matched by the id's contents and forgets the inspection.
  * The id's Key stays in the kernel (it may be an object address): user mode sees the token and
  * the SerialNumber only.
+ *
+ * The INSPECT record is delivered inside the callback (a waiting READ_EVENTS completes there),
+ * so user mode may answer before the callback has returned WskInspectPend, while WSK does not
+ * yet consider the inspection pended: WskInspectComplete then would be a call outside its
+ * contract (ksim refuses it). So the pending inspection is Delivering until the callback's last
+ * act under the session lock. An INSPECT_COMPLETE that finds it Delivering calls nothing: it
+ * leaves the decision on it and succeeds, and the callback returns that decision to WSK itself
+ * (WskInspectAccept or WskInspectReject, the same outcome WskInspectComplete would give).
+ * Otherwise the callback marks it Pended and returns WskInspectPend; from then on
+ * INSPECT_COMPLETE calls WskInspectComplete. Only the callback's epilogue remains after it
+ * releases the lock, as for WskAcceptEvent (issue 8, finding 9): a thread woken by that release
+ * may reach WskInspectComplete before WSK has seen the return, which no client can order
+ * otherwise (ksim gives such a callback a grace period to return, docs/ksim-fidelity.md).
  */
 #include "driver.h"
 
@@ -44,6 +57,7 @@ WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _I
     WSKB_SESSION *Session = Socket->Session;
     WSKB_PENDING_INSPECT *Pending;
     WSKB_EVENT_HEADER *Header = NULL;
+    WSK_INSPECT_ACTION Action;
     KIRQL OldIrql;
 
     /* Allocated before the lock: an inspection is one per incoming connection attempt, not
@@ -67,6 +81,9 @@ WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _I
     Pending->InspectId.Key = InspectId->Key;
     Pending->InspectId.SerialNumber = InspectId->SerialNumber;
     Pending->Socket = Socket;
+    Pending->State = WskbInspectDelivering;
+    Pending->Decided = FALSE;
+    Pending->Decision = WskInspectReject;
     Pending->Request = NULL;
     Pending->Irp = NULL;
     InsertTailList(&Socket->Events.PendingInspects, &Pending->Link);
@@ -76,8 +93,27 @@ WskbInspectPend(_Inout_ WSKB_SOCKET *Socket, _In_opt_ PSOCKADDR LocalAddress, _I
     WskbEventQueueCommitLocked(Session, Header, WskbEventClassData);
     KeReleaseSpinLock(&Session->Lock, OldIrql);
 
+    /* The INSPECT record may reach user mode right here, and its answer with it. Nothing but
+     * this callback frees a Delivering inspection: INSPECT_COMPLETE only leaves its decision,
+     * WskAbortEvent cannot name a request whose inspection has not returned, and the listener's
+     * close drops the list only after WskCloseSocket, which waits for this callback. */
     WskbEventsDeliver(Session);
-    return WskInspectPend;
+
+    /* The last act: the answer that arrived meanwhile is returned to WSK directly (no
+     * WskInspectComplete at all); otherwise the inspection is pended from now on. */
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (Pending->Decided) {
+        RemoveEntryList(&Pending->Link);
+        Action = Pending->Decision;
+    } else {
+        Pending->State = WskbInspectPended;
+        Action = WskInspectPend;
+        Pending = NULL;
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    if (Pending)
+        ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+    return Action;
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)
@@ -93,7 +129,9 @@ WskbInspectAbort(_Inout_ WSKB_SOCKET *Socket, _In_ CONST WSK_INSPECT_ID *Inspect
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     for (Link = Socket->Events.PendingInspects.Flink; Link != &Socket->Events.PendingInspects; Link = Link->Flink) {
         WSKB_PENDING_INSPECT *Pending = CONTAINING_RECORD(Link, WSKB_PENDING_INSPECT, Link);
-        if (WskbInspectIdEqual(&Pending->InspectId, InspectId)) {
+        /* Only a Pended one: WSK aborts a request only after its inspection returned, and a
+         * Delivering one belongs to the callback still running. */
+        if (Pending->State == WskbInspectPended && WskbInspectIdEqual(&Pending->InspectId, InspectId)) {
             RemoveEntryList(&Pending->Link);
             Found = Pending;
             break;
@@ -130,8 +168,12 @@ WskbInspectDropAll(_Inout_ WSKB_SOCKET *Socket)
         InsertTailList(&Dropped, RemoveHeadList(&Socket->Events.PendingInspects));
     KeReleaseSpinLock(&Session->Lock, OldIrql);
 
-    while (!IsListEmpty(&Dropped))
-        ExFreePoolWithTag(CONTAINING_RECORD(RemoveHeadList(&Dropped), WSKB_PENDING_INSPECT, Link), WSKB_TAG_INSPECT);
+    while (!IsListEmpty(&Dropped)) {
+        WSKB_PENDING_INSPECT *Pending = CONTAINING_RECORD(RemoveHeadList(&Dropped), WSKB_PENDING_INSPECT, Link);
+        /* WskCloseSocket has completed: no WskInspectEvent is still delivering. */
+        NT_ASSERT(Pending->State == WskbInspectPended);
+        ExFreePoolWithTag(Pending, WSKB_TAG_INSPECT);
+    }
 }
 
 _IRQL_requires_max_(PASSIVE_LEVEL)
@@ -140,6 +182,7 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
                           _In_ CONST WSKB_INSPECT_COMPLETE_IN *In)
 {
     WSKB_PENDING_INSPECT *Pending = NULL;
+    BOOLEAN Decided = FALSE;
     PLIST_ENTRY Link;
     PIRP Irp;
     KIRQL OldIrql;
@@ -147,17 +190,34 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     for (Link = Socket->Events.PendingInspects.Flink; Link != &Socket->Events.PendingInspects; Link = Link->Flink) {
         WSKB_PENDING_INSPECT *Candidate = CONTAINING_RECORD(Link, WSKB_PENDING_INSPECT, Link);
-        if (Candidate->Token == In->InspectToken) {
-            RemoveEntryList(&Candidate->Link);
-            Pending = Candidate;
+        if (Candidate->Token != In->InspectToken)
+            continue;
+        if (Candidate->State == WskbInspectDelivering) {
+            /* WskInspectEvent has not returned yet, so WSK does not consider the inspection
+             * pended and WskInspectComplete must not be called. The callback returns this
+             * decision itself, as its last act, and frees the inspection. A second answer
+             * finds it decided: the token is spent, as after a completion. */
+            if (!Candidate->Decided) {
+                Candidate->Decided = TRUE;
+                Candidate->Decision = (WSK_INSPECT_ACTION)In->Action;
+                Decided = TRUE;
+            }
             break;
         }
+        RemoveEntryList(&Candidate->Link);
+        Pending = Candidate;
+        break;
     }
     KeReleaseSpinLock(&Session->Lock, OldIrql);
 
+    if (Decided) {
+        /* What WskInspectComplete reports for a request that is still there to decide. */
+        WdfRequestComplete(Request, STATUS_SUCCESS);
+        return;
+    }
     if (!Pending) {
         /* The driver's own check, not WSK's: the token is unknown on this socket (never
-         * issued, already completed, or aborted by WSK). WSK is not called. */
+         * issued, already completed or decided, or aborted by WSK). WSK is not called. */
         WdfRequestComplete(Request, STATUS_INVALID_PARAMETER);
         return;
     }
@@ -183,8 +243,8 @@ WskbEventsInspectComplete(_In_ WSKB_SESSION *Session, _In_ WSKB_SOCKET *Socket, 
     Pending->Irp = Irp;
     /* Our own reference: the IRP may complete after the caller has dropped its one. */
     WskbSocketReference(Socket);
-    /* The action goes to WSK as given (Reject, Accept, or anything else), so that experiments
-     * see WSK's own answer; its status is the request's. */
+    /* The action (Accept or Reject, ioctl.c) goes to WSK as given; its status is the
+     * request's. */
     (VOID)WskbSocketDispatch(Socket, WSK_PROVIDER_LISTEN_DISPATCH)
         ->WskInspectComplete(Socket->WskSocket, &Pending->InspectId, (WSK_INSPECT_ACTION)In->Action, Irp);
     WskbSocketCallEnd(Socket);

@@ -16,6 +16,11 @@
  *                    WskAcceptEvent for the socket (finding 9: the ACCEPT record was delivered
  *                    inside the upcall and WskCloseSocket could run before it returned; ksim
  *                    reports that as a verifier failure);
+ *   inspect-prompt   INSPECT_COMPLETE, Accept or Reject, while WSK is still inside the
+ *                    WskInspectEvent that delivered the INSPECT record (the driver called
+ *                    WskInspectComplete for an inspection WSK did not yet know was pended; ksim
+ *                    reports that as a verifier failure and refuses it): the decision is taken
+ *                    by the callback's own return, the connection is accepted or refused;
  *   callbacks        the handle closes inside WskAcceptEvent and WskInspectEvent while one of
  *                    their allocations fails, and inside WskReceiveEvent;
  *   close-context    CLOSE's IoSetCompletionRoutineEx fails (finding 6: the driver now uses the
@@ -32,6 +37,8 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -54,6 +61,7 @@
 #define SOL_SOCKET_WSK 0xffffu
 #define WSK_SET_OPTION 0u
 #define WSK_GET_OPTION 1u
+#define WSK_INSPECT_REJECT 0u
 #define WSK_INSPECT_ACCEPT 1u
 #define ST_SUCCESS 0
 #define ST_INSUFFICIENT_RESOURCES ((int32_t)0xC000009Au)
@@ -159,13 +167,14 @@ WaitEvent(KSIM_FILE *File, uint32_t Type, uint64_t SocketId)
 
 /* ---- a thread that plays another user-mode thread of the same process ---- */
 
-typedef enum { ActCloseHandle, ActCancelIo, ActCloseSocket } ACTION;
+typedef enum { ActCloseHandle, ActCancelIo, ActCloseSocket, ActInspectComplete } ACTION;
 
 typedef struct {
     pthread_t Thread;
     KSIM_FILE *File;
     ACTION Action;
     uint64_t SocketId;
+    WSKB_INSPECT_COMPLETE_IN Inspect; /* ActInspectComplete */
     int32_t Status;
     LATCH Done;
 } ACTOR;
@@ -177,6 +186,10 @@ ActorMain(void *Context)
     WSKB_SOCKET_ID In = {.SocketId = Actor->SocketId};
 
     switch (Actor->Action) {
+    case ActInspectComplete:
+        Actor->Status = Ioctl(Actor->File, WSKB_IOCTL_INSPECT_COMPLETE, &Actor->Inspect, sizeof(Actor->Inspect),
+                              NULL, 0, NULL);
+        break;
     case ActCloseHandle:
         KsimClose(Actor->File);
         break;
@@ -514,6 +527,120 @@ TestAcceptCloseRace(void)
            Raced);
 }
 
+/* ---- 3b. INSPECT_COMPLETE while WSK is still inside WskInspectEvent ---- */
+
+static void CheckNothingLeft(const char *Scenario);
+
+/* A READ_EVENTS is pending when the connection arrives, so the driver completes it with the
+ * INSPECT record inside WskInspectEvent, on ksim's thread that is in the upcall. There another
+ * thread answers the inspection at once, as a prompt user mode does, and the upcall waits for
+ * that answer (longer than ksim's 50 ms grace for a callback's epilogue) before it returns. A
+ * driver that calls WskInspectComplete for it then calls it before WSK knows the inspection is
+ * pended: ksim reports a verifier failure and fails the call, the INSPECT_COMPLETE fails, and
+ * the connection is left undecided. */
+typedef struct {
+    pthread_t MainThread;
+    KSIM_FILE *File;
+    uint64_t Listener;
+    uint32_t Action;
+    ACTOR Actor;
+    int Started;
+    int InUpcall;
+    LATCH Completed;
+} PROMPT_RACE;
+
+static void
+PromptReadDone(void *Context, int32_t Status, uint64_t Information, const void *Output, uint32_t OutputLength)
+{
+    PROMPT_RACE *Race = Context;
+    uint64_t Token = 0;
+
+    (void)Information;
+    if (Status == ST_SUCCESS)
+        Token = FindEvent(Output, OutputLength, WSKB_EVENT_INSPECT, Race->Listener);
+    if (Token) {
+        Race->Started = 1;
+        /* The request was pending, so only the driver's delivery inside the upcall completes
+         * it on a thread other than the test's. */
+        Race->InUpcall = !pthread_equal(pthread_self(), Race->MainThread);
+        memset(&Race->Actor.Inspect, 0, sizeof(Race->Actor.Inspect));
+        Race->Actor.Inspect.SocketId = Race->Listener;
+        Race->Actor.Inspect.InspectToken = Token;
+        Race->Actor.Inspect.Action = Race->Action;
+        ActorStart(&Race->Actor, Race->File, ActInspectComplete, Race->Listener);
+        (void)LatchWait(&Race->Actor.Done, 500);
+    }
+    LatchSet(&Race->Completed);
+}
+
+/* The host peer was refused: a reset or an end of stream within 5 s, never data. */
+static int
+HostRefused(int Fd)
+{
+    struct pollfd Poll = {Fd, POLLIN, 0};
+    char Byte;
+    ssize_t Read;
+
+    if (poll(&Poll, 1, 5000) <= 0)
+        return 0;
+    Read = read(Fd, &Byte, 1);
+    return Read == 0 || (Read < 0 && errno == ECONNRESET);
+}
+
+static void
+TestInspectPromptComplete(void)
+{
+    uint64_t Before = VerifierFailures();
+    int Round, InUpcall = 0, Accepted = 0, Refused = 0;
+
+    for (Round = 0; Round < 8; ++Round) {
+        PROMPT_RACE Race;
+        uint16_t Port;
+        int Fd;
+
+        memset(&Race, 0, sizeof(Race));
+        Race.MainThread = pthread_self();
+        Race.File = OpenSession();
+        Race.Action = Round % 2 ? WSK_INSPECT_REJECT : WSK_INSPECT_ACCEPT;
+        LatchInit(&Race.Completed);
+        Race.Listener = SocketCreate(Race.File, 1, 6, WSK_FLAG_LISTEN_SOCKET);
+        REQUIRE(SetOptionU32(Race.File, Race.Listener, SO_CONDITIONAL_ACCEPT, 1, 1) == ST_SUCCESS);
+        Port = BindLoopback(Race.File, Race.Listener);
+        REQUIRE(SetOptionU32(Race.File, Race.Listener, SO_WSK_EVENT_CALLBACK, WSK_EVENT_ACCEPT, 0) == ST_SUCCESS);
+        KsimDeviceIoControl(Race.File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT, PromptReadDone,
+                            &Race);
+        Fd = HostConnect(Port);
+        if (!LatchWait(&Race.Completed, 2000)) {
+            KsimCancelIo(Race.File);
+            REQUIRE(LatchWait(&Race.Completed, 10000));
+        }
+        REQUIRE(Race.Started);
+        ActorJoin(&Race.Actor);
+        InUpcall += Race.InUpcall;
+        /* The decision is the user's, taken whenever it arrives. */
+        CHECK(Race.Actor.Status == ST_SUCCESS);
+        if (Race.Action == WSK_INSPECT_ACCEPT) {
+            uint64_t Id = WaitEvent(Race.File, WSKB_EVENT_ACCEPT, Race.Listener);
+            CHECK(Id != 0);
+            Accepted += Id != 0;
+        } else {
+            int Gone = HostRefused(Fd);
+            CHECK(Gone);
+            Refused += Gone;
+        }
+        KsimClose(Race.File);
+        close(Fd);
+        LatchDestroy(&Race.Completed);
+        CHECK(KsimPoolOutstandingByTag(TAG_INSPECT) == 0);
+        CheckNothingLeft("inspect-prompt");
+    }
+    /* Each INSPECT record was delivered inside the upcall: every round raced. */
+    CHECK(InUpcall == 8);
+    CheckVerifierSince(Before, "inspect-prompt");
+    printf("inspect-prompt: %d of 8 INSPECT_COMPLETEs arrived inside WskInspectEvent; %d accepted, %d refused\n",
+           InUpcall, Accepted, Refused);
+}
+
 /* ---- 4. the handle closes inside each callback (accept, inspect, receive) ---- */
 
 /* Inside WskAcceptEvent and WskInspectEvent an allocation of the driver fails (the Nth
@@ -830,6 +957,7 @@ main(void)
     TestOperationFreeRace();
     TestInspectLeak();
     TestAcceptCloseRace();
+    TestInspectPromptComplete();
     TestCallbackRaces();
     TestCloseContextFailure();
     TestRearmContextFailure();

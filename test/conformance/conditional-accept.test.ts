@@ -18,7 +18,6 @@ import {
   openSession,
   QUIET_MS,
   sleep,
-  skipPromptInspectOnMemory,
   STATUS,
   useConformanceCleanup,
   withTimeout,
@@ -29,7 +28,6 @@ describe('conditional accept [L:so-conditional-accept]', function () {
   useConformanceCleanup();
 
   it('[L:enabling-and-disabling-event-callback-functions] conditional accept mode alone turns WskInspectEvent on: an inspection arrives with no enable call', async function () {
-    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     const log = logOf(listener);
@@ -49,7 +47,6 @@ describe('conditional accept [L:so-conditional-accept]', function () {
   });
 
   it('[R:nc-wsk-pfn_wsk_inspect_event] inspect → accept() gives an accept event with a working socket', async function () {
-    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     await listener.enableEvents(WskEvent.Accept);
@@ -69,7 +66,6 @@ describe('conditional accept [L:so-conditional-accept]', function () {
   });
 
   it('[R:nc-wsk-pfn_wsk_inspect_event] inspect → reject() gives no accept and no abort event, and the Node client sees a reset or refusal', async function () {
-    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     await listener.enableEvents(WskEvent.Accept);
@@ -126,7 +122,6 @@ describe('conditional accept [L:so-conditional-accept]', function () {
   });
 
   it('[L:so-conditional-accept] several pended inspections are decided independently, by their own ids', async function () {
-    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     await listener.enableEvents(WskEvent.Accept);

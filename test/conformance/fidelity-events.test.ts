@@ -19,7 +19,6 @@ import {
   nodeUdp,
   openSession,
   sleep,
-  skipPromptInspectOnMemory,
   useConformanceCleanup,
   withTimeout,
   wskErrorOf,
@@ -63,7 +62,6 @@ describe('ksim fidelity: callback flags, inspection ids, cancellation, driver ch
   });
 
   it('[fidelity 33] InspectID: SerialNumber counting from 1; the Key is never exported', async function () {
-    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     const log = logOf(listener);
@@ -156,7 +154,6 @@ describe('ksim fidelity: callback flags, inspection ids, cancellation, driver ch
   });
 
   it('[fidelity driver] INSPECT_COMPLETE with a token the driver never issued → STATUS_INVALID_PARAMETER (the driver\'s check; WSK is not called)', async function () {
-    skipPromptInspectOnMemory(this);
     const session = await openSession();
     const { listener, port } = await boundListener(session, { conditionalAccept: true });
     const log = logOf(listener);

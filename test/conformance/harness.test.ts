@@ -16,7 +16,6 @@ import { EventEmitter, once } from 'node:events';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { addon } from '../../lib/addon.js';
-import { skipBecause } from '../helpers/util.js';
 import { MemorySocket, MemoryServer, MemoryUdp } from './memory-peers.js';
 import {
   isError,
@@ -62,20 +61,6 @@ export function simNetworkUnderTest(): SimNetwork | undefined {
 
 function onMemory(): boolean {
   return simNetworkUnderTest() === 'memory';
-}
-
-/**
- * A test that decides an inspection as soon as its INSPECT event arrives is skipped on the
- * memory network: the driver delivers the INSPECT record before its WskInspectEvent returns
- * WskInspectPend (inspect.c), so a prompt INSPECT_COMPLETE can reach WSK while the callback
- * still runs, and ksim refuses it (STATUS_INVALID_DEVICE_STATE). The same race as issue 8 #9
- * (a record delivered before the upcall returns); the memory network's timing makes it happen
- * in most runs, the host network's rarely. Left to the driver's fix of that class.
- */
-export function skipPromptInspectOnMemory(context: Mocha.Context): void {
-  if (onMemory()) {
-    skipBecause(context, 'WSKB_KSIM_NETWORK=memory: the driver delivers INSPECT before WskInspectEvent returns, so a prompt INSPECT_COMPLETE races the callback (driver race of issue 8 #9\'s class; see harness.test.ts)');
-  }
 }
 
 /** What the tests do with a peer TCP socket: Node's net.Socket, or a memory peer shaped like it. */

@@ -3,7 +3,8 @@
  * The in-memory network's own contract (native/ksim/host/host_net_memory.c), through ksim.h's
  * KsimMemoryNet* calls, with no driver: connection setup and refusal (no listener, full backlog),
  * receive windows and partial writes, send-queued bytes draining as the reader reads, FIN after
- * queued data, resets (abortive close, close with unread data, data to a closed peer), UDP drops
+ * queued data, resets (abortive close, close with unread data, data to a closed peer, a reset
+ * before the connect was collected), UDP drops
  * under pressure (counted), IPv6, ephemeral ports in order and again after a reset. The choices
  * themselves are in docs/ksim-fidelity.md, "The in-memory network".
  */
@@ -179,6 +180,23 @@ static void TestResets(void)
     CHECK(KsimMemoryNetSend(C, "late", 4, &Sent) == 0);
     CHECK(!strcmp(Name(KsimMemoryNetSend(C, "later", 5, &Sent)), "ECONNRESET"));
     KsimMemoryNetClose(C, 0);
+
+    /* Reset before the client collected its connect (a conditional-accept listener rejecting
+     * at once): the connect's result is the reset, reported once; then the stream reads as
+     * ended. */
+    {
+        uint16_t Port;
+        int64_t L = Listener(4, 4, &Port);
+        KSIM_MEMORY_ADDRESS To = Loopback(4, Port), Remote;
+        CHECK(KsimMemoryNetSocket(4, 1, &C) == 0);
+        CHECK(KsimMemoryNetConnect(C, &To) == KSIM_MEMORY_NET_E_INPROGRESS);
+        CHECK(KsimMemoryNetAccept(L, &S, &Remote) == 0);
+        KsimMemoryNetClose(S, 1);
+        CHECK(!strcmp(Name(KsimMemoryNetConnectResult(C)), "ECONNRESET"));
+        CHECK(KsimMemoryNetReceive(C, Out, sizeof(Out), &Got) == 0 && Got == 0);
+        KsimMemoryNetClose(C, 0);
+        KsimMemoryNetClose(L, 0);
+    }
 }
 
 static void TestDatagrams(void)

@@ -2,8 +2,9 @@
  *
  * Race exploration on ksim's deterministic scheduler: scenarios that close handles, cancel and
  * fail allocations during each IOCTL kind and inside each callback (accept, inspect, receive),
- * each run under one seed, swept over many seeds. The seed chooses the scenario's knobs (which
- * IOCTL, which racer, which allocation fails) and, through the scheduler, the interleaving.
+ * or answer an inspection while its callback may still be running, each run under one seed,
+ * swept over many seeds. The seed chooses the scenario's knobs (which IOCTL, which racer,
+ * which allocation fails) and, through the scheduler, the interleaving.
  *
  *   race_sweep [--seeds N] [--first S] [--strict] [--seed S] [--determinism]
  *     --seed S       run that one seed in this process (what a printed replay command does)
@@ -50,11 +51,13 @@ enum {
     ScenarioAcceptRace,  /* the accept callback, a reader closing what it reports */
     ScenarioInspectRace, /* a pended inspection completed with a failing allocation, a racer */
     ScenarioReceiveRace, /* a pended receive and data arriving, a racer */
+    ScenarioPromptInspect, /* INSPECT_COMPLETE as soon as INSPECT arrives (maybe inside the callback), a racer */
     ScenarioCount
 };
 
 static const char *const ScenarioNames[] = { "ioctl+alloc-failure+close/cancel", "accept-callback+close",
-                                             "inspect-complete+alloc-failure+close", "receive+data+close/cancel" };
+                                             "inspect-complete+alloc-failure+close", "receive+data+close/cancel",
+                                             "inspect-callback+prompt-complete+close" };
 
 /* The scenario's own choices come from the seed too, from a generator separate from the
  * scheduler's. */
@@ -76,6 +79,9 @@ typedef struct _RACE {
     unsigned Racer;      /* 0 close the session, 1 cancel its I/O, 2 close the socket */
     unsigned Fault;      /* the Nth allocation fails (0: none) */
     int SessionClosed;
+    unsigned Action;     /* ScenarioPromptInspect: 0 Reject, 1 Accept */
+    int Racing;          /* ScenarioPromptInspect: a racer was spawned */
+    const char *Failure; /* an invariant the scenario itself checks, broken (NULL: none) */
 } RACE;
 
 static RACE Race;
@@ -335,6 +341,70 @@ static void RunReceiveRace(void)
         KsimMemoryNetShutdownSend(Peer);
 }
 
+/* ---- ScenarioPromptInspect ---- */
+
+/* Reads the events; answers the first INSPECT at once, as a prompt user mode does: with a
+ * READ_EVENTS waiting, the record is delivered inside WskInspectEvent, so the answer may reach
+ * the driver while the callback still runs, after its last act, or once WSK has the pend. It
+ * must succeed every time (no racer), and an accepted connection must then be offered. */
+static void PromptReader(void *Unused)
+{
+    DH_IO Io;
+    WSKB_EVENT_HEADER Found;
+    (void)Unused;
+    for (int Round = 0; Round < 4; Round++) {
+        if (DhIoctl(Race.File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT, &Io) < 0) {
+            /* Only the end of the run (or a racer) ends a read that nothing completed. */
+            if (!Race.Racing)
+                Race.Failure = Race.Token ? "no ACCEPT after INSPECT_COMPLETE(Accept) answered at once"
+                                          : "no INSPECT record";
+            return;
+        }
+        if (!Race.Token && DhFindEvent(&Io, WSKB_EVENT_INSPECT, &Found) && Found.Param) {
+            WSKB_INSPECT_COMPLETE_IN In = { Race.Listener, Found.Param, Race.Action, 0 };
+            DH_IO Complete;
+            Race.Token = Found.Param;
+            DhIoctl(Race.File, WSKB_IOCTL_INSPECT_COMPLETE, &In, sizeof(In), 0, &Complete);
+            if (getenv("RACE_VERBOSE"))
+                fprintf(stderr, "prompt inspect complete (action %u, racer %u): 0x%08x\n", Race.Action, Race.Racer,
+                        (unsigned)Complete.Status);
+            KsimDetermTraceMix((uint64_t)(uint32_t)Complete.Status);
+            if (!Race.Racing && Complete.Status != 0) {
+                Race.Failure = "INSPECT_COMPLETE answered at once did not succeed";
+                return;
+            }
+            /* Rejected (the peer is reset), or raced: nothing more is owed. */
+            if (!Race.Action || Race.Racing)
+                return;
+        }
+        /* Accepted: the ACCEPT follows, maybe in the same batch. */
+        if (Race.Token && DhFindEvent(&Io, WSKB_EVENT_ACCEPT, &Found))
+            return;
+    }
+    if (!Race.Racing)
+        Race.Failure = "no ACCEPT within 4 event reads after INSPECT_COMPLETE(Accept)";
+}
+
+static void RunPromptInspect(void)
+{
+    uint16_t Port;
+    Race.Action = Knob(2);
+    Race.Racer = Knob(4); /* 3: no racer */
+    Race.Listener = DhSocket(Race.File, DH_AF_INET, W_LISTEN);
+    if (!Race.Listener || DhSetOption(Race.File, Race.Listener, W_SOL_SOCKET, W_SO_CONDITIONAL_ACCEPT, 1) < 0 ||
+        DhBindLoopback(Race.File, Race.Listener, DH_AF_INET, 0) < 0 ||
+        DhEnableEvents(Race.File, Race.Listener, W_EVENT_ACCEPT) < 0)
+        return;
+    Port = DhLocalPort(Race.File, Race.Listener);
+    Race.Socket = Race.Listener;
+    KsimDetermSpawn(PromptReader, NULL);
+    if (Race.Racer < 3) {
+        Race.Racing = 1;
+        KsimDetermSpawn(Racer, NULL);
+    }
+    (void)DhPeerConnect(DH_AF_INET, Port);
+}
+
 /* ---- one run ---- */
 
 typedef struct _OUTCOME {
@@ -361,6 +431,9 @@ static void RunSeed(uint64_t Seed, int AbortOnFailure, OUTCOME *Outcome)
     case ScenarioInspectRace:
         RunInspectRace();
         break;
+    case ScenarioPromptInspect:
+        RunPromptInspect();
+        break;
     default:
         RunReceiveRace();
         break;
@@ -370,6 +443,10 @@ static void RunSeed(uint64_t Seed, int AbortOnFailure, OUTCOME *Outcome)
     Outcome->Message[0] = '\0';
     if (Outcome->Left)
         KsimVerifierLastFailure(Outcome->Message, sizeof(Outcome->Message));
+    else if (Race.Failure) {
+        Outcome->Left = Race.Failure;
+        snprintf(Outcome->Message, sizeof(Outcome->Message), "%s", Race.Failure);
+    }
 }
 
 /* Which defect of issue 8 a finding is, by its scenario and symptom; NULL: none known. */

@@ -662,9 +662,14 @@ int HostNetMemConnectResult(HOST_NET_SOCKET Socket)
     MEM_BEGIN(Socket)
     if (S->State == MEM_CONNECTING) {
         Result = S->ConnectResult;
+        /* Established, then reset before the application collected the connect (a server that
+         * rejects at once): the reset is what the connect reports, once, as a host stack's
+         * SO_ERROR does; the stream then reads as ended. */
+        if (Result == HOST_NET_OK && S->Reset && S->PendingError)
+            Result = S->PendingError;
         S->PendingError = 0;
-        S->State = Result == HOST_NET_OK ? MEM_CONNECTED : MEM_NEW;
-        if (Result != HOST_NET_OK) {
+        S->State = S->ConnectResult == HOST_NET_OK ? MEM_CONNECTED : MEM_NEW;
+        if (S->ConnectResult != HOST_NET_OK) {
             /* A refused socket cannot connect again (Winsock requires a new one). */
             S->HasRemote = 0;
             S->Reset = 1;

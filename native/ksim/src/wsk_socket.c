@@ -372,10 +372,11 @@ KsimWskControlSocket(_In_ PWSK_SOCKET WskSocket, _In_ WSK_CONTROL_SOCKET_TYPE Re
 
 /* ---- WskCloseSocket ---- */
 
-/* How long a close that arrives during WskAcceptEvent waits for the callback to return before
- * it is reported: generous against a descheduled epilogue, short against a callback that is
- * still working (or blocked) while the socket it offers is being closed. */
-#define KSIM_WSK_ACCEPT_EPILOGUE_GRACE_NS (50u * 1000u * 1000u)
+/* How long a close that arrives during WskAcceptEvent (or a WskInspectComplete during the
+ * WskInspectEvent of its request) waits for the callback to return before it is reported:
+ * generous against a descheduled epilogue, short against a callback that is still working (or
+ * blocked) while the socket it offers is being closed. */
+#define KSIM_WSK_CALLBACK_EPILOGUE_GRACE_NS (50u * 1000u * 1000u)
 
 static NTSTATUS WSKAPI
 KsimWskCloseSocket(_In_ PWSK_SOCKET WskSocket, _Inout_ PIRP Irp)
@@ -401,7 +402,7 @@ KsimWskCloseSocket(_In_ PWSK_SOCKET WskSocket, _Inout_ PIRP Irp)
      * stays safe either way (it only marks the socket; the network thread, which runs the
      * upcall, does the rest). */
     if (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST)) {
-        uint64_t Deadline = KsimNowNs() + KSIM_WSK_ACCEPT_EPILOGUE_GRACE_NS;
+        uint64_t Deadline = KsimNowNs() + KSIM_WSK_CALLBACK_EPILOGUE_GRACE_NS;
         while (__atomic_load_n(&Socket->InAcceptEvent, __ATOMIC_SEQ_CST) && KsimNowNs() < Deadline) {
             KsimHostYield();
             /* The deterministic scheduler runs the callback's fiber only at a switch point. */
@@ -510,6 +511,27 @@ KsimWskAccept(_In_ PWSK_SOCKET WskSocket, _Reserved_ ULONG Flags, _In_opt_ PVOID
     return STATUS_PENDING;
 }
 
+/* Whether the held request with these id contents is still inside its WskInspectEvent (state
+ * NEW: the network thread sets the callback's answer under the lock once it has returned). */
+static BOOLEAN
+KsimWskInspectInCallback(_In_ KSIM_WSK_SOCKET *Socket, _In_ CONST WSK_INSPECT_ID *InspectID)
+{
+    BOOLEAN InCallback = FALSE;
+    PLIST_ENTRY Entry;
+    KIRQL OldIrql;
+
+    KsimWskLock(&OldIrql);
+    for (Entry = Socket->Incoming.Flink; Entry != &Socket->Incoming; Entry = Entry->Flink) {
+        KSIM_WSK_INCOMING *In = CONTAINING_RECORD(Entry, KSIM_WSK_INCOMING, Link);
+        if (In->Id.Key == InspectID->Key && In->Id.SerialNumber == InspectID->SerialNumber) {
+            InCallback = In->State == KSIM_WSK_IN_NEW;
+            break;
+        }
+    }
+    KsimWskUnlock(OldIrql);
+    return InCallback;
+}
+
 static NTSTATUS WSKAPI
 KsimWskInspectComplete(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_INSPECT_ID InspectID, _In_ WSK_INSPECT_ACTION Action,
                        _Inout_ PIRP Irp)
@@ -529,6 +551,25 @@ KsimWskInspectComplete(_In_ PWSK_SOCKET WskSocket, _In_ PWSK_INSPECT_ID InspectI
     Request = KsimWskRequestAllocate(Irp, Socket, KsimWskRequestComplete);
     if (!Request)
         return KsimWskIrpCompleteInline(Irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+    /* Stricter than documented (docs/ksim-fidelity.md): WskInspectComplete is for a request
+     * whose WskInspectEvent returned WskInspectPend, and this one's has not returned yet, so WSK
+     * does not know it is pended. A client can order the call after everything its callback
+     * does, but not after the callback's own epilogue (a thread woken by its last release may
+     * run first), so a callback that returns within the grace period is not reported, as for
+     * WskCloseSocket inside WskAcceptEvent; one still running then is, and the call fails as on
+     * a request that is not pended (STATUS_INVALID_DEVICE_STATE). */
+    if (KsimWskInspectInCallback(Socket, InspectID)) {
+        uint64_t Deadline = KsimNowNs() + KSIM_WSK_CALLBACK_EPILOGUE_GRACE_NS;
+        while (KsimWskInspectInCallback(Socket, InspectID) && KsimNowNs() < Deadline) {
+            KsimHostYield();
+            /* The deterministic scheduler runs the callback's fiber only at a switch point. */
+            KsimSwitchPoint(KsimSwitchWait);
+        }
+        if (KsimWskInspectInCallback(Socket, InspectID))
+            KsimVerifierFail("WskInspectComplete(%p): the WskInspectEvent for this request has not returned "
+                             "WskInspectPend yet; an inspection may be completed only once the callback has returned",
+                             (void *)WskSocket);
+    }
 
     KsimWskLock(&OldIrql);
     if (!Socket->ConditionalAccept) {

@@ -465,6 +465,8 @@ typedef struct _REC {
     volatile LONG AcceptedCount;
     OP *CloseInAccept;                  /* WskCloseSocket the offered socket inside WskAcceptEvent */
     WSK_INSPECT_ACTION InspectAction;
+    OP *CompleteInInspect;              /* WskInspectComplete the request inside its WskInspectEvent */
+    PWSK_SOCKET Self;                   /* the listener, for CompleteInInspect */
     WSK_INSPECT_ID LastInspect;
     WSK_INSPECT_ID LastAbort;
     USHORT LastRemotePort;
@@ -619,6 +621,13 @@ RecInspect(PVOID Context, PSOCKADDR Local, PSOCKADDR Remote, PWSK_INSPECT_ID Ins
     UNREFERENCED_PARAMETER(Remote);
     if (InspectId)
         R->LastInspect = *InspectId;
+    if (R->CompleteInInspect && InspectId) {
+        /* The client's bug this provokes: completing before the callback has returned Pend. */
+        NTSTATUS Status = ((CONST WSK_PROVIDER_LISTEN_DISPATCH *)R->Self->Dispatch)
+                              ->WskInspectComplete(R->Self, InspectId, WskInspectAccept, OpStart(R->CompleteInInspect));
+        UNREFERENCED_PARAMETER(Status);
+        R->CompleteInInspect = NULL;
+    }
     InterlockedIncrement(&R->Inspects);
     return R->InspectAction;
 }
@@ -1487,6 +1496,56 @@ TestCloseInsideAcceptEvent(void)
     CheckQuiescent("TestCloseInsideAcceptEvent");
 }
 
+/* WskInspectComplete on a request whose WskInspectEvent has not returned yet: a verifier
+ * failure (docs/ksim-fidelity.md, "Lifetimes, unload and completion routines") and
+ * STATUS_INVALID_DEVICE_STATE; the request is pended once the callback returns Pend, and a
+ * WskInspectComplete then decides it. */
+static void
+TestCompleteInsideInspectEvent(void)
+{
+    CLIENT C;
+    PWSK_SOCKET Listener;
+    REC L;
+    OP Op = { 0 }, Early = { 0 };
+    ULONG On = 1;
+    USHORT Port;
+    int Peer;
+    uint64_t Before;
+    WSK_INSPECT_ID Pended;
+
+    RecInit(&L);
+    ClientOpen(&C);
+    Listener = SocketCreate(&C, AF_INET, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_LISTEN_SOCKET, &L, &RecListen);
+    CHECK_STATUS(Listen(Listener)->WskControlSocket(Listener, WskSetOption, SO_CONDITIONAL_ACCEPT, SOL_SOCKET,
+                                                    sizeof(On), &On, 0, NULL, NULL, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    CHECK_STATUS(SocketBind(Listener, AF_INET, 0, FALSE), STATUS_SUCCESS);
+    Port = SocketLocalPort(Listener, WSK_FLAG_LISTEN_SOCKET);
+    Before = VerifierCount();
+    L.Self = Listener;
+    L.InspectAction = WskInspectPend;
+    L.CompleteInInspect = &Early;
+    Peer = PeerConnect(4, Port);
+    CHECK(WaitFor(&L.Inspects, 1, 3000));
+    CHECK_STATUS(OpWait(&Early, 3000), STATUS_INVALID_DEVICE_STATE);
+    CHECK(VerifierCount() == Before + 1);
+    /* Pended now: a completion after the return decides it (Reject: the peer is reset). */
+    Pended = L.LastInspect;
+    CHECK_STATUS(Listen(Listener)->WskInspectComplete(Listener, &Pended, WskInspectReject, OpStart(&Op)),
+                 STATUS_PENDING);
+    CHECK_STATUS(OpWait(&Op, 3000), STATUS_SUCCESS);
+    CHECK(PeerWaitClosed(Peer, 3000) == -1);
+    CHECK(L.Accepts == 0 && L.Aborts == 0);
+    SocketClose(Listener);
+    PeerClose(Peer);
+    OpFree(&Op);
+    OpFree(&Early);
+    ClientClose(&C);
+    RecFree(&L);
+    CheckQuiescent("TestCompleteInsideInspectEvent");
+}
+
 static void
 TestConditionalAccept(void)
 {
@@ -2304,6 +2363,7 @@ main(int argc, char **argv)
     RUN(TestAcceptEventInheritance());
     RUN(TestCloseInsideAcceptEvent());
     RUN(TestConditionalAccept());
+    RUN(TestCompleteInsideInspectEvent());
     RUN(TestCloseCancelsAndVerifier());
     RUN(TestAbortiveDisconnect());
     RUN(TestFaultInjection());
