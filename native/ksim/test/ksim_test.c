@@ -629,6 +629,61 @@ static void TestPool(void)
     EXPECT_VERIFIER("exactly one of", ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_PAGED, 8, 'tsTp'));
 }
 
+/* Large blocks (from KSIM_HOST_PAGES_MIN bytes) come from the OS's pages and their regions are
+ * reused per size class: a reused block is zero again, a write past its end is still caught at
+ * free, and a block too large for the quarantine is inaccessible as soon as it is freed (a use
+ * after free faults, as in special pool). */
+static void TestPoolLargeBlocks(void)
+{
+    const SIZE_T Size = 1024 * 1024;
+    PUCHAR Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Size, 'gLsT');
+    int Zeroed = 1;
+    SIZE_T i;
+
+    EXPECT(Block != NULL);
+    if (!Block)
+        return;
+    for (i = 0; i < Size; ++i)
+        Zeroed &= Block[i] == 0;
+    EXPECT(Zeroed);
+    memset(Block, 0x5A, Size);
+    ExFreePoolWithTag(Block, 'gLsT');
+    KsimPoolFlushQuarantine(); /* its region goes back to the page cache */
+    Block = ExAllocatePool2(POOL_FLAG_NON_PAGED, Size - 4096, 'gLsT'); /* same size class */
+    EXPECT(Block != NULL);
+    if (!Block)
+        return;
+    Zeroed = 1;
+    for (i = 0; i < Size - 4096; ++i)
+        Zeroed &= Block[i] == 0;
+    EXPECT(Zeroed);
+    Block[Size - 4096] = 1; /* one byte past the end */
+    EXPECT_VERIFIER("written past its end", ExFreePoolWithTag(Block, 'gLsT'));
+    KsimPoolFlushQuarantine();
+#ifndef _WIN32
+    {
+        int Status = 0;
+        pid_t Child;
+        Block = ExAllocatePool2(POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED, 5 * Size, 'gLsT');
+        EXPECT(Block != NULL);
+        if (!Block)
+            return;
+        Block[100] = 1;
+        ExFreePoolWithTag(Block, 'gLsT'); /* over 4 MiB: not quarantined */
+        Child = fork();
+        if (Child == 0) {
+            freopen("/dev/null", "w", stderr);
+            Block[100] = 2; /* the stale pointer's write */
+            _exit(0);       /* not reached: the write faults */
+        }
+        EXPECT(Child > 0 && waitpid(Child, &Status, 0) == Child);
+        /* Killed by SIGSEGV, or (under ASan, whose handler reports the fault) exited non-zero. */
+        EXPECT((WIFSIGNALED(Status) && WTERMSIG(Status) == SIGSEGV) || (WIFEXITED(Status) && WEXITSTATUS(Status) != 0));
+    }
+#endif
+    EXPECT(KsimPoolOutstandingByTag('gLsT') == 0);
+}
+
 /* Frees Block (Size bytes), writes one byte at Offset of it, and flushes the quarantine:
  * returns how many verifier failures that caused (the message names the offset). */
 static uint64_t WriteAfterFree(SIZE_T Size, SIZE_T Offset)
@@ -992,6 +1047,7 @@ int main(void)
     KsimVerifierSetAbortOnFailure(0);
     TestPool();
     TestPoolWriteAfterFree();
+    TestPoolLargeBlocks();
     TestLookaside();
     TestIrqlAndSync();
     TestIrpCompletion();
