@@ -789,7 +789,36 @@ TestTableGrowth(void)
     CHECK(After.PoolBytes - Before.PoolBytes < 16u * 1024u);
     CHECK_STATUS(DoHello(File), S_SUCCESS);
     for (Count = 0; Count < TABLE_MAX_SLOTS; ++Count) {
-        int32_t Status = SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Ids[Count]);
+        int32_t Status;
+        if (Count == TABLE_INITIAL_SLOTS) {
+            /* The first growth, with each allocation of that SOCKET_CREATE failing in turn (the
+             * socket, its close IRP, ..., the new table): each fails cleanly and leaves the table
+             * as it was, until one gets through. */
+            uint64_t Nth, Refused = 0;
+            KSIM_COUNTERS During;
+            for (Nth = 1; Nth < 32; ++Nth) {
+                KsimGetCounters(&During);
+                KsimFailAllocationAfter(Nth);
+                Status = SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Ids[Count]);
+                KsimFailAllocationAfter(0);
+                if (Status == S_SUCCESS)
+                    break;
+                CHECK_STATUS(Status, S_INSUFFICIENT_RESOURCES);
+                ++Refused;
+                KsimGetCounters(&After);
+                CHECK(After.PoolAllocations == During.PoolAllocations);
+                CHECK(After.WskSockets == During.WskSockets);
+                CHECK(KsimPoolOutstandingByTag(TABLE_POOL_TAG) == 1);
+                CHECK_STATUS(CloseSocket(File, (Ids[0] & ~0xFFFFull) | TABLE_INITIAL_SLOTS), S_INVALID_HANDLE);
+            }
+            CHECK(Refused >= 3); /* at least the socket, its IRP and the table */
+            printf("  the 65th socket: %llu injected allocation failures refused cleanly, then created\n",
+                   (unsigned long long)Refused);
+            if (Status == S_SUCCESS)
+                goto created;
+        }
+        Status = SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Ids[Count]);
+    created:
         if (Status != S_SUCCESS) {
             CHECK_STATUS(Status, S_SUCCESS);
             break;
