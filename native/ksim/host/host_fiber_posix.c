@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "host_fiber.h"
+#include "host_sync.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -40,14 +41,6 @@ static struct {
 } StackCache[FIBER_STACK_CACHE];
 static unsigned StackCached;
 
-static size_t PageBytes(void)
-{
-    static size_t Page;
-    if (!Page)
-        Page = (size_t)sysconf(_SC_PAGESIZE);
-    return Page;
-}
-
 static void *StackAcquire(size_t Bytes)
 {
     void *Stack = NULL;
@@ -70,14 +63,14 @@ static void *StackAcquire(size_t Bytes)
 #endif
         return Stack;
     }
-    Base = mmap(NULL, Bytes + PageBytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    Base = mmap(NULL, Bytes + KsimHostPageBytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (Base == MAP_FAILED)
         return NULL;
-    if (mprotect(Base, PageBytes(), PROT_NONE) != 0) {
-        munmap(Base, Bytes + PageBytes());
+    if (mprotect(Base, KsimHostPageBytes(), PROT_NONE) != 0) {
+        munmap(Base, Bytes + KsimHostPageBytes());
         return NULL;
     }
-    return Base + PageBytes();
+    return Base + KsimHostPageBytes();
 }
 
 static void StackRelease(void *Stack, size_t Bytes)
@@ -93,7 +86,7 @@ static void StackRelease(void *Stack, size_t Bytes)
     }
     pthread_mutex_unlock(&StackCacheLock);
     if (Stack)
-        munmap((char *)Stack - PageBytes(), Bytes + PageBytes());
+        munmap((char *)Stack - KsimHostPageBytes(), Bytes + KsimHostPageBytes());
 }
 
 struct _KSIM_HOST_FIBER {
@@ -152,7 +145,7 @@ KSIM_HOST_FIBER *KsimHostFiberCreate(size_t StackBytes, void (*Routine)(void *),
     uintptr_t Self = (uintptr_t)Fiber;
     if (!Fiber)
         return NULL;
-    StackBytes = (StackBytes + PageBytes() - 1) & ~(PageBytes() - 1);
+    StackBytes = (StackBytes + KsimHostPageBytes() - 1) & ~(KsimHostPageBytes() - 1);
     Fiber->Stack = StackAcquire(StackBytes);
     if (!Fiber->Stack || FiberGetContext(&Fiber->Context) != 0) {
         StackRelease(Fiber->Stack, StackBytes);

@@ -65,6 +65,8 @@ void KsimHostFree(void *Block);
  * next block of its size class, whose pages are then already there; else unmapped), so that a
  * use after free faults. Zeroed when Zero is non-zero; freed with the size allocated. */
 #define KSIM_HOST_PAGES_MIN ((size_t)256u * 1024u)
+/* The host's page size. */
+size_t KsimHostPageBytes(void);
 void *KsimHostPagesAlloc(size_t Size, int Zero);
 void KsimHostPagesFree(void *Block, size_t Size);
 

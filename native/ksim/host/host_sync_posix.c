@@ -272,7 +272,7 @@ static struct {
 static unsigned HostPagesCached;
 static size_t HostPagesCachedBytes;
 
-static size_t HostPageBytes(void)
+size_t KsimHostPageBytes(void)
 {
     static size_t Page;
     if (!Page)
@@ -284,8 +284,8 @@ static size_t HostPageBytes(void)
  * so that blocks of nearby sizes share a class. The guard is the region's last page. */
 static size_t HostPagesSpan(size_t Size)
 {
-    size_t Need = ((Size + HostPageBytes() - 1) & ~(HostPageBytes() - 1)) + HostPageBytes();
-    size_t Span = HostPageBytes();
+    size_t Need = ((Size + KsimHostPageBytes() - 1) & ~(KsimHostPageBytes() - 1)) + KsimHostPageBytes();
+    size_t Span = KsimHostPageBytes();
     while (Span < Need)
         Span <<= 1;
     return Span;
@@ -308,7 +308,7 @@ void *KsimHostPagesAlloc(size_t Size, int Zero)
     }
     pthread_mutex_unlock(&HostPagesLock);
     if (Base) {
-        if (mprotect(Base, Span - HostPageBytes(), PROT_READ | PROT_WRITE) != 0) {
+        if (mprotect(Base, Span - KsimHostPageBytes(), PROT_READ | PROT_WRITE) != 0) {
             munmap(Base, Span);
             return NULL;
         }
@@ -319,7 +319,7 @@ void *KsimHostPagesAlloc(size_t Size, int Zero)
     Base = mmap(NULL, Span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (Base == MAP_FAILED)
         return NULL;
-    if (mprotect(Base + Span - HostPageBytes(), HostPageBytes(), PROT_NONE) != 0) {
+    if (mprotect(Base + Span - KsimHostPageBytes(), KsimHostPageBytes(), PROT_NONE) != 0) {
         munmap(Base, Span);
         return NULL;
     }
@@ -333,7 +333,7 @@ void KsimHostPagesFree(void *Block, size_t Size)
 
     if (!Block)
         return;
-    if (mprotect(Block, Span - HostPageBytes(), PROT_NONE) == 0) {
+    if (mprotect(Block, Span - KsimHostPageBytes(), PROT_NONE) == 0) {
         pthread_mutex_lock(&HostPagesLock);
         if (HostPagesCached < HOST_PAGES_CACHE && HostPagesCachedBytes + Span <= HOST_PAGES_CACHE_BYTES) {
             HostPagesCache[HostPagesCached].Base = Block;

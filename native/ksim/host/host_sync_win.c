@@ -312,14 +312,19 @@ KsimHostFree(void *Block)
     free(Block);
 }
 
+size_t
+KsimHostPageBytes(void)
+{
+    SYSTEM_INFO Info;
+
+    GetSystemInfo(&Info);
+    return Info.dwPageSize;
+}
+
 static size_t
 HostPagesSpan(size_t Size)
 {
-    SYSTEM_INFO Info;
-    size_t Page;
-
-    GetSystemInfo(&Info);
-    Page = Info.dwPageSize;
+    size_t Page = KsimHostPageBytes();
     return ((Size + Page - 1) & ~(Page - 1)) + Page;
 }
 
@@ -327,15 +332,13 @@ void *
 KsimHostPagesAlloc(size_t Size, int Zero)
 {
     size_t Span = HostPagesSpan(Size);
-    SYSTEM_INFO Info;
     DWORD Old;
     char *Base = VirtualAlloc(NULL, Span, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
 
     (void)Zero; /* committed pages are zero */
     if (!Base)
         return NULL;
-    GetSystemInfo(&Info);
-    if (!VirtualProtect(Base + Span - Info.dwPageSize, Info.dwPageSize, PAGE_NOACCESS, &Old)) {
+    if (!VirtualProtect(Base + Span - KsimHostPageBytes(), KsimHostPageBytes(), PAGE_NOACCESS, &Old)) {
         VirtualFree(Base, 0, MEM_RELEASE);
         return NULL;
     }
