@@ -13,9 +13,11 @@
  * writing a structure's fields, a list link or a length is caught either way (small blocks are
  * always checked whole, and the edges of large ones); a stray write into the middle of a large
  * buffer is caught in sampled mode only when it hits a sampled line (one in 64). The 0xCD fill
- * of POOL_FLAG_UNINITIALIZED blocks follows the same rule, and blocks too large for the
- * quarantine get their edges only. Checks compare eight bytes at a time. Measured effect:
- * docs/performance.md, "Event path: fewer copies".
+ * of POOL_FLAG_UNINITIALIZED blocks follows the same rule. Blocks from the OS's pages (from
+ * 256 KiB, host_sync.h) get their edges only in sampled mode: they are inaccessible once they
+ * leave the quarantine (or at once, when too large for it), so a stale pointer into their middle
+ * faults then. Checks compare eight bytes at a time. Measured effect: docs/performance.md,
+ * "Event path: fewer copies"; docs/reliability.md section 10 for the fuzzer.
  */
 #include "ksim_internal.h"
 
@@ -85,6 +87,12 @@ void KsimPoolSetCheckFull(int Full)
  * checked) under the current KSIM_POOL_CHECK mode, in ascending order, until Visit returns FALSE.
  * The sampled line of page i sits at a per-block offset (from Seed), so that a write that misses
  * the lines of one block can hit those of the next. */
+/* Whether a block of Size bytes comes from the OS's pages (header and guard included). */
+static BOOLEAN PoolBlockFromPages(SIZE_T Size)
+{
+    return sizeof(KSIM_POOL_HEADER) + Size + sizeof(uint64_t) >= KSIM_HOST_PAGES_MIN;
+}
+
 typedef BOOLEAN KSIM_POOL_REGION_VISIT(PUCHAR Region, SIZE_T Length, SIZE_T Offset, void *Context);
 
 static BOOLEAN ForEachCheckedRegion(PUCHAR Data, SIZE_T Size, uint64_t Seed, KSIM_POOL_REGION_VISIT *Visit,
@@ -95,10 +103,12 @@ static BOOLEAN ForEachCheckedRegion(PUCHAR Data, SIZE_T Size, uint64_t Seed, KSI
         return Visit(Data, Size, 0, Context);
     if (!Visit(Data, KSIM_POOL_EDGE, 0, Context))
         return FALSE;
-    if (Size > KSIM_QUARANTINE_BYTES / 4) {
-        /* Too large for the quarantine (freed at once, never checked): only the 0xCD fill of an
-         * uninitialized block comes here, and the edges are enough to show a read of it, without
-         * making every page of a 256 MiB event ring resident. */
+    if (PoolBlockFromPages(Size)) {
+        /* A block from the OS's pages (PoolHostAlloc): the edges only. A line in every page would
+         * commit every page of a 4 MiB event ring the driver has barely used (most of a fuzzed
+         * input's time), and such a block is inaccessible once it leaves the quarantine, so a
+         * stale pointer into its middle faults then. Blocks too large for the quarantine (freed
+         * at once, never checked) only come here for the 0xCD fill of an uninitialized block. */
         return Visit(Data + Size - KSIM_POOL_EDGE, KSIM_POOL_EDGE, Size - KSIM_POOL_EDGE, Context);
     }
     Line = (SIZE_T)((Seed * 0x9E3779B97F4A7C15ull) >> 58) * KSIM_POOL_LINE % KSIM_POOL_PAGE;
@@ -187,7 +197,7 @@ static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
 static KSIM_POOL_HEADER *PoolHostAlloc(SIZE_T Bytes, BOOLEAN Zero)
 {
     KSIM_POOL_HEADER *Header;
-    BOOLEAN FromPages = Bytes >= KSIM_HOST_PAGES_MIN;
+    BOOLEAN FromPages = PoolBlockFromPages(Bytes - sizeof(KSIM_POOL_HEADER) - sizeof(uint64_t));
 
     Header = FromPages ? KsimHostPagesAlloc(Bytes, Zero) : KsimHostAlloc(Bytes);
     if (Header) {
