@@ -87,21 +87,43 @@ WskbSocketTableLinkFree(_Inout_updates_(Last) WSKB_SLOT *Table, _In_ ULONG First
     }
 }
 
+/* A table of Slots slots, charged to the driver-wide pool bound (poolbudget.c) until
+ * WskbSocketTableFree. Up to DISPATCH_LEVEL (a growth in WskAcceptEvent): NonPaged pool. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+static NTSTATUS
+WskbSocketTableAllocate(_In_ ULONG Slots, _Outptr_ WSKB_SLOT **Table)
+{
+    *Table = NULL;
+    if (!WskbPoolBudgetCharge(WSKB_TABLE_BYTES(Slots)))
+        return STATUS_QUOTA_EXCEEDED;
+    *Table = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_TABLE_BYTES(Slots), WSKB_TAG_TABLE);
+    if (!*Table) {
+        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(Slots));
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    return STATUS_SUCCESS;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static VOID
+WskbSocketTableFree(_In_ _Post_ptr_invalid_ WSKB_SLOT *Table, _In_ ULONG Slots)
+{
+    ExFreePoolWithTag(Table, WSKB_TAG_TABLE);
+    WskbPoolBudgetRelease(WSKB_TABLE_BYTES(Slots));
+}
+
 _Use_decl_annotations_
 NTSTATUS
 WskbSocketTableInitialize(WSKB_SESSION *Session)
 {
+    NTSTATUS Status;
     WSKB_SLOT *Table;
 
     PAGED_CODE();
-    /* The table counts against the driver-wide pool bound (poolbudget.c) until EvtFileClose. */
-    if (!WskbPoolBudgetCharge(WSKB_TABLE_BYTES(WSKB_TABLE_INITIAL_SLOTS)))
-        return STATUS_QUOTA_EXCEEDED;
-    Table = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_TABLE_BYTES(WSKB_TABLE_INITIAL_SLOTS), WSKB_TAG_TABLE);
-    if (!Table) {
-        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(WSKB_TABLE_INITIAL_SLOTS));
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
+    Status = WskbSocketTableAllocate(WSKB_TABLE_INITIAL_SLOTS, &Table);
+    if (!NT_SUCCESS(Status))
+        return Status;
     Session->FreeHead = WSKB_SLOT_NONE;
     WskbSocketTableLinkFree(Table, 0, WSKB_TABLE_INITIAL_SLOTS, &Session->FreeHead);
     Session->Table = Table;
@@ -116,8 +138,7 @@ WskbSocketTableUninitialize(WSKB_SESSION *Session)
     PAGED_CODE();
     if (!Session->Table)
         return;
-    ExFreePoolWithTag(Session->Table, WSKB_TAG_TABLE);
-    WskbPoolBudgetRelease(WSKB_TABLE_BYTES(Session->TableSlots));
+    WskbSocketTableFree(Session->Table, Session->TableSlots);
     Session->Table = NULL;
     Session->TableSlots = 0;
     Session->FreeHead = WSKB_SLOT_NONE;
@@ -132,23 +153,19 @@ static NTSTATUS
 WskbSocketTableGrow(_Inout_ WSKB_SESSION *Session, _In_ ULONG SeenSlots)
 {
     ULONG NewSlots = SeenSlots * 2 < WSKB_MAX_SOCKETS_PER_SESSION ? SeenSlots * 2 : WSKB_MAX_SOCKETS_PER_SESSION;
+    NTSTATUS Status;
     WSKB_SLOT *New;
     WSKB_SLOT *Old;
     KIRQL OldIrql;
 
-    if (!WskbPoolBudgetCharge(WSKB_TABLE_BYTES(NewSlots)))
-        return STATUS_QUOTA_EXCEEDED;
-    New = ExAllocatePool2(POOL_FLAG_NON_PAGED, WSKB_TABLE_BYTES(NewSlots), WSKB_TAG_TABLE);
-    if (!New) {
-        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(NewSlots));
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
+    Status = WskbSocketTableAllocate(NewSlots, &New);
+    if (!NT_SUCCESS(Status))
+        return Status;
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     if (Session->TableSlots != SeenSlots || Session->CleaningUp) {
         /* Grown by a concurrent caller, or the table is closing: this copy is not needed. */
         KeReleaseSpinLock(&Session->Lock, OldIrql);
-        ExFreePoolWithTag(New, WSKB_TAG_TABLE);
-        WskbPoolBudgetRelease(WSKB_TABLE_BYTES(NewSlots));
+        WskbSocketTableFree(New, NewSlots);
         return STATUS_SUCCESS;
     }
     RtlCopyMemory(New, Session->Table, WSKB_TABLE_BYTES(SeenSlots));
@@ -158,8 +175,7 @@ WskbSocketTableGrow(_Inout_ WSKB_SESSION *Session, _In_ ULONG SeenSlots)
     Session->Table = New;
     Session->TableSlots = NewSlots;
     KeReleaseSpinLock(&Session->Lock, OldIrql);
-    ExFreePoolWithTag(Old, WSKB_TAG_TABLE);
-    WskbPoolBudgetRelease(WSKB_TABLE_BYTES(SeenSlots));
+    WskbSocketTableFree(Old, SeenSlots);
     return STATUS_SUCCESS;
 }
 
