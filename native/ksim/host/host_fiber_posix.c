@@ -7,13 +7,10 @@
 #include "host_fiber.h"
 #include "host_sync.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <ucontext.h>
-#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define KSIM_FIBER_ASAN 1
@@ -29,64 +26,25 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 
-/* Fiber stacks: mapped pages with an inaccessible page below them, so that a fiber that
- * overflows its stack faults at once instead of writing over a neighbouring block. A finished
- * fiber's stack is kept for the next fiber (the deterministic scheduler creates and ends a
- * fiber per simulated thread, thousands per second under the fuzzer), up to a few. */
-#define FIBER_STACK_CACHE 16
-static pthread_mutex_t StackCacheLock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    void *Stack;
-    size_t Bytes;
-} StackCache[FIBER_STACK_CACHE];
-static unsigned StackCached;
-
+/* Fiber stacks come from the OS's pages (KsimHostPagesAlloc): the inaccessible page below a
+ * stack makes an overflow fault at once instead of writing over a neighbouring block, and a
+ * finished fiber's stack is kept for the next one (the deterministic scheduler creates and ends
+ * a fiber per simulated thread, thousands per second under the fuzzer). */
 static void *StackAcquire(size_t Bytes)
 {
-    void *Stack = NULL;
-    unsigned i;
-    char *Base;
-
-    pthread_mutex_lock(&StackCacheLock);
-    for (i = 0; i < StackCached; i++) {
-        if (StackCache[i].Bytes == Bytes) {
-            Stack = StackCache[i].Stack;
-            StackCache[i] = StackCache[--StackCached];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&StackCacheLock);
-    if (Stack) {
-#ifdef KSIM_FIBER_ASAN
-        /* Frames of the last fiber that never returned left their redzones poisoned. */
-        __asan_unpoison_memory_region(Stack, Bytes);
-#endif
-        return Stack;
-    }
-    Base = mmap(NULL, Bytes + KsimHostPageBytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (Base == MAP_FAILED)
-        return NULL;
-    if (mprotect(Base, KsimHostPageBytes(), PROT_NONE) != 0) {
-        munmap(Base, Bytes + KsimHostPageBytes());
-        return NULL;
-    }
-    return Base + KsimHostPageBytes();
+    return KsimHostPagesAlloc(Bytes, 0);
 }
 
 static void StackRelease(void *Stack, size_t Bytes)
 {
     if (!Stack)
         return;
-    pthread_mutex_lock(&StackCacheLock);
-    if (StackCached < FIBER_STACK_CACHE) {
-        StackCache[StackCached].Stack = Stack;
-        StackCache[StackCached].Bytes = Bytes;
-        StackCached++;
-        Stack = NULL;
-    }
-    pthread_mutex_unlock(&StackCacheLock);
-    if (Stack)
-        munmap((char *)Stack - KsimHostPageBytes(), Bytes + KsimHostPageBytes());
+#ifdef KSIM_FIBER_ASAN
+    /* Frames of a fiber that never returned leave their redzones poisoned; the region may next
+     * serve as a pool block, which ASan must not see as poisoned. */
+    __asan_unpoison_memory_region(Stack, Bytes);
+#endif
+    KsimHostPagesFree(Stack, Bytes);
 }
 
 struct _KSIM_HOST_FIBER {
@@ -145,7 +103,6 @@ KSIM_HOST_FIBER *KsimHostFiberCreate(size_t StackBytes, void (*Routine)(void *),
     uintptr_t Self = (uintptr_t)Fiber;
     if (!Fiber)
         return NULL;
-    StackBytes = (StackBytes + KsimHostPageBytes() - 1) & ~(KsimHostPageBytes() - 1);
     Fiber->Stack = StackAcquire(StackBytes);
     if (!Fiber->Stack || FiberGetContext(&Fiber->Context) != 0) {
         StackRelease(Fiber->Stack, StackBytes);

@@ -59,16 +59,39 @@ void *KsimHostAlloc(size_t Size);
 void *KsimHostAllocZero(size_t Size);
 void KsimHostFree(void *Block);
 /* Large blocks straight from the OS's pages (mmap / VirtualAlloc), for ksim's pool and the I/O
- * manager's buffers from KSIM_HOST_PAGES_MIN bytes: pages are committed only when touched (a
- * 4 MiB event ring whose driver writes a few pages costs a few pages), an inaccessible page
- * follows the region, and a freed block is made inaccessible at once (POSIX: kept so, for the
- * next block of its size class, whose pages are then already there; else unmapped), so that a
- * use after free faults. Zeroed when Zero is non-zero; freed with the size allocated. */
+ * manager's buffers from KSIM_HOST_PAGES_MIN bytes and for fiber stacks: pages are committed
+ * only when touched (a 4 MiB event ring whose driver writes a few pages costs a few pages), an
+ * inaccessible page lies before and after the block (an underflow, an overflow or a fiber's
+ * stack overflow faults), and a freed block is made inaccessible at once (POSIX: kept so, for
+ * the next block of its size class, whose pages are then already there; else unmapped), so
+ * that a use after free faults. Zeroed when Zero is non-zero; freed with the size allocated. */
 #define KSIM_HOST_PAGES_MIN ((size_t)256u * 1024u)
 /* The host's page size. */
 size_t KsimHostPageBytes(void);
 void *KsimHostPagesAlloc(size_t Size, int Zero);
 void KsimHostPagesFree(void *Block, size_t Size);
+
+/* A block of Size bytes from the heap, or from the OS's pages from KSIM_HOST_PAGES_MIN: the one
+ * rule ksim's pool and I/O manager follow. Freed with the size allocated. */
+static inline int KsimHostBlockFromPages(size_t Size)
+{
+    return Size >= KSIM_HOST_PAGES_MIN;
+}
+
+static inline void *KsimHostBlockAlloc(size_t Size, int Zero)
+{
+    if (KsimHostBlockFromPages(Size))
+        return KsimHostPagesAlloc(Size, Zero);
+    return Zero ? KsimHostAllocZero(Size) : KsimHostAlloc(Size);
+}
+
+static inline void KsimHostBlockFree(void *Block, size_t Size)
+{
+    if (KsimHostBlockFromPages(Size))
+        KsimHostPagesFree(Block, Size);
+    else
+        KsimHostFree(Block);
+}
 
 /* vsnprintf, stderr, environment, abort. */
 int KsimHostFormatV(char *Buffer, size_t Size, const char *Format, va_list Arguments);

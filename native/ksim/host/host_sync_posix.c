@@ -280,12 +280,15 @@ size_t KsimHostPageBytes(void)
     return Page;
 }
 
-/* The region of a block: its size in pages plus the guard page, rounded up to a power of two
- * so that blocks of nearby sizes share a class. The guard is the region's last page. */
+/* The region of a block: a guard page, the block's pages, a guard page, rounded up to a power
+ * of two so that blocks of nearby sizes share a class. The block starts after the first page;
+ * the region's last page is the second guard (the slack between block and guard stays
+ * accessible while the block is live). */
 static size_t HostPagesSpan(size_t Size)
 {
-    size_t Need = ((Size + KsimHostPageBytes() - 1) & ~(KsimHostPageBytes() - 1)) + KsimHostPageBytes();
-    size_t Span = KsimHostPageBytes();
+    size_t Page = KsimHostPageBytes();
+    size_t Need = ((Size + Page - 1) & ~(Page - 1)) + 2 * Page;
+    size_t Span = Page;
     while (Span < Need)
         Span <<= 1;
     return Span;
@@ -293,6 +296,7 @@ static size_t HostPagesSpan(size_t Size)
 
 void *KsimHostPagesAlloc(size_t Size, int Zero)
 {
+    size_t Page = KsimHostPageBytes();
     size_t Span = HostPagesSpan(Size);
     char *Base = NULL;
     unsigned i;
@@ -308,35 +312,37 @@ void *KsimHostPagesAlloc(size_t Size, int Zero)
     }
     pthread_mutex_unlock(&HostPagesLock);
     if (Base) {
-        if (mprotect(Base, Span - KsimHostPageBytes(), PROT_READ | PROT_WRITE) != 0) {
+        if (mprotect(Base + Page, Span - 2 * Page, PROT_READ | PROT_WRITE) != 0) {
             munmap(Base, Span);
             return NULL;
         }
         if (Zero)
-            memset(Base, 0, Size);
-        return Base;
+            memset(Base + Page, 0, Size);
+        return Base + Page;
     }
     Base = mmap(NULL, Span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (Base == MAP_FAILED)
         return NULL;
-    if (mprotect(Base + Span - KsimHostPageBytes(), KsimHostPageBytes(), PROT_NONE) != 0) {
+    if (mprotect(Base, Page, PROT_NONE) != 0 || mprotect(Base + Span - Page, Page, PROT_NONE) != 0) {
         munmap(Base, Span);
         return NULL;
     }
-    return Base; /* fresh pages are zero */
+    return Base + Page; /* fresh pages are zero */
 }
 
 void KsimHostPagesFree(void *Block, size_t Size)
 {
+    size_t Page = KsimHostPageBytes();
     size_t Span = HostPagesSpan(Size);
+    char *Base = (char *)Block - Page;
     int Kept = 0;
 
     if (!Block)
         return;
-    if (mprotect(Block, Span - KsimHostPageBytes(), PROT_NONE) == 0) {
+    if (mprotect(Block, Span - 2 * Page, PROT_NONE) == 0) {
         pthread_mutex_lock(&HostPagesLock);
         if (HostPagesCached < HOST_PAGES_CACHE && HostPagesCachedBytes + Span <= HOST_PAGES_CACHE_BYTES) {
-            HostPagesCache[HostPagesCached].Base = Block;
+            HostPagesCache[HostPagesCached].Base = Base;
             HostPagesCache[HostPagesCached].Span = Span;
             HostPagesCached++;
             HostPagesCachedBytes += Span;
@@ -345,7 +351,7 @@ void KsimHostPagesFree(void *Block, size_t Size)
         pthread_mutex_unlock(&HostPagesLock);
     }
     if (!Kept)
-        munmap(Block, Span);
+        munmap(Base, Span);
 }
 
 int KsimHostFormatV(char *Buffer, size_t Size, const char *Format, va_list Arguments)

@@ -321,16 +321,18 @@ KsimHostPageBytes(void)
     return Info.dwPageSize;
 }
 
+/* A guard page, the block's pages, a guard page (host_sync.h). */
 static size_t
 HostPagesSpan(size_t Size)
 {
     size_t Page = KsimHostPageBytes();
-    return ((Size + Page - 1) & ~(Page - 1)) + Page;
+    return ((Size + Page - 1) & ~(Page - 1)) + 2 * Page;
 }
 
 void *
 KsimHostPagesAlloc(size_t Size, int Zero)
 {
+    size_t Page = KsimHostPageBytes();
     size_t Span = HostPagesSpan(Size);
     DWORD Old;
     char *Base = VirtualAlloc(NULL, Span, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
@@ -338,11 +340,11 @@ KsimHostPagesAlloc(size_t Size, int Zero)
     (void)Zero; /* committed pages are zero */
     if (!Base)
         return NULL;
-    if (!VirtualProtect(Base + Span - KsimHostPageBytes(), KsimHostPageBytes(), PAGE_NOACCESS, &Old)) {
+    if (!VirtualProtect(Base, Page, PAGE_NOACCESS, &Old) || !VirtualProtect(Base + Span - Page, Page, PAGE_NOACCESS, &Old)) {
         VirtualFree(Base, 0, MEM_RELEASE);
         return NULL;
     }
-    return Base;
+    return Base + Page;
 }
 
 void
@@ -350,7 +352,7 @@ KsimHostPagesFree(void *Block, size_t Size)
 {
     (void)Size;
     if (Block)
-        VirtualFree(Block, 0, MEM_RELEASE);
+        VirtualFree((char *)Block - KsimHostPageBytes(), 0, MEM_RELEASE);
 }
 
 int

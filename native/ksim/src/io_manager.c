@@ -50,19 +50,6 @@ int32_t KsimSchedulerSelect(const char *Mode, uint64_t Seed)
     return Status;
 }
 
-void *KsimIoBufferAlloc(size_t Size)
-{
-    return Size >= KSIM_HOST_PAGES_MIN ? KsimHostPagesAlloc(Size, 1) : KsimHostAllocZero(Size);
-}
-
-void KsimIoBufferFree(void *Block, size_t Size)
-{
-    if (Size >= KSIM_HOST_PAGES_MIN)
-        KsimHostPagesFree(Block, Size);
-    else
-        KsimHostFree(Block);
-}
-
 static uint64_t CloseTimeoutNs(void)
 {
     const char *Text = KsimHostGetEnv("KSIM_CLOSE_TIMEOUT_MS");
@@ -408,7 +395,7 @@ static void DeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const voi
         /* One system buffer of max(in, out) bytes, as the I/O manager allocates it. */
         BufferLength = InputLength > OutputLength ? InputLength : OutputLength;
         Request->InputBufferBytes = BufferLength ? BufferLength : 1;
-        Request->InputBuffer = KsimIoBufferAlloc(Request->InputBufferBytes);
+        Request->InputBuffer = KsimHostBlockAlloc(Request->InputBufferBytes, 1);
         Request->OutputBuffer = Request->InputBuffer;
         Request->CallerOutput = CallerOutput;
     } else {
@@ -418,11 +405,11 @@ static void DeviceIoControl(KSIM_FILE *Handle, uint32_t IoControlCode, const voi
          * a caller buffer (KsimDeviceIoControl), ksim plays one, zero-filled like fresh user
          * memory. No MDL for an empty output: Irp->MdlAddress is NULL then, as on Windows. */
         Request->InputBufferBytes = InputLength ? InputLength : 1;
-        Request->InputBuffer = KsimIoBufferAlloc(Request->InputBufferBytes);
+        Request->InputBuffer = KsimHostBlockAlloc(Request->InputBufferBytes, 1);
         if (CallerOutput) {
             Request->OutputBuffer = CallerOutput;
         } else {
-            Request->OutputBuffer = KsimIoBufferAlloc(OutputLength ? OutputLength : 1);
+            Request->OutputBuffer = KsimHostBlockAlloc(OutputLength ? OutputLength : 1, 1);
             Request->OutputOwned = Request->OutputBuffer != NULL;
         }
         if (Request->OutputBuffer && OutputLength) {

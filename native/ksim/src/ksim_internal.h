@@ -101,12 +101,6 @@ void KsimCoreInitialize(void);
 int KsimFormat(char *Buffer, size_t Size, const char *Format, ...) __attribute__((format(printf, 3, 4)));
 uint64_t KsimVerifierFailureCount(void);
 const char *KsimTagText(ULONG Tag, char Text[5]);
-/* The I/O manager's buffers (system buffer, a played caller buffer): zeroed; from
- * KSIM_HOST_PAGES_MIN bytes straight from the OS's pages, so that a large length the driver
- * barely touches costs only the pages it touches. Freed with the size allocated. */
-void *KsimIoBufferAlloc(size_t Size);
-void KsimIoBufferFree(void *Block, size_t Size);
-
 /* KsimHostFree, delayed: the block stays readable (with its poisoned magic) for a while. */
 void KsimDeferredFree(void *Block);
 

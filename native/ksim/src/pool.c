@@ -42,8 +42,7 @@ typedef struct _KSIM_POOL_HEADER {
     ULONG Tag;
     BOOLEAN Paged;
     BOOLEAN Reported;
-    BOOLEAN FromPages;  /* KsimHostPagesAlloc: a large block */
-    UCHAR Reserved[17];
+    UCHAR Reserved[18];
 } KSIM_POOL_HEADER;
 _Static_assert(sizeof(KSIM_POOL_HEADER) % 16 == 0, "pool blocks stay 16-byte aligned, as on x64 Windows");
 
@@ -87,10 +86,10 @@ void KsimPoolSetCheckFull(int Full)
  * checked) under the current KSIM_POOL_CHECK mode, in ascending order, until Visit returns FALSE.
  * The sampled line of page i sits at a per-block offset (from Seed), so that a write that misses
  * the lines of one block can hit those of the next. */
-/* Whether a block of Size bytes comes from the OS's pages (header and guard included). */
-static BOOLEAN PoolBlockFromPages(SIZE_T Size)
+/* The host block behind a pool block of Size bytes: header, data, guard. */
+static SIZE_T PoolHostBytes(SIZE_T Size)
 {
-    return sizeof(KSIM_POOL_HEADER) + Size + sizeof(uint64_t) >= KSIM_HOST_PAGES_MIN;
+    return sizeof(KSIM_POOL_HEADER) + Size + sizeof(uint64_t);
 }
 
 typedef BOOLEAN KSIM_POOL_REGION_VISIT(PUCHAR Region, SIZE_T Length, SIZE_T Offset, void *Context);
@@ -103,8 +102,8 @@ static BOOLEAN ForEachCheckedRegion(PUCHAR Data, SIZE_T Size, uint64_t Seed, KSI
         return Visit(Data, Size, 0, Context);
     if (!Visit(Data, KSIM_POOL_EDGE, 0, Context))
         return FALSE;
-    if (PoolBlockFromPages(Size)) {
-        /* A block from the OS's pages (PoolHostAlloc): the edges only. A line in every page would
+    if (KsimHostBlockFromPages(PoolHostBytes(Size))) {
+        /* A block from the OS's pages (KsimHostBlockAlloc): the edges only. A line in every page would
          * commit every page of a 4 MiB event ring the driver has barely used (most of a fuzzed
          * input's time), and such a block is inaccessible once it leaves the quarantine, so a
          * stale pointer into its middle faults then. Blocks too large for the quarantine (freed
@@ -192,27 +191,11 @@ static BOOLEAN GuardIntact(KSIM_POOL_HEADER *Header)
 
 /* Frees the oldest quarantined blocks until the quarantine fits; reports blocks that were
  * written after they were freed. Called with PoolLock held. */
-/* Large blocks come from the OS's pages (host_sync.h): only the pages the driver touches are
- * committed, and a use after the block left the quarantine faults. */
-static KSIM_POOL_HEADER *PoolHostAlloc(SIZE_T Bytes, BOOLEAN Zero)
-{
-    KSIM_POOL_HEADER *Header;
-    BOOLEAN FromPages = PoolBlockFromPages(Bytes - sizeof(KSIM_POOL_HEADER) - sizeof(uint64_t));
-
-    Header = FromPages ? KsimHostPagesAlloc(Bytes, Zero) : KsimHostAlloc(Bytes);
-    if (Header) {
-        __builtin_memset(Header, 0, sizeof(*Header));
-        Header->FromPages = FromPages;
-    }
-    return Header;
-}
-
+/* Large blocks come from the OS's pages (KsimHostBlockAlloc, host_sync.h): only the pages the
+ * driver touches are committed, and a use after the block left the quarantine faults. */
 static void PoolHostFree(KSIM_POOL_HEADER *Header)
 {
-    if (Header->FromPages)
-        KsimHostPagesFree(Header, sizeof(*Header) + Header->Size + sizeof(uint64_t));
-    else
-        KsimHostFree(Header);
+    KsimHostBlockFree(Header, PoolHostBytes(Header->Size));
 }
 
 static void QuarantineTrimAll(BOOLEAN All, size_t Incoming)
@@ -298,9 +281,13 @@ ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
         return NULL;
     if (NumberOfBytes > ((SIZE_T)1 << 40))
         return NULL;
-    Header = PoolHostAlloc(sizeof(*Header) + NumberOfBytes + sizeof(Guard), !(Flags & POOL_FLAG_UNINITIALIZED));
+    /* Zeroing is ExAllocatePool2's contract (done by the host, which knows whether its pages are
+     * fresh); the 0xCD fill of an uninitialized block only makes reads of bytes never written
+     * stand out, so it follows KSIM_POOL_CHECK like the poison. */
+    Header = KsimHostBlockAlloc(PoolHostBytes(NumberOfBytes), !(Flags & POOL_FLAG_UNINITIALIZED));
     if (!Header)
         return NULL;
+    __builtin_memset(Header, 0, sizeof(*Header));
     Header->Magic = KSIM_POOL_LIVE;
     Header->Size = NumberOfBytes;
     Header->Tag = Tag;
@@ -310,13 +297,9 @@ ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
     KsimHostMutexLock(PoolLock);
     Header->Sequence = ++PoolSequence;
     KsimHostMutexUnlock(PoolLock);
-    /* Zeroing is ExAllocatePool2's contract; the 0xCD fill of an uninitialized block only makes
-     * reads of bytes never written stand out, so it follows KSIM_POOL_CHECK like the poison. */
     if (Flags & POOL_FLAG_UNINITIALIZED)
         (VOID)ForEachCheckedRegion((PUCHAR)(Header + 1), NumberOfBytes, Header->Sequence, FillRegion,
                                    (void *)(uintptr_t)KSIM_POOL_UNINITIALIZED_FILL);
-    else if (!Header->FromPages) /* KsimHostPagesAlloc zeroed it */
-        __builtin_memset(Header + 1, 0, NumberOfBytes);
 
     KsimHostMutexLock(PoolLock);
     InsertTailList(&PoolBlocks, &Header->Link);

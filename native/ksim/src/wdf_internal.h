@@ -87,7 +87,7 @@ typedef struct _KSIM_WDF_REQUEST {
     size_t InputLength;
     size_t OutputLength;
     PUCHAR InputBuffer;  /* the system buffer (METHOD_BUFFERED: max(in, out) bytes, else the input) */
-    size_t InputBufferBytes; /* its size, for KsimIoBufferFree */
+    size_t InputBufferBytes; /* its size, for KsimHostBlockFree */
     PUCHAR OutputBuffer; /* METHOD_BUFFERED: the same buffer; METHOD_xx_DIRECT: the caller's buffer */
     BOOLEAN OutputOwned; /* METHOD_xx_DIRECT from KsimDeviceIoControl: ksim plays the caller's buffer */
     PUCHAR CallerOutput; /* METHOD_BUFFERED from KsimDeviceIoControlEx: copied back here at completion */

@@ -198,8 +198,8 @@ static void RequestDestroy(KSIM_WDF_OBJECT *Object)
     if (Request->SystemBufferMdl)
         IoFreeMdl(Request->SystemBufferMdl);
     if (Request->OutputOwned)
-        KsimIoBufferFree(Request->OutputBuffer, Request->OutputLength ? Request->OutputLength : 1);
-    KsimIoBufferFree(Request->InputBuffer, Request->InputBufferBytes);
+        KsimHostBlockFree(Request->OutputBuffer, Request->OutputLength ? Request->OutputLength : 1);
+    KsimHostBlockFree(Request->InputBuffer, Request->InputBufferBytes);
     if (Request->File)
         KsimWdfObjectDereference(&Request->File->Header);
 }
