@@ -185,6 +185,9 @@ static MEM_SOCKET *MemCreate(int Family, int Type)
 
 static int MemBytesAppend(MEM_BYTES *B, const uint8_t *Data, size_t Length)
 {
+    /* Nothing to add (a zero-length send): B->Data may still be NULL, and NULL + 0 is undefined. */
+    if (Length == 0)
+        return HOST_NET_OK;
     if (B->Length + Length > B->Capacity) {
         size_t Capacity = B->Capacity ? B->Capacity : 4096;
         uint8_t *New;
