@@ -154,24 +154,22 @@ static void FuzzSanitize(uint32_t Code, uint8_t *Input, size_t Length)
     }
 }
 
-static size_t FuzzTake(const uint8_t **Data, size_t *Size, void *Out, size_t Want)
-{
-    size_t Take = *Size < Want ? *Size : Want;
-    memcpy(Out, *Data, Take);
-    memset((uint8_t *)Out + Take, 0, Want - Take);
-    *Data += Take;
-    *Size -= Take;
-    return Take;
-}
-
-/* FuzzTake into a zeroed buffer: the bytes the input lacks are zero already (a large length
- * would otherwise be written twice, a page fault per page). */
+/* Up to Want bytes of the input into Out, which is zero already where the input runs short (a
+ * large length would otherwise be written twice, a page fault per page). */
 static size_t FuzzTakeIntoZeroed(const uint8_t **Data, size_t *Size, void *Out, size_t Want)
 {
     size_t Take = *Size < Want ? *Size : Want;
     memcpy(Out, *Data, Take);
     *Data += Take;
     *Size -= Take;
+    return Take;
+}
+
+/* Want bytes of the input into Out, zeros where the input runs short. */
+static size_t FuzzTake(const uint8_t **Data, size_t *Size, void *Out, size_t Want)
+{
+    size_t Take = FuzzTakeIntoZeroed(Data, Size, Out, Want);
+    memset((uint8_t *)Out + Take, 0, Want - Take);
     return Take;
 }
 
