@@ -54,6 +54,7 @@
 #define TABLE_MAX_SLOTS 8192u
 #define TABLE_INITIAL_SLOTS 64u
 #define TABLE_POOL_TAG 0x74426B57u /* 'tBkW' */
+#define OPERATION_POOL_TAG 0x6F426B57u /* 'oBkW', the operation lookaside list's entries */
 #define ID_SLOT(Id) ((uint32_t)((Id) & 0xFFFFu))
 #define ID_GENERATION(Id) ((uint32_t)((Id) >> 32))
 
@@ -786,7 +787,8 @@ TestTableGrowth(void)
     /* A fresh handle holds one small table, not a full one (8192 slots were 128 KiB). */
     KsimGetCounters(&After);
     CHECK(KsimPoolOutstandingByTag(TABLE_POOL_TAG) == 1);
-    CHECK(After.PoolBytes - Before.PoolBytes < 16u * 1024u);
+    /* Signed: a block the previous tests' host sockets free meanwhile must not wrap the difference. */
+    CHECK((int64_t)(After.PoolBytes - Before.PoolBytes) < 16 * 1024);
     CHECK_STATUS(DoHello(File), S_SUCCESS);
     for (Count = 0; Count < TABLE_MAX_SLOTS; ++Count) {
         int32_t Status;
@@ -797,7 +799,9 @@ TestTableGrowth(void)
             uint64_t Nth, Refused = 0;
             KSIM_COUNTERS During;
             for (Nth = 1; Nth < 32; ++Nth) {
+                uint64_t DuringBlocks;
                 KsimGetCounters(&During);
+                DuringBlocks = During.PoolAllocations - KsimPoolOutstandingByTag(OPERATION_POOL_TAG);
                 KsimFailAllocationAfter(Nth);
                 Status = SocketCreate(File, W_AF_INET, W_SOCK_DGRAM, W_IPPROTO_UDP, W_FLAG_DATAGRAM, &Ids[Count]);
                 KsimFailAllocationAfter(0);
@@ -805,8 +809,10 @@ TestTableGrowth(void)
                     break;
                 CHECK_STATUS(Status, S_INSUFFICIENT_RESOURCES);
                 ++Refused;
+                /* Every pool block is back at its count of before the call, but for the operation
+                 * lookaside list's cache (driver/lookaside.c), which keeps freed entries. */
                 KsimGetCounters(&After);
-                CHECK(After.PoolAllocations == During.PoolAllocations);
+                CHECK(After.PoolAllocations - KsimPoolOutstandingByTag(OPERATION_POOL_TAG) == DuringBlocks);
                 CHECK(After.WskSockets == During.WskSockets);
                 CHECK(KsimPoolOutstandingByTag(TABLE_POOL_TAG) == 1);
                 CHECK_STATUS(CloseSocket(File, (Ids[0] & ~0xFFFFull) | TABLE_INITIAL_SLOTS), S_INVALID_HANDLE);
