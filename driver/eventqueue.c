@@ -645,12 +645,16 @@ WskbEventQueueRetirePlannedLocked(_Inout_ WSKB_SESSION *Session, _In_ CONST WSKB
         Length = WSKB_READ_EVENTS_BATCH_MAX;
     NT_ASSERT(Queue->Head == Batch->Start || Batch->RingBytes == 0);
     NT_ASSERT(Batch->RingBytes <= Queue->Used);
-    Queue->Used -= Batch->RingBytes;
-    Queue->DataUsed -= Batch->DataBytes;
-    Queue->Head = (ULONG)(((ULONG64)Batch->Start + Batch->RingBytes) % Queue->Capacity);
-    if (Queue->Used == 0) {
-        /* Empty: start over at 0, as WskbRingPlaceLocked would. */
-        Queue->Head = Queue->Tail;
+    /* An empty plan releases nothing and must not touch the head: a producer may have restarted
+     * the empty ring at 0 since, leaving Batch->Start stale. */
+    if (Batch->RingBytes != 0) {
+        Queue->Used -= Batch->RingBytes;
+        Queue->DataUsed -= Batch->DataBytes;
+        Queue->Head = (ULONG)(((ULONG64)Batch->Start + Batch->RingBytes) % Queue->Capacity);
+        if (Queue->Used == 0) {
+            /* Empty: start over at 0, as WskbRingPlaceLocked would. */
+            Queue->Head = Queue->Tail;
+        }
     }
     Queue->HeldBytes -= Batch->Written;
     Queue->Stats.EventsDelivered += Batch->Records;

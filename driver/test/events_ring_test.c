@@ -531,6 +531,38 @@ TestPlannedCopyWhileProducing(VOID)
     TearDown();
 }
 
+/* An empty plan retired after a producer restarted the empty ring at offset 0 must leave the
+ * head where the producer put it. It used to move the head back to the plan's stale start
+ * (the middle of the ring), after which the consumer saw no record and the producer no room:
+ * TestConcurrentConsumer hung about one run in fifteen. */
+static VOID
+TestEmptyPlanWhileProducing(VOID)
+{
+    WSKB_EVENT_BATCH Batch;
+    KIRQL OldIrql;
+    ULONG Data = 0;
+
+    SetUp(WSKB_EVENT_BUDGET_MIN * 2);
+    CHECK(PushData(1000));
+    CHECK(Drain(OUT_BYTES, &Data, NULL) == 1);
+    CHECK(Session.Events.Used == 0 && Session.Events.Head != 0); /* empty, head mid-ring */
+
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    CHECK(WskbEventQueuePlanBatchLocked(&Session, OUT_BYTES, &Batch) == 0);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(PushData(2000)); /* the ring was empty: the record starts at offset 0 */
+    CHECK(Session.Events.Head == 0);
+    WskbEventQueueCopyPlanned(&Session, &Batch, Out);
+    KeAcquireSpinLock(&Session.Lock, &OldIrql);
+    CHECK(WskbEventQueueRetirePlannedLocked(&Session, &Batch, Out, OUT_BYTES) == 0);
+    KeReleaseSpinLock(&Session.Lock, OldIrql);
+    CHECK(Session.Events.Head == 0);
+    CHECK(Drain(OUT_BYTES, &Data, NULL) == 1);
+    CHECK(Data == 2);
+    DrainAll(&Data, NULL);
+    TearDown();
+}
+
 /* A READ_EVENTS buffer larger than WSKB_READ_EVENTS_BATCH_MAX gets at most that many bytes
  * (before the cap, one completion took everything that fit: here 10 records of ~60 KiB). */
 static UCHAR Large[1024 * 1024];
@@ -672,6 +704,7 @@ main(void)
     TestOverflowAllocationFailure();
     TestOversizeIntoEmptyBudget();
     TestPlannedCopyWhileProducing();
+    TestEmptyPlanWhileProducing();
     TestBatchCap();
     TestConcurrentConsumer();
     TestRandomized();
