@@ -406,6 +406,13 @@ WdfIoQueueRetrieveRequestByFileObject(_In_ WDFQUEUE Queue, _In_ WDFFILEOBJECT Fi
 _IRQL_requires_max_(DISPATCH_LEVEL)
 WDFDEVICE
 WdfIoQueueGetDevice(_In_ WDFQUEUE Queue);
+/* Returns a request the driver retrieved from a manual queue to the head of that queue, where
+ * it is again the framework's (and cancelable by it). STATUS_INVALID_DEVICE_REQUEST when the
+ * request did not come from a manual queue, is not the driver's, or is marked cancelable. */
+_Must_inspect_result_
+_IRQL_requires_max_(DISPATCH_LEVEL)
+NTSTATUS
+WdfRequestRequeue(_In_ WDFREQUEST Request);
 
 /* ---- requests ---- */
 

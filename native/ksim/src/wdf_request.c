@@ -537,6 +537,41 @@ WdfRequestForwardToIoQueue(WDFREQUEST Request, WDFQUEUE DestinationQueue)
     return STATUS_SUCCESS;
 }
 
+NTSTATUS
+WdfRequestRequeue(WDFREQUEST Request)
+{
+    KSIM_WDF_REQUEST *Object;
+    KSIM_WDF_QUEUE *Queue;
+    BOOLEAN Canceled;
+
+    KsimCheckIrql("WdfRequestRequeue", DISPATCH_LEVEL);
+    Object = OwnedRequest(Request, "WdfRequestRequeue");
+    if (!Object)
+        return STATUS_INVALID_DEVICE_REQUEST;
+    Queue = Object->Queue;
+    if (!Queue || Queue->Config.DispatchType != WdfIoQueueDispatchManual) {
+        KsimVerifierFail("WdfRequestRequeue: request %p was not delivered from a manual queue", (void *)Request);
+        return STATUS_INVALID_DEVICE_REQUEST;
+    }
+    if (Object->CancelRoutine) {
+        KsimVerifierFail("WdfRequestRequeue: request %p is marked cancelable (unmark it first)", (void *)Request);
+        return STATUS_INVALID_DEVICE_REQUEST;
+    }
+    if (Queue->Header.Deleting)
+        return STATUS_INVALID_DEVICE_STATE;
+    KsimFxLock();
+    /* The head, not the tail: the request keeps its place ahead of any that arrived since. */
+    InsertHeadList(&Queue->Requests, &Object->QueueLink);
+    Queue->Queued++;
+    Object->State = KsimRequestQueued;
+    Canceled = Object->Canceled;
+    KsimFxUnlock();
+    /* Canceled while the driver held it: canceled as soon as it is queued again, as on forward. */
+    if (Canceled)
+        KsimWdfRequestCancel(Object);
+    return STATUS_SUCCESS;
+}
+
 void KsimWdfQueueDispatch(KSIM_WDF_QUEUE *Queue, KSIM_WDF_REQUEST *Request)
 {
     WDFQUEUE QueueHandle = (WDFQUEUE)&Queue->Header;

@@ -240,6 +240,35 @@ static void TestInvertedCall(void)
     KsimClose(File);
 }
 
+/* WdfRequestRequeue gives a retrieved request back to the head of its manual queue, where the
+ * framework owns it again (and cancels it); a request from a parallel queue is refused. */
+static void TestRequeue(void)
+{
+    KSIM_FILE *File = OpenToy();
+    CALL First, Second, Requeue, Fire, Own;
+    ULONG Value = 0xBEEF;
+
+    Ioctl(File, IOCTL_TOY_PEND, NULL, 0, sizeof(ULONG), &First);
+    Ioctl(File, IOCTL_TOY_PEND, NULL, 0, sizeof(ULONG), &Second);
+    Ioctl(File, IOCTL_TOY_REQUEUE, NULL, 0, 0, &Requeue);
+    EXPECT_STATUS(Requeue.Status, STATUS_SUCCESS);
+    EXPECT(!First.Done && !Second.Done);
+    /* At the head: the oldest is still retrieved first (at the tail, FIRE would take Second). */
+    Ioctl(File, IOCTL_TOY_FIRE, &Value, sizeof(Value), 0, &Fire);
+    EXPECT(First.Done && !Second.Done);
+    EXPECT(First.OutputLength == sizeof(ULONG) && *(ULONG *)First.Output == 0xBEEF);
+
+    Ioctl(File, IOCTL_TOY_REQUEUE, NULL, 0, 0, &Requeue);
+    EXPECT_STATUS(Requeue.Status, STATUS_SUCCESS);
+    KsimCancelIo(File);
+    EXPECT(Second.Done);
+    EXPECT_STATUS(Second.Status, STATUS_CANCELLED);
+
+    EXPECT_VERIFIER("not delivered from a manual queue", Ioctl(File, IOCTL_TOY_REQUEUE_OWN, NULL, 0, 0, &Own));
+    EXPECT_STATUS(Own.Status, STATUS_INVALID_DEVICE_REQUEST);
+    KsimClose(File);
+}
+
 static void TestCancel(void)
 {
     KSIM_FILE *File = OpenToy();
@@ -1065,6 +1094,7 @@ int main(void)
     TestCallerOutputBuffer();
     TestInvertedCall();
     TestCancel();
+    TestRequeue();
     TestThreads();
     TestCancelRace();
     TestFaultInjection();

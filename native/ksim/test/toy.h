@@ -38,6 +38,8 @@
 /* METHOD_OUT_DIRECT echo: the output through Irp->MdlAddress; records what the MDL looked like. */
 #define IOCTL_TOY_ECHO_DIRECT ((ULONG)CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800 + 16, METHOD_OUT_DIRECT, FILE_ANY_ACCESS))
 #define IOCTL_TOY_REFERENCE TOY_IOCTL(15)      /* references the request across its completion */
+#define IOCTL_TOY_REQUEUE TOY_IOCTL(17)        /* retrieves this file's oldest PEND and requeues it */
+#define IOCTL_TOY_REQUEUE_OWN TOY_IOCTL(18)    /* wrong: requeues itself, delivered by a parallel queue */
 
 typedef struct _TOY_DEVICE_CONTEXT {
     WDFQUEUE PendQueue;

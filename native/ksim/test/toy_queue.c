@@ -138,6 +138,19 @@ ToyEvtIoDeviceControl(_In_ WDFQUEUE Queue, _In_ WDFREQUEST Request, _In_ size_t 
         WdfRequestCompleteWithInformation(Other, Status, NT_SUCCESS(Status) ? sizeof(ULONG) : 0);
         break;
 
+    case IOCTL_TOY_REQUEUE:
+        Status = WdfIoQueueRetrieveRequestByFileObject(Context->PendQueue, WdfRequestGetFileObject(Request), &Other);
+        if (!NT_SUCCESS(Status))
+            break;
+        Status = WdfRequestRequeue(Other);
+        if (!NT_SUCCESS(Status))
+            WdfRequestComplete(Other, Status);
+        break;
+
+    case IOCTL_TOY_REQUEUE_OWN:
+        Status = WdfRequestRequeue(Request);
+        break;
+
     case IOCTL_TOY_HOLD:
     case IOCTL_TOY_HOLD_POLL:
         KeAcquireSpinLock(&Context->Lock, &Irql);
