@@ -124,6 +124,88 @@ WskbDataIndicationMap(_In_opt_ PWSK_DATA_INDICATION Indication, _In_ SIZE_T Want
     return Mapped;
 }
 
+/* Copies Want bytes of a data indication chain from (*Indication, *Cursor) on, crossing into
+ * the next WSK_DATA_INDICATION as needed; both are left where the copy stopped. Returns the
+ * bytes copied: Want, unless the chain ends or an MDL cannot be mapped. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static SIZE_T
+WskbDataIndicationCopy(_Inout_ PWSK_DATA_INDICATION *Indication, _Inout_ WSKB_BUF_CURSOR *Cursor,
+                       _Out_writes_bytes_(Want) PUCHAR Destination, _In_ SIZE_T Want)
+{
+    SIZE_T Copied = 0;
+
+    while (Copied < Want && *Indication) {
+        Copied += WskbBufCursorCopy(Cursor, Destination + Copied, Want - Copied);
+        if (Copied < Want) {
+            if (Cursor->Left > 0)
+                break;
+            *Indication = (*Indication)->Next;
+            if (*Indication)
+                WskbBufCursorInit(Cursor, &(*Indication)->Buffer);
+        }
+    }
+    return Copied;
+}
+
+/* Fills what the copy decides in a RECEIVE record's header. */
+static VOID
+WskbReceiveHeaderFinish(_Inout_ WSKB_EVENT_HEADER *Header, _In_ ULONG Flags, _In_ SIZE_T Copied,
+                        _In_ SIZE_T BytesIndicated)
+{
+    Header->WskFlags = Flags;
+    Header->DataLength = (UINT32)Copied;
+    Header->Param = BytesIndicated;
+}
+
+/* The direct write (events.h): as much of the indication as fits a waiting READ_EVENTS, in
+ * records of at most WSKB_EVENT_MAX_RECEIVE_DATA, copied without the lock. Returns the bytes
+ * accepted; what is left goes through the ring. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static SIZE_T
+WskbReceiveDirect(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _In_ ULONG Flags,
+                  _Inout_ PWSK_DATA_INDICATION *Indication, _Inout_ WSKB_BUF_CURSOR *Cursor, _In_ SIZE_T Mappable,
+                  _In_ SIZE_T BytesIndicated)
+{
+    WSKB_DIRECT_READ Direct;
+    SIZE_T Accepted = 0;
+    KIRQL OldIrql;
+
+    if (!WskbEventsDirectBegin(Session, &Direct))
+        return 0;
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    while (Accepted < Mappable) {
+        ULONG Want = WskbDirectRoom(&Direct);
+        WSKB_EVENT_HEADER *Header;
+        SIZE_T Copied;
+
+        if (Want > WSKB_EVENT_MAX_RECEIVE_DATA)
+            Want = WSKB_EVENT_MAX_RECEIVE_DATA;
+        if (Mappable - Accepted < Want)
+            Want = (ULONG)(Mappable - Accepted);
+        if (Want == 0)
+            break;
+        Header = WskbEventQueueReserveDirectLocked(Session, &Direct, WSKB_EVENT_RECEIVE, Socket, Want);
+        if (!Header)
+            break;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        /* Everything up to Mappable was mapped, so the copy is whole. */
+        Copied = WskbDataIndicationCopy(Indication, Cursor, (PUCHAR)(Header + 1), Want);
+        NT_ASSERT(Copied == Want);
+        if (Copied < Want) {
+            /* Never hand user mode a record whose tail was not written by the driver. */
+            RtlZeroMemory((PUCHAR)(Header + 1) + Copied, Want - Copied);
+        }
+        WskbReceiveHeaderFinish(Header, Flags, Copied, BytesIndicated);
+        Accepted += Copied;
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        if (Copied < Want)
+            break;
+    }
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+    WskbEventsDirectEnd(Session, &Direct);
+    return Accepted;
+}
+
 /* ---- connection sockets ---- */
 
 _IRQL_requires_max_(DISPATCH_LEVEL)
@@ -148,6 +230,11 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
      * never has to be trimmed after the lock was let go (only the newest reservation can be). */
     Mappable = WskbDataIndicationMap(DataIndication, BytesIndicated);
 
+    if (DataIndication)
+        WskbBufCursorInit(&Cursor, &Indication->Buffer);
+    if (Mappable > 0)
+        Accepted = WskbReceiveDirect(Session, Socket, Flags, &Indication, &Cursor, Mappable, BytesIndicated);
+
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     if (!DataIndication) {
         /* The socket no longer works; user mode should close it. */
@@ -157,11 +244,10 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
         return STATUS_SUCCESS;
     }
 
-    WskbBufCursorInit(&Cursor, &Indication->Buffer);
     while (Accepted < BytesIndicated) {
         ULONG Want = WskbEventQueueDataRoomLocked(Session);
         WSKB_EVENT_HEADER *Header;
-        SIZE_T Copied = 0;
+        SIZE_T Copied;
 
         if (Mappable - Accepted < Want)
             Want = (ULONG)(Mappable - Accepted);
@@ -178,16 +264,7 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
          * behind the tail), so other callbacks and the reader wait only for the bookkeeping. One
          * record may span several WSK_DATA_INDICATIONs; a large indication is split into records. */
         KeReleaseSpinLock(&Session->Lock, OldIrql);
-        while (Copied < Want && Indication) {
-            Copied += WskbBufCursorCopy(&Cursor, (PUCHAR)(Header + 1) + Copied, Want - Copied);
-            if (Copied < Want) {
-                if (Cursor.Left > 0)
-                    break;
-                Indication = Indication->Next;
-                if (Indication)
-                    WskbBufCursorInit(&Cursor, &Indication->Buffer);
-            }
-        }
+        Copied = WskbDataIndicationCopy(&Indication, &Cursor, (PUCHAR)(Header + 1), Want);
         /* Everything up to Mappable was mapped above, so the copy is whole. */
         NT_ASSERT(Copied == Want);
         if (Copied < Want) {
@@ -195,9 +272,7 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
             RtlZeroMemory((PUCHAR)(Header + 1) + Copied, Want - Copied);
         }
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        Header->WskFlags = Flags;
-        Header->DataLength = (UINT32)Copied;
-        Header->Param = BytesIndicated;
+        WskbReceiveHeaderFinish(Header, Flags, Copied, BytesIndicated);
         WskbEventQueueCommitLocked(Session, Header, WskbEventClassData);
         Accepted += Copied;
         if (Copied < Want)
@@ -424,12 +499,19 @@ WskbReceiveFromEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PW
     WSKB_SOCKET *Socket = SocketContext;
     WSKB_SESSION *Session;
     PWSK_DATAGRAM_INDICATION Datagram;
+    WSKB_DIRECT_READ Direct;
+    BOOLEAN DirectHeld = FALSE;
     KIRQL OldIrql;
 
     NT_ASSERT(Socket);
     if (!Socket)
         return STATUS_SUCCESS;
     Session = Socket->Session;
+
+    /* The direct write (events.h): datagrams go straight into a waiting READ_EVENTS while they
+     * fit it and nothing else is queued; the rest, in order, through the ring. */
+    if (DataIndication)
+        DirectHeld = WskbEventsDirectBegin(Session, &Direct);
 
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     if (!DataIndication) {
@@ -443,30 +525,41 @@ WskbReceiveFromEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PW
     for (Datagram = DataIndication; Datagram; Datagram = Datagram->Next) {
         WSKB_EVENT_HEADER *Header = NULL;
         SIZE_T Length = Datagram->Buffer.Mdl ? Datagram->Buffer.Length : 0;
+        ULONG BodyLength = (ULONG)(sizeof(WSKB_SOCKADDR) + Length);
+        BOOLEAN InDirect = FALSE;
         WSKB_BUF_CURSOR Cursor;
 
-        /* A datagram is never split; one too large for any record (beyond UDP's own limit)
-         * is dropped and counted like one that found no room. */
-        if (Length <= WSKB_EVENT_MAX_DATAGRAM_DATA)
-            Header = WskbEventQueueReserveLocked(Session, WskbEventClassData, WSKB_EVENT_RECEIVE_FROM, Socket,
-                                                 (ULONG)(sizeof(WSKB_SOCKADDR) + Length));
+        /* A datagram is never split; one too large for any record (beyond UDP's own limit), or
+         * whose MDLs cannot be mapped, is dropped and counted like one that found no room.
+         * Mapped first, so that a reserved record is always filled. */
+        WskbBufCursorInit(&Cursor, &Datagram->Buffer);
+        if (Length > WSKB_EVENT_MAX_DATAGRAM_DATA || WskbBufCursorCopy(&Cursor, NULL, Length) != Length) {
+            WskbEventQueueCountRefusalLocked(Session, Socket, WSKB_EVENT_RECEIVE_FROM);
+            continue;
+        }
+        if (DirectHeld) {
+            Header = WskbEventQueueReserveDirectLocked(Session, &Direct, WSKB_EVENT_RECEIVE_FROM, Socket, BodyLength);
+            InDirect = Header != NULL;
+        }
+        if (!Header)
+            Header = WskbEventQueueReserveLocked(Session, WskbEventClassData, WSKB_EVENT_RECEIVE_FROM, Socket, BodyLength);
         if (!Header) {
             WskbEventQueueCountRefusalLocked(Session, Socket, WSKB_EVENT_RECEIVE_FROM);
             continue;
         }
         WskbBufCursorInit(&Cursor, &Datagram->Buffer);
-        if (WskbBufCursorCopy(&Cursor, (PUCHAR)(Header + 1) + sizeof(WSKB_SOCKADDR), Length) != Length) {
-            WskbEventQueueTrimLastLocked(Session, Header, WSKB_TRIM_CANCEL);
-            WskbEventQueueCountRefusalLocked(Session, Socket, WSKB_EVENT_RECEIVE_FROM);
-            continue;
-        }
+        (VOID)WskbBufCursorCopy(&Cursor, (PUCHAR)(Header + 1) + sizeof(WSKB_SOCKADDR), Length);
         WskbSockaddrToWire(Datagram->RemoteAddress, (WSKB_SOCKADDR *)(Header + 1));
         Header->WskFlags = Flags;
         Header->DataLength = (UINT32)Length;
-        WskbEventQueueCommitLocked(Session, Header, WskbEventClassData);
+        if (!InDirect)
+            WskbEventQueueCommitLocked(Session, Header, WskbEventClassData);
     }
     KeReleaseSpinLock(&Session->Lock, OldIrql);
-    WskbEventsDeliver(Session);
+    if (DirectHeld)
+        WskbEventsDirectEnd(Session, &Direct); /* delivers what went through the ring, too */
+    else
+        WskbEventsDeliver(Session);
 
     /* Everything was copied or counted as dropped. STATUS_DATA_NOT_ACCEPTED is not used: it
      * would disable the (non-static) event until user mode re-enabled it. */

@@ -349,6 +349,39 @@ WskbEventQueueReserveLocked(_Inout_ WSKB_SESSION *Session, _In_ WSKB_EVENT_CLASS
 }
 
 _IRQL_requires_(DISPATCH_LEVEL)
+_Must_inspect_result_
+WSKB_EVENT_HEADER *
+WskbEventQueueReserveDirectLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_DIRECT_READ *Direct, _In_ UINT32 Type,
+                                  _In_ WSKB_SOCKET *Socket, _In_ ULONG BodyLength)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    WSKB_EVENT_HEADER *Header;
+    ULONG Size;
+
+    /* Anything in the ring, committed or only reserved, is older than this record would be: it
+     * must reach user mode first, and it can only go through the ring. */
+    if (!Queue->Ring || Queue->Used != 0 || !IsListEmpty(&Queue->Overflow))
+        return NULL;
+    if (Socket->Events.HeldByUser)
+        return NULL;
+    if (BodyLength > Direct->Length)
+        return NULL;
+    Size = WSKB_ALIGN8((ULONG)sizeof(WSKB_EVENT_HEADER) + BodyLength);
+    if (Size > Direct->Length - Direct->Written)
+        return NULL;
+    Header = (WSKB_EVENT_HEADER *)(Direct->Buffer + Direct->Written);
+    WskbEventHeaderFill(Header, Queue, Type, Socket, BodyLength);
+    /* Whole records, padding included, as from the ring: the padding is written, not left as
+     * whatever the caller's buffer held. */
+    if (Size > sizeof(WSKB_EVENT_HEADER) + BodyLength)
+        RtlZeroMemory((PUCHAR)Header + sizeof(WSKB_EVENT_HEADER) + BodyLength,
+                      Size - sizeof(WSKB_EVENT_HEADER) - BodyLength);
+    Direct->Written += Size;
+    ++Direct->Records;
+    return Header;
+}
+
+_IRQL_requires_(DISPATCH_LEVEL)
 VOID
 WskbEventQueueCommitLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_EVENT_HEADER *Header,
                            _In_ WSKB_EVENT_CLASS Class)

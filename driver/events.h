@@ -47,6 +47,8 @@ typedef struct _WSKB_EVENT_QUEUE {
     LIST_ENTRY ReportSockets;       /* sockets with drop/refusal counts not yet reported */
     BOOLEAN Delivering;             /* one thread at a time completes READ_EVENTS, in order */
     BOOLEAN DeliverAgain;           /* a READ_EVENTS arrived while Delivering: look again */
+    BOOLEAN ReaderMayWait;          /* a READ_EVENTS was forwarded and no retrieve has come up
+                                     * empty since: worth trying the direct write (readevents.c) */
 } WSKB_EVENT_QUEUE;
 
 typedef struct _WSKB_SOCKET_EVENTS {
@@ -303,6 +305,62 @@ WskbEventQueueCopyBatchLocked(_Inout_ WSKB_SESSION *Session, _Out_writes_bytes_(
 _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 WskbEventsDeliver(_Inout_ WSKB_SESSION *Session);
+
+/* ---- the direct write: an indication straight into a waiting READ_EVENTS ----
+ *
+ * When nothing waits in the queue and user mode has a READ_EVENTS pending, a data callback
+ * writes its records into that request's buffer instead of the ring, and completes it: one
+ * copy (WSK's buffer -> user memory) instead of two, and no ring or budget bookkeeping.
+ *   1. WskbEventsDirectBegin takes the delivering role (WSKB_EVENT_QUEUE.Delivering) and the
+ *      request, without the lock;
+ *   2. WskbEventQueueReserveDirectLocked, under the lock, gives each record its sequence number
+ *      and its place in the buffer, only while the ring and the overflow are empty: every
+ *      record queued before is older and is delivered first; one queued after is newer and
+ *      waits for the next request, which completes after this one because this thread
+ *      delivers until it lets the role go;
+ *   3. the callback copies the data without the lock and fills the header's last fields;
+ *   4. WskbEventsDirectEnd completes the request with what was written; with nothing written
+ *      (another producer got into the ring first, or the socket is held back) it serves the
+ *      request from the ring, or gives it back to the head of the queue (WdfRequestRequeue);
+ *      then it goes on delivering as WskbEventsDeliver would.
+ * The buffer is user memory mapped by the MDL: it is only written, never read back. */
+typedef struct _WSKB_DIRECT_READ {
+    WDFREQUEST Request;
+    PUCHAR Buffer;                  /* the READ_EVENTS output (system address of its MDL) */
+    ULONG Length;                   /* usable bytes, at most WSKB_READ_EVENTS_BATCH_MAX */
+    ULONG Written;                  /* bytes of whole records placed so far */
+    ULONG Records;
+} WSKB_DIRECT_READ;
+
+/* The largest body one more record could have in Direct's buffer (0 if none fits). */
+FORCEINLINE
+ULONG
+WskbDirectRoom(_In_ CONST WSKB_DIRECT_READ *Direct)
+{
+    ULONG Left = (Direct->Length - Direct->Written) & ~7u;
+    return Left > sizeof(WSKB_EVENT_HEADER) ? Left - (ULONG)sizeof(WSKB_EVENT_HEADER) : 0;
+}
+
+/* TRUE: this thread delivers and holds Direct->Request; call WskbEventsDirectEnd. FALSE: the
+ * queue is not empty, another thread delivers, or no reader waits; queue as usual. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+BOOLEAN
+WskbEventsDirectBegin(_Inout_ WSKB_SESSION *Session, _Out_ WSKB_DIRECT_READ *Direct);
+
+/* Without Session->Lock, after every record reserved in Direct was filled. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsDirectEnd(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_DIRECT_READ *Direct);
+
+/* Step 2: a data-class record of BodyLength body bytes in Direct's buffer, header filled as by
+ * WskbEventQueueReserveLocked and padding zeroed; NULL when it does not fit, the ring or the
+ * overflow holds anything, or user mode holds the socket back (SOCKET_FLOW). */
+_IRQL_requires_(DISPATCH_LEVEL)
+_Must_inspect_result_
+WSKB_EVENT_HEADER *
+WskbEventQueueReserveDirectLocked(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_DIRECT_READ *Direct, _In_ UINT32 Type,
+                                  _In_ WSKB_SOCKET *Socket, _In_ ULONG BodyLength);
 
 /* ---- flow control (flow.c) ---- */
 

@@ -62,8 +62,9 @@ typedef int64_t INT64;
 #define WSKB_USER_PATH L"\\\\.\\WskBridge"
 
 #define WSKB_MAGIC 0x424B5357u /* 'WSKB' little-endian */
-/* 2: READ_EVENTS became METHOD_OUT_DIRECT (a new IOCTL code); SOCKET_FLOW, SOCKET_PAUSED/RESUMED. */
-#define WSKB_PROTOCOL_VERSION 2u
+/* 2: READ_EVENTS became METHOD_OUT_DIRECT (a new IOCTL code); SOCKET_FLOW, SOCKET_PAUSED/RESUMED.
+ * 3: STATS reports EventsWrittenDirect (WSKB_STATS_OUT grew to 96 bytes). */
+#define WSKB_PROTOCOL_VERSION 3u
 
 /* Device type in the customer range (0x8000-0xFFFF); functions from 0x800 (customer range). */
 #define WSKB_DEVICE_TYPE 0x9A57u
@@ -299,7 +300,9 @@ typedef struct _WSKB_STATS_OUT {
     UINT64 ReadEventsCompleted;
     UINT32 SocketsOpen;
     UINT32 EventBudgetBytes;
-} WSKB_STATS_OUT;                  /* 88 */
+    UINT64 EventsWrittenDirect;    /* of EventsDelivered: written by the WSK callback straight into a
+                                    * waiting READ_EVENTS buffer, never held in the queue */
+} WSKB_STATS_OUT;                  /* 96 */
 
 /* ---- events ----------------------------------------------------------------------------- */
 
@@ -369,7 +372,7 @@ WSKB_STATIC_ASSERT(sizeof(WSKB_RECEIVE_FROM_OUT) == 40, "WSKB_RECEIVE_FROM_OUT")
 WSKB_STATIC_ASSERT(sizeof(WSKB_GET_ADDRESS_IN) == 16, "WSKB_GET_ADDRESS_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_INSPECT_COMPLETE_IN) == 24, "WSKB_INSPECT_COMPLETE_IN");
 WSKB_STATIC_ASSERT(sizeof(WSKB_SOCKET_FLOW_IN) == 16, "WSKB_SOCKET_FLOW_IN");
-WSKB_STATIC_ASSERT(sizeof(WSKB_STATS_OUT) == 88, "WSKB_STATS_OUT");
+WSKB_STATIC_ASSERT(sizeof(WSKB_STATS_OUT) == 96, "WSKB_STATS_OUT");
 WSKB_STATIC_ASSERT(sizeof(WSKB_EVENT_HEADER) == 48, "WSKB_EVENT_HEADER");
 WSKB_STATIC_ASSERT(sizeof(WSKB_ADDRESS_PAIR) == 64, "WSKB_ADDRESS_PAIR");
 WSKB_STATIC_ASSERT(sizeof(WSKB_INSPECT_BODY) == 80, "WSKB_INSPECT_BODY");

@@ -21,33 +21,52 @@
  */
 #include "driver.h"
 
-/* NewRequest: the caller just forwarded a READ_EVENTS to the manual queue. Only that needs the
- * delivering thread to look again after finding the queue empty; new records need not, since
- * the deliverer checks for records after every request it completes, and records that find no
- * request wait in the ring for the next one. */
-_IRQL_requires_max_(DISPATCH_LEVEL)
+/* Serves one retrieved READ_EVENTS from the ring: plans, copies (without the lock) and retires
+ * as many whole records as fit, and completes the request. Called and returns with
+ * Session->Lock held, by the delivering thread, with at least one committed record waiting. */
+_IRQL_requires_(DISPATCH_LEVEL)
 static VOID
-WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest)
+WskbEventsServeFromRingLocked(_Inout_ WSKB_SESSION *Session, _In_ WDFREQUEST Request, _In_ PUCHAR Buffer,
+                              _In_ ULONG Length, _Inout_ KIRQL *OldIrql)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
-    KIRQL OldIrql;
+    WSKB_EVENT_BATCH Batch;
+    ULONG Written;
 
-    KeAcquireSpinLock(&Session->Lock, &OldIrql);
-    if (Queue->Delivering) {
-        if (NewRequest)
-            Queue->DeliverAgain = TRUE;
-        KeReleaseSpinLock(&Session->Lock, OldIrql);
-        return;
+    /* Only the delivering thread takes records out, so what HasDeliverable saw is still
+     * there and at least one whole record fits the minimum output. */
+    (VOID)WskbEventQueuePlanBatchLocked(Session, Length, &Batch);
+    if (Batch.Written != 0) {
+        KeReleaseSpinLock(&Session->Lock, *OldIrql);
+        WskbEventQueueCopyPlanned(Session, &Batch, Buffer);
+        KeAcquireSpinLock(&Session->Lock, OldIrql);
     }
-    Queue->Delivering = TRUE;
+    Written = WskbEventQueueRetirePlannedLocked(Session, &Batch, Buffer, Length);
+    NT_ASSERT(Written > 0);
+    ++Queue->Stats.ReadEventsCompleted;
+    /* Room came back: report what was refused meanwhile, behind what was just taken. */
+    WskbEventQueueFlushReportsLocked(Session, NULL);
+    KeReleaseSpinLock(&Session->Lock, *OldIrql);
 
+    WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, Written);
+
+    KeAcquireSpinLock(&Session->Lock, OldIrql);
+}
+
+/* The delivering thread's loop. Called with Session->Lock held and Queue->Delivering set by
+ * this thread; returns with the role given up and the lock released. */
+_IRQL_requires_(DISPATCH_LEVEL)
+static VOID
+WskbEventsDeliverLoopLocked(_Inout_ WSKB_SESSION *Session, _In_ KIRQL OldIrql)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+
+    NT_ASSERT(Queue->Delivering);
     for (;;) {
         WDFREQUEST Request;
         NTSTATUS Status;
         PVOID Buffer;
         size_t Length;
-        ULONG Written;
-        WSKB_EVENT_BATCH Batch;
 
         Queue->DeliverAgain = FALSE;
         if (!WskbEventQueueHasDeliverableLocked(Session))
@@ -61,6 +80,7 @@ WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest
             KeAcquireSpinLock(&Session->Lock, &OldIrql);
             if (Queue->DeliverAgain)
                 continue;
+            Queue->ReaderMayWait = FALSE;
             break;
         }
 
@@ -75,28 +95,35 @@ WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest
             Length = WSKB_READ_EVENTS_BATCH_MAX;
 
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        /* Only the delivering thread takes records out, so what HasDeliverable saw is still
-         * there and at least one whole record fits the minimum output. */
-        (VOID)WskbEventQueuePlanBatchLocked(Session, (ULONG)Length, &Batch);
-        if (Batch.Written != 0) {
-            KeReleaseSpinLock(&Session->Lock, OldIrql);
-            WskbEventQueueCopyPlanned(Session, &Batch, (PUCHAR)Buffer);
-            KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        }
-        Written = WskbEventQueueRetirePlannedLocked(Session, &Batch, (PUCHAR)Buffer, (ULONG)Length);
-        NT_ASSERT(Written > 0);
-        ++Queue->Stats.ReadEventsCompleted;
-        /* Room came back: report what was refused meanwhile, behind what was just taken. */
-        WskbEventQueueFlushReportsLocked(Session, NULL);
-        KeReleaseSpinLock(&Session->Lock, OldIrql);
-
-        WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, Written);
-
-        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+        WskbEventsServeFromRingLocked(Session, Request, (PUCHAR)Buffer, (ULONG)Length, &OldIrql);
     }
 
     Queue->Delivering = FALSE;
     KeReleaseSpinLock(&Session->Lock, OldIrql);
+}
+
+/* NewRequest: the caller just forwarded a READ_EVENTS to the manual queue. Only that needs the
+ * delivering thread to look again after finding the queue empty; new records need not, since
+ * the deliverer checks for records after every request it completes, and records that find no
+ * request wait in the ring for the next one. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static VOID
+WskbEventsDeliverInternal(_Inout_ WSKB_SESSION *Session, _In_ BOOLEAN NewRequest)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    KIRQL OldIrql;
+
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (NewRequest)
+        Queue->ReaderMayWait = TRUE;
+    if (Queue->Delivering) {
+        if (NewRequest)
+            Queue->DeliverAgain = TRUE;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        return;
+    }
+    Queue->Delivering = TRUE;
+    WskbEventsDeliverLoopLocked(Session, OldIrql);
 }
 
 _IRQL_requires_max_(DISPATCH_LEVEL)
@@ -104,6 +131,86 @@ VOID
 WskbEventsDeliver(_Inout_ WSKB_SESSION *Session)
 {
     WskbEventsDeliverInternal(Session, FALSE);
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+_Must_inspect_result_
+BOOLEAN
+WskbEventsDirectBegin(_Inout_ WSKB_SESSION *Session, _Out_ WSKB_DIRECT_READ *Direct)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    NTSTATUS Status;
+    PVOID Buffer;
+    size_t Length;
+    KIRQL OldIrql;
+
+    RtlZeroMemory(Direct, sizeof(*Direct));
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    /* Only an empty queue: anything waiting is older and leaves first, through the ring. */
+    if (!Queue->Ring || Queue->Delivering || !Queue->ReaderMayWait || Queue->Used != 0 ||
+        !IsListEmpty(&Queue->Overflow)) {
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        return FALSE;
+    }
+    Queue->Delivering = TRUE;
+    KeReleaseSpinLock(&Session->Lock, OldIrql);
+
+    Status = WdfIoQueueRetrieveRequestByFileObject(Session->EventReadQueue, Session->FileObject, &Direct->Request);
+    if (NT_SUCCESS(Status)) {
+        /* WskbEventsReadRequest forwarded only requests with at least the minimum output. */
+        Status = WdfRequestRetrieveOutputBuffer(Direct->Request, WSKB_READ_EVENTS_MIN_OUTPUT, &Buffer, &Length);
+        if (NT_SUCCESS(Status)) {
+            Direct->Buffer = Buffer;
+            Direct->Length = Length > WSKB_READ_EVENTS_BATCH_MAX ? WSKB_READ_EVENTS_BATCH_MAX : (ULONG)Length;
+            return TRUE;
+        }
+        WdfRequestComplete(Direct->Request, Status);
+        Direct->Request = NULL;
+    }
+
+    /* No reader after all (canceled since it was forwarded), or a buffer that could not be
+     * mapped: give the role up as the loop does, serving whatever was queued meanwhile. */
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    if (!Queue->DeliverAgain)
+        Queue->ReaderMayWait = FALSE;
+    WskbEventsDeliverLoopLocked(Session, OldIrql);
+    return FALSE;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+WskbEventsDirectEnd(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_DIRECT_READ *Direct)
+{
+    WSKB_EVENT_QUEUE *Queue = &Session->Events;
+    KIRQL OldIrql;
+    NTSTATUS Status;
+
+    NT_ASSERT(Direct->Request);
+    KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    NT_ASSERT(Queue->Delivering);
+    if (Direct->Written != 0) {
+        Queue->Stats.EventsDelivered += Direct->Records;
+        Queue->Stats.EventsWrittenDirect += Direct->Records;
+        ++Queue->Stats.ReadEventsCompleted;
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        WdfRequestCompleteWithInformation(Direct->Request, STATUS_SUCCESS, Direct->Written);
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    } else if (WskbEventQueueHasDeliverableLocked(Session)) {
+        /* Another producer's record got into the ring first: it is the oldest, serve it. */
+        WskbEventsServeFromRingLocked(Session, Direct->Request, Direct->Buffer, Direct->Length, &OldIrql);
+    } else {
+        /* Nothing for it yet (a reservation not yet committed, or a socket held back): back to
+         * the head of the queue, ahead of any reader that arrived since. */
+        KeReleaseSpinLock(&Session->Lock, OldIrql);
+        Status = WdfRequestRequeue(Direct->Request);
+        if (!NT_SUCCESS(Status)) {
+            /* The queue is being purged (cleanup): the request ends as the purge would end it. */
+            WdfRequestComplete(Direct->Request, STATUS_CANCELLED);
+        }
+        KeAcquireSpinLock(&Session->Lock, &OldIrql);
+    }
+    Direct->Request = NULL;
+    WskbEventsDeliverLoopLocked(Session, OldIrql);
 }
 
 _IRQL_requires_max_(PASSIVE_LEVEL)

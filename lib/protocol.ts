@@ -25,7 +25,7 @@ export const WSKB_DEVICE_TYPE = 0x9a57;
 const wskbIoctl = (fn: number, method = METHOD_BUFFERED): number => ctlCode(WSKB_DEVICE_TYPE, fn, method, FILE_READ_DATA | FILE_WRITE_DATA);
 
 export const WSKB_MAGIC = 0x424b5357;
-export const WSKB_PROTOCOL_VERSION = 2;
+export const WSKB_PROTOCOL_VERSION = 3;
 
 export const WSKB_IOCTL_HELLO = wskbIoctl(0x800);
 export const WSKB_IOCTL_CONTROL_CLIENT = wskbIoctl(0x801);
@@ -254,9 +254,9 @@ export const layouts = {
     fieldSizes: { SocketId: 8, Pause: 4, Reserved: 4 },
   },
   WSKB_STATS_OUT: {
-    size: 88,
-    offsets: { EventsQueued: 0, EventsDelivered: 8, EventBytesQueued: 16, EventBytesHighWater: 24, DatagramsDropped: 32, AcceptsRefused: 40, InspectsRejected: 48, ReceivePauses: 56, ReceiveResumes: 64, ReadEventsCompleted: 72, SocketsOpen: 80, EventBudgetBytes: 84 },
-    fieldSizes: { EventsQueued: 8, EventsDelivered: 8, EventBytesQueued: 8, EventBytesHighWater: 8, DatagramsDropped: 8, AcceptsRefused: 8, InspectsRejected: 8, ReceivePauses: 8, ReceiveResumes: 8, ReadEventsCompleted: 8, SocketsOpen: 4, EventBudgetBytes: 4 },
+    size: 96,
+    offsets: { EventsQueued: 0, EventsDelivered: 8, EventBytesQueued: 16, EventBytesHighWater: 24, DatagramsDropped: 32, AcceptsRefused: 40, InspectsRejected: 48, ReceivePauses: 56, ReceiveResumes: 64, ReadEventsCompleted: 72, SocketsOpen: 80, EventBudgetBytes: 84, EventsWrittenDirect: 88 },
+    fieldSizes: { EventsQueued: 8, EventsDelivered: 8, EventBytesQueued: 8, EventBytesHighWater: 8, DatagramsDropped: 8, AcceptsRefused: 8, InspectsRejected: 8, ReceivePauses: 8, ReceiveResumes: 8, ReadEventsCompleted: 8, SocketsOpen: 4, EventBudgetBytes: 4, EventsWrittenDirect: 8 },
   },
   WSKB_EVENT_HEADER: {
     size: 48,
@@ -721,6 +721,9 @@ export interface SessionStats {
   receiveResumes: bigint;
   /** READ_EVENTS requests completed (the pump's batches). */
   readEventsCompleted: bigint;
+  /** Of `eventsDelivered`: records a WSK callback wrote straight into a waiting READ_EVENTS
+   * buffer because the queue was empty, so they were never held in the driver (one copy fewer). */
+  eventsWrittenDirect: bigint;
   /** Sockets of the session open in the driver now (accepted ones included). */
   socketsOpen: number;
   /** The event queue's budget in bytes (`open({ eventBudget })`, or the driver's default). */
@@ -755,6 +758,7 @@ export function decodeStatsOut(buf: Uint8Array): SessionStats {
     receivePauses: u64(o.ReceivePauses),
     receiveResumes: u64(o.ReceiveResumes),
     readEventsCompleted: u64(o.ReadEventsCompleted),
+    eventsWrittenDirect: u64(o.EventsWrittenDirect),
     socketsOpen: v.getUint32(o.SocketsOpen, true),
     eventBudgetBytes: v.getUint32(o.EventBudgetBytes, true),
     socketsHeld: 0,

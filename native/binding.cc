@@ -916,6 +916,7 @@ Napi::Value ProtocolConstants(const Napi::CallbackInfo& info) {
   WSKB_FIELD(WSKB_STATS_OUT, ReadEventsCompleted);
   WSKB_FIELD(WSKB_STATS_OUT, SocketsOpen);
   WSKB_FIELD(WSKB_STATS_OUT, EventBudgetBytes);
+  WSKB_FIELD(WSKB_STATS_OUT, EventsWrittenDirect);
 
   WSKB_SIZE(WSKB_EVENT_HEADER);
   WSKB_FIELD(WSKB_EVENT_HEADER, Size);

@@ -172,7 +172,7 @@ describe('errors with exact NTSTATUS', () => {
       const { addon } = await import('../lib/addon.js');
       const device = addon().Device.open('sim');
       try {
-        const status = await new Promise<number>((resolve) => device.ioctl(P.WSKB_IOCTL_STATS, null, 88, (s) => resolve(s)));
+        const status = await new Promise<number>((resolve) => device.ioctl(P.WSKB_IOCTL_STATS, null, P.layouts.WSKB_STATS_OUT.size, (s) => resolve(s)));
         assert.equal(status, 0xc0000184 | 0);
         const hello = P.encodeHelloIn(0, P.WSKB_PROTOCOL_VERSION + 1);
         const [refused, driverVersion, bytes] = await new Promise<[number, number, number]>((resolve) =>

@@ -150,7 +150,7 @@ describe('protocol encoders and decoders', () => {
     assert.equal(hold.length, P.layouts.WSKB_SOCKET_FLOW_IN.size);
     assert.deepEqual([hold.readBigUInt64LE(0), hold.readUInt32LE(8), hold.readUInt32LE(12)], [0x2_0001_0003n, 1, 0]);
     assert.equal(P.encodeSocketFlowIn(5n, false).readUInt32LE(8), 0);
-    assert.equal(P.WSKB_PROTOCOL_VERSION, 2, 'version 2: SOCKET_FLOW and SOCKET_PAUSED/RESUMED');
+    assert.equal(P.WSKB_PROTOCOL_VERSION, 3, 'version 3: STATS reports EventsWrittenDirect');
   });
 
   it('request encoders refuse oversized input instead of truncating it', () => {

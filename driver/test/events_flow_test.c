@@ -72,11 +72,17 @@ static uint64_t EventsSeen;
 
 typedef void VISITOR(const WSKB_EVENT_HEADER *Header, void *Context);
 
-/* One READ_EVENTS; waits Ms for it, cancels it if nothing came. Returns the records visited. */
-static int
-ReadEvents(KSIM_FILE *File, int Ms, VISITOR *Visit, void *Context)
+static CALL *
+ReadEventsStart(KSIM_FILE *File)
 {
-    CALL *Call = CallStart(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT + 4096);
+    return CallStart(File, WSKB_IOCTL_READ_EVENTS, NULL, 0, WSKB_READ_EVENTS_MIN_OUTPUT + 4096);
+}
+
+/* Waits Ms for a READ_EVENTS started by ReadEventsStart, cancels it if nothing came, checks the
+ * batch and hands its records to Visit; frees the call. Returns the records visited. */
+static int
+ReadEventsFinish(KSIM_FILE *File, CALL *Call, int Ms, VISITOR *Visit, void *Context)
+{
     uint32_t Offset = 0;
     int Records = 0;
 
@@ -109,6 +115,13 @@ ReadEvents(KSIM_FILE *File, int Ms, VISITOR *Visit, void *Context)
     CHECK(Offset == Call->OutputLength);
     CallFree(Call);
     return Records;
+}
+
+/* One READ_EVENTS; waits Ms for it, cancels it if nothing came. Returns the records visited. */
+static int
+ReadEvents(KSIM_FILE *File, int Ms, VISITOR *Visit, void *Context)
+{
+    return ReadEventsFinish(File, ReadEventsStart(File), Ms, Visit, Context);
 }
 
 /* ---- helpers over the protocol ---- */
@@ -590,6 +603,16 @@ TestConcurrent(KSIM_FILE *File)
     for (i = 0; i < State.Count; ++i)
         CHECK(State.Sockets[i].Closed == 1);
     CHECK(State.Paused >= 1 && State.Resumed == State.Paused);
+    {
+        /* With two reads outstanding, data that found the queue empty went straight into a
+         * waiting read; the sequence checks above held across both paths. */
+        WSKB_STATS_OUT Stats;
+        GetStats(File, &Stats);
+        CHECK(Stats.EventsWrittenDirect > 0);
+        CHECK(Stats.EventsWrittenDirect < Stats.EventsDelivered);
+        printf("concurrent: %llu of %llu events written directly\n", (unsigned long long)Stats.EventsWrittenDirect,
+               (unsigned long long)Stats.EventsDelivered);
+    }
     printf("concurrent: %d connections x %u bytes in order, %d pauses, two reads outstanding\n", State.Count,
            CONC_BYTES, State.Paused);
 }
@@ -803,6 +826,85 @@ TestSocketFlow(KSIM_FILE *File)
     printf("socket flow: 20 dropped while held, 5 received after release\n");
 }
 
+/* ---- 2c. the direct write: an indication straight into a waiting READ_EVENTS ---- */
+
+static void
+TestDirectWrite(KSIM_FILE *File)
+{
+    FLOW_STATE State;
+    WSKB_STATS_OUT Before, After;
+    uint8_t Datagram[64];
+    CALL *Read;
+    int n, Fd;
+
+    memset(&State, 0, sizeof(State));
+    memset(Datagram, 0xd1, sizeof(Datagram));
+    State.Socket = SocketCreate(File, 2, 17, WSK_FLAG_DATAGRAM_SOCKET);
+    uint16_t Port = BindLoopback(File, State.Socket);
+    EnableEvents(File, State.Socket, WSK_EVENT_RECEIVE_FROM);
+    Fd = HostConnectSocket(SOCK_DGRAM, Port);
+
+    /* A reader waits and nothing is queued: the datagram is written into its buffer by the
+     * callback, never held in the driver's queue. */
+    GetStats(File, &Before);
+    CHECK(Before.EventBytesQueued == 0);
+    Read = ReadEventsStart(File);
+    CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
+    CHECK(ReadEventsFinish(File, Read, 5000, FlowVisit, &State) == 1);
+    CHECK(State.Received == 1);
+    GetStats(File, &After);
+    CHECK(After.EventsWrittenDirect == Before.EventsWrittenDirect + 1);
+    CHECK(After.EventsDelivered == Before.EventsDelivered + 1);
+    CHECK(After.EventsQueued == After.EventsDelivered);
+    CHECK(After.ReadEventsCompleted == Before.ReadEventsCompleted + 1);
+    CHECK(After.EventBytesHighWater == Before.EventBytesHighWater); /* nothing was held */
+
+    /* Held back with a reader waiting: the callback takes the reader's request, may not write
+     * into it, and gives it back (WdfRequestRequeue). The request is neither completed empty
+     * nor lost: it waits, and carries the drop count and SOCKET_RESUMED on release. */
+    CHECK(SocketFlow(File, State.Socket, 1) == ST_SUCCESS);
+    for (n = 0; n < 40 && State.Paused == 0; ++n)
+        (void)ReadEvents(File, 250, FlowVisit, &State);
+    CHECK(State.Paused == 1);
+    GetStats(File, &Before);
+    Read = ReadEventsStart(File);
+    for (n = 0; n < 3; ++n)
+        CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
+    for (n = 0; n < 100; ++n) {
+        GetStats(File, &After);
+        if (After.DatagramsDropped >= Before.DatagramsDropped + 3)
+            break;
+        usleep(20 * 1000);
+    }
+    CHECK(After.DatagramsDropped == Before.DatagramsDropped + 3);
+    CHECK(After.EventsWrittenDirect == Before.EventsWrittenDirect);
+    CHECK(!CallWait(Read, 100)); /* still waiting, back in the queue */
+    CHECK(SocketFlow(File, State.Socket, 0) == ST_SUCCESS);
+    CHECK(ReadEventsFinish(File, Read, 5000, FlowVisit, &State) >= 1);
+    for (n = 0; n < 20 && State.Resumed == 0; ++n)
+        (void)ReadEvents(File, 250, FlowVisit, &State);
+    CHECK(State.Resumed == 1);
+    CHECK(State.Dropped == 3 && State.DroppedAtResume == 3);
+    CHECK(State.Received == 1);
+
+    /* Released, with a reader waiting again: direct once more. */
+    GetStats(File, &Before);
+    Read = ReadEventsStart(File);
+    CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
+    CHECK(ReadEventsFinish(File, Read, 5000, FlowVisit, &State) == 1);
+    CHECK(State.Received == 2);
+    GetStats(File, &After);
+    CHECK(After.EventsWrittenDirect == Before.EventsWrittenDirect + 1);
+
+    close(Fd);
+    CloseSocket(File, State.Socket);
+    while (State.Closed == 0 && ReadEvents(File, 2000, FlowVisit, &State) > 0)
+        ;
+    CHECK(State.Closed == 1);
+    CHECK(State.Other == 0);
+    printf("direct write: a datagram straight into a waiting READ_EVENTS; held: the request requeued, not lost\n");
+}
+
 /* ---- 2b. conditional accept: INSPECT pends, INSPECT_COMPLETE decides ---- */
 
 typedef struct {
@@ -987,6 +1089,7 @@ main(void)
     TestConcurrent(File);
     TestUdp(File);
     TestSocketFlow(File);
+    TestDirectWrite(File);
     TestInspect(File);
 
     KsimClose(File);
