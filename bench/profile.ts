@@ -91,6 +91,7 @@ async function tcp(session: WskSession, mib: number): Promise<object> {
     bytesPerEvent: received / events,
     readEventsCompleted: Number(stats.readEventsCompleted),
     bytesPerRead: received / Number(stats.readEventsCompleted),
+    directShare: Number(stats.eventsWrittenDirect) / Number(stats.eventsDelivered),
     pauses: Number(stats.receivePauses),
   };
 }
@@ -190,7 +191,14 @@ async function echo(session: WskSession, rounds: number): Promise<object> {
   socket.end();
   await serving;
   samples.sort((a, b) => a - b);
-  return { scenario: 'echo', rounds, p50: samples[Math.floor(rounds / 2)], p99: samples[Math.floor(rounds * 0.99)] };
+  const stats = await session.stats();
+  return {
+    scenario: 'echo',
+    rounds,
+    p50: samples[Math.floor(rounds / 2)],
+    p99: samples[Math.floor(rounds * 0.99)],
+    directShare: Number(stats.eventsWrittenDirect) / Number(stats.eventsDelivered),
+  };
 }
 
 /** The pump and iterators against a device that completes READ_EVENTS with prepared batches. */
