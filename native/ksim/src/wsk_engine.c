@@ -22,6 +22,8 @@ KsimWskPollReport(_In_ PVOID Context, _In_ unsigned Events)
     if (Object->Type == KSIM_WSK_OBJECT_SOCKET) {
         KSIM_WSK_SOCKET *Socket = CONTAINING_RECORD(Object, KSIM_WSK_SOCKET, Object);
         Socket->PollEvents |= Events;
+        if (Events & (HOST_NET_POLL_READ | HOST_NET_POLL_RDHUP | HOST_NET_POLL_HUP | HOST_NET_POLL_ERROR))
+            Socket->MayRead = TRUE;
         KsimWskMarkDirty(Socket);
     } else {
         KSIM_WSK_INCOMING *In = CONTAINING_RECORD(Object, KSIM_WSK_INCOMING, Object);
@@ -275,9 +277,17 @@ KsimWskFillHeld(_Inout_ KSIM_WSK_SOCKET *Socket)
         return TRUE;
     if (Socket->State & (KSIM_WSK_S_PEER_FIN | KSIM_WSK_S_DEAD) || Socket->Host == HOST_NET_INVALID_SOCKET)
         return FALSE;
+    /* Found empty (no data, no end) since the poller last reported it readable: nothing to ask
+     * the host. This keeps the steps that follow an indication (and a send's step) from costing
+     * two system calls each that can only answer "nothing yet". Only an empty check clears it,
+     * never a read that took all FIONREAD counted: an end that came with the data makes no new
+     * report on the in-memory network, whose turns follow changes, not readiness. */
+    if (!Socket->MayRead)
+        return FALSE;
     Error = KsimNetBytesAvailable(Socket->Host, &Available);
     if (Error == HOST_NET_OK && Available == 0) {
         /* Nothing buffered: either nothing yet, the FIN, or an error. */
+        Socket->MayRead = FALSE;
         Error = KsimNetPeekClosed(Socket->Host, &Closed);
         if (Closed) {
             if (Error == HOST_NET_OK)

@@ -180,6 +180,11 @@ struct _KSIM_WSK_SOCKET {
     BOOLEAN PollRegistered;
     unsigned PollInterest;
     unsigned PollEvents;                /* reported since the last step */
+    BOOLEAN MayRead;                    /* the host socket may hold data or its end: set by a
+                                         * readable/hang-up report, cleared when KsimWskFillHeld
+                                         * found it empty; anything that arrives after that is
+                                         * reported again (host pollers are level-triggered, the
+                                         * in-memory network kicks a turn on every change) */
 
     ULONG State;
     NTSTATUS DeadStatus;

@@ -291,6 +291,7 @@ KsimWskSocketAllocate(_In_ KSIM_WSK_CLIENT *Client, _In_ ULONG Kind, _In_ USHORT
     Socket->Context = Context;
     Socket->Dispatch = Dispatch;
     Socket->Host = HOST_NET_INVALID_SOCKET;
+    Socket->MayRead = TRUE; /* until a read finds the host socket drained */
     InitializeListHead(&Socket->DirtyLink);
     InitializeListHead(&Socket->DisableWaiters);
     InitializeListHead(&Socket->ConnectQueue);
