@@ -18,7 +18,9 @@
  *    blocked), it runs the turns itself, so the simulated kernel never stalls behind user code;
  *    while a user thread is blocked in a ksim wait (KsimClose waiting for the requests of the
  *    handle, say) it runs them at once. A real kernel runs DPCs and work items on any processor
- *    whatever the application does; the watchdog is that other processor.
+ *    whatever the application does; the watchdog is that other processor. While the loop keeps
+ *    turning, the watchdog checks on it once per grace period instead of waking at every
+ *    readiness of the descriptor (a stall is then caught within two grace periods).
  * Turns never overlap: one owner at a time (TurnOwner), whichever thread it is. Waits and time
  * are the host's.
  */
@@ -126,9 +128,28 @@ LoopWatchdogMain(_In_ PVOID StartContext)
 {
     const KSIM_NETWORK *Network = StartContext;
     KSIM_THREAD *Self = KsimCurrentThread();
+    BOOLEAN LoopActive = FALSE;
 
     while (!ReadNoFence(&LoopStop)) {
         uint64_t Seen, Since;
+        if (LoopActive) {
+            /* The loop has been taking the network's work: look again after a grace period
+             * instead of at every readiness. Waking this thread for each packet would cost a
+             * wake-up on the other processor per packet (the host kernel wakes every waiter of
+             * the descriptor) for nothing. A stall is still caught within two grace periods. */
+            Seen = __atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE);
+            LoopWatchdogGrace(KsimHostMonotonicNs());
+            if (ReadNoFence(&LoopStop))
+                break;
+            if (__atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE) != Seen && !__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST))
+                continue;
+            LoopActive = FALSE;
+            /* No turn for a whole grace period: idle (wait for readiness again), or stalled. */
+            if (!__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST) && !Network->WaitReady(0))
+                continue;
+            LoopRunTurns(Self, 0);
+            continue;
+        }
         if (!Network->WaitReady(-1))
             continue;
         if (ReadNoFence(&LoopStop))
@@ -140,9 +161,13 @@ LoopWatchdogMain(_In_ PVOID StartContext)
         LoopWatchdogGrace(Since);
         if (ReadNoFence(&LoopStop))
             break;
-        /* The loop took the work in time (and is still taking it, if it is ready again). */
-        if (__atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE) != Seen && !__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST))
+        /* The loop took the work in time. Where the loop watches the descriptor itself, the
+         * watchdog then only checks on it (above); without a descriptor it is the one that
+         * tells the loop of work, at every readiness. */
+        if (__atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE) != Seen && !__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST)) {
+            LoopActive = Network->PollDescriptor >= 0;
             continue;
+        }
         LoopRunTurns(Self, 0);
     }
 }
