@@ -45,6 +45,37 @@ describe('receiving datagrams [R:nc-wsk-pfn_wsk_receive_from_event]', function (
     }
   });
 
+  it('[driver] a datagram that finds the event queue empty while a read waits is written straight into it (stats.eventsWrittenDirect), in order with the rest', async () => {
+    const session = await openSession();
+    const datagram = await session.socket('datagram');
+    await datagram.bind({ family: 'ipv4', address: LOOPBACK, port: 0 });
+    const port = (await datagram.localAddress())!.port;
+    await datagram.enableEvents(WskEvent.ReceiveFrom);
+    const log = logOf(datagram); // its iterator keeps the pump's READ_EVENTS waiting in the driver
+    const udp = await nodeUdp();
+    await udp.send('first', port);
+    await log.until((events) => events.some((e) => e.type === 'receiveFrom'), 'the first datagram');
+    // Nothing queued now, and the pump waits again: the next datagram goes into a waiting read.
+    await sleep(50);
+    const before = await session.stats();
+    await udp.send('second', port);
+    await log.until((events) => events.filter((e) => e.type === 'receiveFrom').length === 2, 'the second datagram');
+    const after = await session.stats();
+    assert.ok(
+      after.eventsWrittenDirect > before.eventsWrittenDirect,
+      `written directly: ${before.eventsWrittenDirect} before, ${after.eventsWrittenDirect} after`,
+    );
+    assert.ok(after.eventsWrittenDirect <= after.eventsDelivered);
+    assert.equal(after.eventBytesHighWater, before.eventBytesHighWater, 'never held in the queue');
+    // A burst mixes both paths (direct while the queue is empty, the ring behind it): one order.
+    for (let i = 0; i < 20; i++) await udp.send(`burst ${i}`, port);
+    await log.until((events) => events.filter((e) => e.type === 'receiveFrom').length === 22, 'the burst');
+    assert.deepEqual(
+      log.ofType('receiveFrom').map((e) => e.data.toString()),
+      ['first', 'second', ...Array.from({ length: 20 }, (_, i) => `burst ${i}`)],
+    );
+  });
+
   it('[R:nc-wsk-pfn_wsk_receive_from_event] on IPv6 the indicated remote address is the sender\'s IPv6 address', async () => {
     const session = await openSession();
     const datagram = await session.socket('datagram', { family: 'ipv6' });
