@@ -828,6 +828,22 @@ TestSocketFlow(KSIM_FILE *File)
 
 /* ---- 2c. the direct write: an indication straight into a waiting READ_EVENTS ---- */
 
+/* One 64-byte datagram sent while a READ_EVENTS waits, which must bring exactly one record;
+ * the session's stats just before and after. */
+static void
+SendWhileReading(KSIM_FILE *File, int Fd, FLOW_STATE *State, WSKB_STATS_OUT *Before, WSKB_STATS_OUT *After)
+{
+    uint8_t Datagram[64];
+    CALL *Read;
+
+    memset(Datagram, 0xd1, sizeof(Datagram));
+    GetStats(File, Before);
+    Read = ReadEventsStart(File);
+    CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
+    CHECK(ReadEventsFinish(File, Read, 5000, FlowVisit, State) == 1);
+    GetStats(File, After);
+}
+
 static void
 TestDirectWrite(KSIM_FILE *File)
 {
@@ -846,13 +862,9 @@ TestDirectWrite(KSIM_FILE *File)
 
     /* A reader waits and nothing is queued: the datagram is written into its buffer by the
      * callback, never held in the driver's queue. */
-    GetStats(File, &Before);
+    SendWhileReading(File, Fd, &State, &Before, &After);
     CHECK(Before.EventBytesQueued == 0);
-    Read = ReadEventsStart(File);
-    CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
-    CHECK(ReadEventsFinish(File, Read, 5000, FlowVisit, &State) == 1);
     CHECK(State.Received == 1);
-    GetStats(File, &After);
     CHECK(After.EventsWrittenDirect == Before.EventsWrittenDirect + 1);
     CHECK(After.EventsDelivered == Before.EventsDelivered + 1);
     CHECK(After.EventsQueued == After.EventsDelivered);
@@ -888,12 +900,8 @@ TestDirectWrite(KSIM_FILE *File)
     CHECK(State.Received == 1);
 
     /* Released, with a reader waiting again: direct once more. */
-    GetStats(File, &Before);
-    Read = ReadEventsStart(File);
-    CHECK(send(Fd, Datagram, sizeof(Datagram), 0) == (ssize_t)sizeof(Datagram));
-    CHECK(ReadEventsFinish(File, Read, 5000, FlowVisit, &State) == 1);
+    SendWhileReading(File, Fd, &State, &Before, &After);
     CHECK(State.Received == 2);
-    GetStats(File, &After);
     CHECK(After.EventsWrittenDirect == Before.EventsWrittenDirect + 1);
 
     close(Fd);

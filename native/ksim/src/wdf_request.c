@@ -511,11 +511,44 @@ WdfRequestGetParameters(WDFREQUEST Request, PWDF_REQUEST_PARAMETERS Parameters)
     }
 }
 
+/* What forwarding and requeuing both require of a request the driver hands to Queue. */
+static NTSTATUS QueueMayTake(KSIM_WDF_QUEUE *Queue, KSIM_WDF_REQUEST *Object, const char *Routine)
+{
+    if (Object->CancelRoutine) {
+        KsimVerifierFail("%s: request %p is marked cancelable (unmark it first)", Routine, (void *)&Object->Header);
+        return STATUS_INVALID_DEVICE_REQUEST;
+    }
+    if (Queue->Header.Deleting)
+        return STATUS_INVALID_DEVICE_STATE;
+    return STATUS_SUCCESS;
+}
+
+/* Into a manual queue, at its tail (a new request) or head (requeued); a request canceled
+ * while the driver held it is canceled as soon as it is queued. */
+static void QueueInsertManual(KSIM_WDF_QUEUE *Queue, KSIM_WDF_REQUEST *Request, BOOLEAN AtHead)
+{
+    BOOLEAN Canceled;
+
+    KsimFxLock();
+    Request->Queue = Queue;
+    if (AtHead)
+        InsertHeadList(&Queue->Requests, &Request->QueueLink);
+    else
+        InsertTailList(&Queue->Requests, &Request->QueueLink);
+    Queue->Queued++;
+    Request->State = KsimRequestQueued;
+    Canceled = Request->Canceled;
+    KsimFxUnlock();
+    if (Canceled)
+        KsimWdfRequestCancel(Request);
+}
+
 NTSTATUS
 WdfRequestForwardToIoQueue(WDFREQUEST Request, WDFQUEUE DestinationQueue)
 {
     KSIM_WDF_REQUEST *Object;
     KSIM_WDF_QUEUE *Queue;
+    NTSTATUS Status;
     KsimCheckIrql("WdfRequestForwardToIoQueue", DISPATCH_LEVEL);
     Object = OwnedRequest(Request, "WdfRequestForwardToIoQueue");
     if (!Object)
@@ -527,12 +560,9 @@ WdfRequestForwardToIoQueue(WDFREQUEST Request, WDFQUEUE DestinationQueue)
         KsimVerifierFail("WdfRequestForwardToIoQueue: the queue belongs to another device");
         return STATUS_INVALID_DEVICE_REQUEST;
     }
-    if (Object->CancelRoutine) {
-        KsimVerifierFail("WdfRequestForwardToIoQueue: request %p is marked cancelable (unmark it first)", (void *)Request);
-        return STATUS_INVALID_DEVICE_REQUEST;
-    }
-    if (Queue->Header.Deleting)
-        return STATUS_INVALID_DEVICE_STATE;
+    Status = QueueMayTake(Queue, Object, "WdfRequestForwardToIoQueue");
+    if (!NT_SUCCESS(Status))
+        return Status;
     KsimWdfQueueDispatch(Queue, Object);
     return STATUS_SUCCESS;
 }
@@ -542,7 +572,7 @@ WdfRequestRequeue(WDFREQUEST Request)
 {
     KSIM_WDF_REQUEST *Object;
     KSIM_WDF_QUEUE *Queue;
-    BOOLEAN Canceled;
+    NTSTATUS Status;
 
     KsimCheckIrql("WdfRequestRequeue", DISPATCH_LEVEL);
     Object = OwnedRequest(Request, "WdfRequestRequeue");
@@ -553,22 +583,11 @@ WdfRequestRequeue(WDFREQUEST Request)
         KsimVerifierFail("WdfRequestRequeue: request %p was not delivered from a manual queue", (void *)Request);
         return STATUS_INVALID_DEVICE_REQUEST;
     }
-    if (Object->CancelRoutine) {
-        KsimVerifierFail("WdfRequestRequeue: request %p is marked cancelable (unmark it first)", (void *)Request);
-        return STATUS_INVALID_DEVICE_REQUEST;
-    }
-    if (Queue->Header.Deleting)
-        return STATUS_INVALID_DEVICE_STATE;
-    KsimFxLock();
+    Status = QueueMayTake(Queue, Object, "WdfRequestRequeue");
+    if (!NT_SUCCESS(Status))
+        return Status;
     /* The head, not the tail: the request keeps its place ahead of any that arrived since. */
-    InsertHeadList(&Queue->Requests, &Object->QueueLink);
-    Queue->Queued++;
-    Object->State = KsimRequestQueued;
-    Canceled = Object->Canceled;
-    KsimFxUnlock();
-    /* Canceled while the driver held it: canceled as soon as it is queued again, as on forward. */
-    if (Canceled)
-        KsimWdfRequestCancel(Object);
+    QueueInsertManual(Queue, Object, TRUE);
     return STATUS_SUCCESS;
 }
 
@@ -577,21 +596,13 @@ void KsimWdfQueueDispatch(KSIM_WDF_QUEUE *Queue, KSIM_WDF_REQUEST *Request)
     WDFQUEUE QueueHandle = (WDFQUEUE)&Queue->Header;
     WDFREQUEST RequestHandle = (WDFREQUEST)&Request->Header;
     KIRQL Irql = KeGetCurrentIrql();
-    BOOLEAN Canceled;
 
-    KsimFxLock();
-    Request->Queue = Queue;
     if (Queue->Config.DispatchType == WdfIoQueueDispatchManual) {
-        InsertTailList(&Queue->Requests, &Request->QueueLink);
-        Queue->Queued++;
-        Request->State = KsimRequestQueued;
-        Canceled = Request->Canceled;
-        KsimFxUnlock();
-        /* A request canceled while the driver held it is canceled as soon as it is queued. */
-        if (Canceled)
-            KsimWdfRequestCancel(Request);
+        QueueInsertManual(Queue, Request, FALSE);
         return;
     }
+    KsimFxLock();
+    Request->Queue = Queue;
     Request->State = KsimRequestDriverOwned;
     KsimFxUnlock();
     if (Request->Type == WdfRequestTypeDeviceControl && Queue->Config.EvtIoDeviceControl) {
