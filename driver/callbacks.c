@@ -124,14 +124,16 @@ WskbDataIndicationMap(_In_opt_ PWSK_DATA_INDICATION Indication, _In_ SIZE_T Want
     return Mapped;
 }
 
-/* Copies Want bytes of a data indication chain from (*Indication, *Cursor) on, crossing into
- * the next WSK_DATA_INDICATION as needed; both are left where the copy stopped. Returns the
- * bytes copied: Want, unless the chain ends or an MDL cannot be mapped. */
+/* Fills a RECEIVE record's body with Want bytes of the indication chain from (*Indication,
+ * *Cursor) on, crossing into the next WSK_DATA_INDICATION as needed; both are left where the
+ * copy stopped. The chain was mapped for these bytes beforehand, so the copy is whole. Returns
+ * the bytes copied. */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 static SIZE_T
-WskbDataIndicationCopy(_Inout_ PWSK_DATA_INDICATION *Indication, _Inout_ WSKB_BUF_CURSOR *Cursor,
-                       _Out_writes_bytes_(Want) PUCHAR Destination, _In_ SIZE_T Want)
+WskbReceiveFill(_Inout_ PWSK_DATA_INDICATION *Indication, _Inout_ WSKB_BUF_CURSOR *Cursor,
+                _Inout_ WSKB_EVENT_HEADER *Header, _In_ SIZE_T Want)
 {
+    PUCHAR Destination = (PUCHAR)(Header + 1);
     SIZE_T Copied = 0;
 
     while (Copied < Want && *Indication) {
@@ -143,6 +145,11 @@ WskbDataIndicationCopy(_Inout_ PWSK_DATA_INDICATION *Indication, _Inout_ WSKB_BU
             if (*Indication)
                 WskbBufCursorInit(Cursor, &(*Indication)->Buffer);
         }
+    }
+    NT_ASSERT(Copied == Want);
+    if (Copied < Want) {
+        /* Never leak stale bytes: the record keeps its size, DataLength says what counts. */
+        RtlZeroMemory(Destination + Copied, Want - Copied);
     }
     return Copied;
 }
@@ -188,13 +195,7 @@ WskbReceiveDirect(_Inout_ WSKB_SESSION *Session, _Inout_ WSKB_SOCKET *Socket, _I
         if (!Header)
             break;
         KeReleaseSpinLock(&Session->Lock, OldIrql);
-        /* Everything up to Mappable was mapped, so the copy is whole. */
-        Copied = WskbDataIndicationCopy(Indication, Cursor, (PUCHAR)(Header + 1), Want);
-        NT_ASSERT(Copied == Want);
-        if (Copied < Want) {
-            /* Never hand user mode a record whose tail was not written by the driver. */
-            RtlZeroMemory((PUCHAR)(Header + 1) + Copied, Want - Copied);
-        }
+        Copied = WskbReceiveFill(Indication, Cursor, Header, Want);
         WskbReceiveHeaderFinish(Header, Flags, Copied, BytesIndicated);
         Accepted += Copied;
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
@@ -264,13 +265,7 @@ WskbReceiveEvent(_In_opt_ PVOID SocketContext, _In_ ULONG Flags, _In_opt_ PWSK_D
          * behind the tail), so other callbacks and the reader wait only for the bookkeeping. One
          * record may span several WSK_DATA_INDICATIONs; a large indication is split into records. */
         KeReleaseSpinLock(&Session->Lock, OldIrql);
-        Copied = WskbDataIndicationCopy(&Indication, &Cursor, (PUCHAR)(Header + 1), Want);
-        /* Everything up to Mappable was mapped above, so the copy is whole. */
-        NT_ASSERT(Copied == Want);
-        if (Copied < Want) {
-            /* Never leak stale ring bytes: the record keeps its size, DataLength says what counts. */
-            RtlZeroMemory((PUCHAR)(Header + 1) + Copied, Want - Copied);
-        }
+        Copied = WskbReceiveFill(&Indication, &Cursor, Header, Want);
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
         WskbReceiveHeaderFinish(Header, Flags, Copied, BytesIndicated);
         WskbEventQueueCommitLocked(Session, Header, WskbEventClassData);

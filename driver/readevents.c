@@ -53,6 +53,36 @@ WskbEventsServeFromRingLocked(_Inout_ WSKB_SESSION *Session, _In_ WDFREQUEST Req
     KeAcquireSpinLock(&Session->Lock, OldIrql);
 }
 
+/* The oldest waiting READ_EVENTS of this session's file object, with its output (at most
+ * WSKB_READ_EVENTS_BATCH_MAX bytes of it). A request whose output cannot be had is completed
+ * with that status and the next one is taken. STATUS_NO_MORE_ENTRIES when no reader waits.
+ * By the delivering thread, without Session->Lock. */
+_IRQL_requires_max_(DISPATCH_LEVEL)
+static NTSTATUS
+WskbEventsTakeReader(_In_ WSKB_SESSION *Session, _Out_ WDFREQUEST *Request, _Out_ PUCHAR *Buffer,
+                     _Out_ ULONG *Length)
+{
+    *Buffer = NULL;
+    *Length = 0;
+    for (;;) {
+        PVOID Output;
+        size_t OutputLength;
+        NTSTATUS Status;
+
+        Status = WdfIoQueueRetrieveRequestByFileObject(Session->EventReadQueue, Session->FileObject, Request);
+        if (!NT_SUCCESS(Status))
+            return Status;
+        /* WskbEventsReadRequest forwarded only requests with at least the minimum output. */
+        Status = WdfRequestRetrieveOutputBuffer(*Request, WSKB_READ_EVENTS_MIN_OUTPUT, &Output, &OutputLength);
+        if (NT_SUCCESS(Status)) {
+            *Buffer = Output;
+            *Length = OutputLength > WSKB_READ_EVENTS_BATCH_MAX ? WSKB_READ_EVENTS_BATCH_MAX : (ULONG)OutputLength;
+            return STATUS_SUCCESS;
+        }
+        WdfRequestComplete(*Request, Status);
+    }
+}
+
 /* The delivering thread's loop. Called with Session->Lock held and Queue->Delivering set by
  * this thread; returns with the role given up and the lock released. */
 _IRQL_requires_(DISPATCH_LEVEL)
@@ -64,17 +94,15 @@ WskbEventsDeliverLoopLocked(_Inout_ WSKB_SESSION *Session, _In_ KIRQL OldIrql)
     NT_ASSERT(Queue->Delivering);
     for (;;) {
         WDFREQUEST Request;
-        NTSTATUS Status;
-        PVOID Buffer;
-        size_t Length;
+        PUCHAR Buffer;
+        ULONG Length;
 
         Queue->DeliverAgain = FALSE;
         if (!WskbEventQueueHasDeliverableLocked(Session))
             break;
         KeReleaseSpinLock(&Session->Lock, OldIrql);
 
-        Status = WdfIoQueueRetrieveRequestByFileObject(Session->EventReadQueue, Session->FileObject, &Request);
-        if (!NT_SUCCESS(Status)) {
+        if (!NT_SUCCESS(WskbEventsTakeReader(Session, &Request, &Buffer, &Length))) {
             /* No reader waiting (STATUS_NO_MORE_ENTRIES): the records wait in the ring. A reader
              * that arrived meanwhile set DeliverAgain and is served by the next turn. */
             KeAcquireSpinLock(&Session->Lock, &OldIrql);
@@ -84,18 +112,8 @@ WskbEventsDeliverLoopLocked(_Inout_ WSKB_SESSION *Session, _In_ KIRQL OldIrql)
             break;
         }
 
-        /* WskbEventsReadRequest forwarded only requests with at least the minimum output. */
-        Status = WdfRequestRetrieveOutputBuffer(Request, WSKB_READ_EVENTS_MIN_OUTPUT, &Buffer, &Length);
-        if (!NT_SUCCESS(Status)) {
-            WdfRequestComplete(Request, Status);
-            KeAcquireSpinLock(&Session->Lock, &OldIrql);
-            continue;
-        }
-        if (Length > WSKB_READ_EVENTS_BATCH_MAX)
-            Length = WSKB_READ_EVENTS_BATCH_MAX;
-
         KeAcquireSpinLock(&Session->Lock, &OldIrql);
-        WskbEventsServeFromRingLocked(Session, Request, (PUCHAR)Buffer, (ULONG)Length, &OldIrql);
+        WskbEventsServeFromRingLocked(Session, Request, Buffer, Length, &OldIrql);
     }
 
     Queue->Delivering = FALSE;
@@ -139,9 +157,6 @@ BOOLEAN
 WskbEventsDirectBegin(_Inout_ WSKB_SESSION *Session, _Out_ WSKB_DIRECT_READ *Direct)
 {
     WSKB_EVENT_QUEUE *Queue = &Session->Events;
-    NTSTATUS Status;
-    PVOID Buffer;
-    size_t Length;
     KIRQL OldIrql;
 
     RtlZeroMemory(Direct, sizeof(*Direct));
@@ -155,21 +170,12 @@ WskbEventsDirectBegin(_Inout_ WSKB_SESSION *Session, _Out_ WSKB_DIRECT_READ *Dir
     Queue->Delivering = TRUE;
     KeReleaseSpinLock(&Session->Lock, OldIrql);
 
-    Status = WdfIoQueueRetrieveRequestByFileObject(Session->EventReadQueue, Session->FileObject, &Direct->Request);
-    if (NT_SUCCESS(Status)) {
-        /* WskbEventsReadRequest forwarded only requests with at least the minimum output. */
-        Status = WdfRequestRetrieveOutputBuffer(Direct->Request, WSKB_READ_EVENTS_MIN_OUTPUT, &Buffer, &Length);
-        if (NT_SUCCESS(Status)) {
-            Direct->Buffer = Buffer;
-            Direct->Length = Length > WSKB_READ_EVENTS_BATCH_MAX ? WSKB_READ_EVENTS_BATCH_MAX : (ULONG)Length;
-            return TRUE;
-        }
-        WdfRequestComplete(Direct->Request, Status);
-        Direct->Request = NULL;
-    }
+    if (NT_SUCCESS(WskbEventsTakeReader(Session, &Direct->Request, &Direct->Buffer, &Direct->Length)))
+        return TRUE;
 
-    /* No reader after all (canceled since it was forwarded), or a buffer that could not be
-     * mapped: give the role up as the loop does, serving whatever was queued meanwhile. */
+    /* No reader after all (canceled since it was forwarded): give the role up as the loop
+     * does, serving whatever was queued meanwhile. */
+    Direct->Request = NULL;
     KeAcquireSpinLock(&Session->Lock, &OldIrql);
     if (!Queue->DeliverAgain)
         Queue->ReaderMayWait = FALSE;
