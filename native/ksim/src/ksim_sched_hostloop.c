@@ -132,41 +132,35 @@ LoopWatchdogMain(_In_ PVOID StartContext)
 
     while (!ReadNoFence(&LoopStop)) {
         uint64_t Seen, Since;
-        if (LoopActive) {
-            /* The loop has been taking the network's work: look again after a grace period
-             * instead of at every readiness. Waking this thread for each packet would cost a
-             * wake-up on the other processor per packet (the host kernel wakes every waiter of
-             * the descriptor) for nothing. A stall is still caught within two grace periods. */
-            Seen = __atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE);
-            LoopWatchdogGrace(KsimHostMonotonicNs());
+        /* While the loop keeps taking the network's work (LoopActive), look again after each
+         * grace period instead of at every readiness: waking this thread for each packet would
+         * cost a wake-up on the other processor per packet (the host kernel wakes every waiter
+         * of the descriptor) for nothing. A stall is still caught within two grace periods. */
+        if (!LoopActive) {
+            if (!Network->WaitReady(-1))
+                continue;
             if (ReadNoFence(&LoopStop))
                 break;
-            if (__atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE) != Seen && !__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST))
-                continue;
-            LoopActive = FALSE;
-            /* No turn for a whole grace period: idle (wait for readiness again), or stalled. */
-            if (!__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST) && !Network->WaitReady(0))
-                continue;
-            LoopRunTurns(Self, 0);
-            continue;
         }
-        if (!Network->WaitReady(-1))
-            continue;
-        if (ReadNoFence(&LoopStop))
-            break;
         Seen = __atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE);
         Since = KsimHostMonotonicNs();
+        /* Without a descriptor the watchdog is how the loop learns of work, at every readiness
+         * (and LoopActive never holds). */
         if (Network->PollDescriptor < 0)
             LoopNotifyAttached();
         LoopWatchdogGrace(Since);
         if (ReadNoFence(&LoopStop))
             break;
-        /* The loop took the work in time. Where the loop watches the descriptor itself, the
-         * watchdog then only checks on it (above); without a descriptor it is the one that
-         * tells the loop of work, at every readiness. */
+        /* The loop took the work in time: from now on only check on it. */
         if (__atomic_load_n(&TurnCount, __ATOMIC_ACQUIRE) != Seen && !__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST)) {
             LoopActive = Network->PollDescriptor >= 0;
             continue;
+        }
+        if (LoopActive) {
+            LoopActive = FALSE;
+            /* No turn for a whole grace period: idle (wait for readiness again), or stalled. */
+            if (!__atomic_load_n(&BlockedUsers, __ATOMIC_SEQ_CST) && !Network->WaitReady(0))
+                continue;
         }
         LoopRunTurns(Self, 0);
     }
