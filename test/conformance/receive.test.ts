@@ -55,6 +55,7 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
     let paused = 0;
     let resumed = 0;
     let events = 0;
+    let disconnected = false;
     const consume = async (): Promise<void> => {
       for await (const event of iterator) {
         if (previous !== undefined) assert.equal(event.sequence, previous + 1n, `sequence gap after ${previous}`);
@@ -70,8 +71,12 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
           resumed++;
         } else if (event.type === 'disconnect') {
           assert.equal(event.abortive, false);
-          break;
+          disconnected = true;
         }
+        // FLOW_RESUMED is queued by the re-arm's completion, which may run after the
+        // indications it let through, the disconnect included (docs/ksim-fidelity.md, "the
+        // direct write"; seen once in five runs on the thread model): read on for it.
+        if (disconnected && resumed > 0) break;
         // The slow consumer: a pause every few events lets the driver's budget run out. On the
         // in-memory network the peer's bytes reach the session one 64 KiB window per network
         // turn, interleaved with this loop on one thread (host-loop): a longer pause keeps the
@@ -79,7 +84,7 @@ describe('receiving on connection sockets [R:nc-wsk-pfn_wsk_receive_event]', fun
         if (++events % 8 === 0) await sleep(slowPauseMs);
       }
     };
-    await withTimeout(consume(), 100_000, 'all 4 MiB and the disconnect');
+    await withTimeout(consume(), 100_000, 'all 4 MiB, the disconnect and a flowResumed');
 
     assert.equal(bytes, data.length, 'every byte arrived');
     assert.equal(hash.digest('hex'), createHash('sha256').update(data).digest('hex'), 'in order');
